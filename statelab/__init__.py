@@ -1,0 +1,6 @@
+"""Course helpers shared by the modules, assignments and the book.
+
+Learner notebooks import from here instead of defining helpers inline.
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,54 @@
+"""Synthetic linked state administrative records for teaching.
+
+A region of real neighbouring states (real FIPS and NAICS codes) with UI wage
+records, UI claims, TANF/SNAP case-months, college enrollment, WIOA
+participants, employer and procurement files, all drawn from one hidden truth.
+
+>>> import synthetic_data as sd
+>>> con = sd.connect(profile="tiny")            # generates the tiny dataset once
+>>> con.sql("SELECT count(*) FROM ui_wage").fetchall()   # doctest: +SKIP
+"""
+
+from ._codebook import codebook_dict, codebook_markdown
+from ._connect import DEFAULT_SEED, connect, data_root, dataset_path, ensure_dataset, load_table, manifest
+from ._errors import (
+    DatasetNotFoundError,
+    OutputError,
+    ProfileError,
+    SchemaError,
+    SeedError,
+    StatelabError,
+    ValidationError,
+)
+from ._generate import generate
+from ._profiles import available_profiles, load_profile
+from ._schema import LEARNER_TABLES as TABLES
+from ._schema import TRUTH_TABLES
+from ._validate import validate_dataset
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_SEED",
+    "TABLES",
+    "TRUTH_TABLES",
+    "available_profiles",
+    "codebook_dict",
+    "codebook_markdown",
+    "connect",
+    "data_root",
+    "dataset_path",
+    "ensure_dataset",
+    "generate",
+    "load_profile",
+    "load_table",
+    "manifest",
+    "validate_dataset",
+    "StatelabError",
+    "ProfileError",
+    "SeedError",
+    "OutputError",
+    "DatasetNotFoundError",
+    "SchemaError",
+    "ValidationError",
+]

@@ -1,0 +1,179 @@
+"""UI claims from separations, and TANF/SNAP case-months from low earnings."""
+
+import numpy as np
+
+from ._labor import CLOSED, DISCHARGE, LAYOFF, QUIT
+
+__all__ = ["simulate_claims", "simulate_assistance"]
+
+
+def _sunday_on_or_before(d):
+    days = d.astype("datetime64[D]").astype(np.int64)
+    return (days - (days + 4) % 7).astype("datetime64[D]")      # 1970-01-01 was a Thursday
+
+
+def simulate_claims(P, J, earn_state, *, rng, world):
+    """UI initial claims for separations from covered jobs.
+
+    ``earn_state`` is earnings by person x state x quarter from the wage
+    records (in-region jobs only): the liable state sees only its own file.
+    Returns claim-level arrays and the certified weeks.
+    """
+    p, cal, T = world.params, world.cal, world.T
+    ui = p["ui"]
+    is_main = J["kind"] == 0
+    sep = np.flatnonzero(is_main & (J["employer"] >= 0) & np.isin(J["reason"], [LAYOFF, CLOSED, QUIT, DISCHARGE]))
+    involuntary = np.isin(J["reason"][sep], [LAYOFF, CLOSED])
+    files = rng.random(len(sep)) < np.where(involuntary, ui["take_up"], ui["quit_filing_rate"])
+    sep = sep[files]
+    involuntary = involuntary[files]
+    person = J["person"][sep]
+    alive_after = (P["death_q"][person] < 0) | (P["death_q"][person] > J["end"][sep])
+    sep, involuntary, person = sep[alive_after], involuntary[alive_after], person[alive_after]
+
+    end_q = J["end"][sep]
+    filed = cal.start_date(end_q) + rng.integers(40, 100, len(sep))
+    file_q = cal.quarter_of_date(filed)
+    dead_by_then = ~np.isnat(P["death_date"][person]) & (P["death_date"][person] <= filed)
+    ok = (filed < world.reference_date) & (file_q < T) & (file_q >= 5) & ~dead_by_then
+    sep, involuntary, person, filed, file_q, end_q = (a[ok] for a in (sep, involuntary, person, filed, file_q, end_q))
+
+    # One benefit year at a time: drop a claim filed inside the previous one's year.
+    order = np.lexsort((filed, person))
+    sep, involuntary, person, filed, file_q, end_q = (a[order] for a in (sep, involuntary, person, filed, file_q, end_q))
+    by_start = _sunday_on_or_before(filed)
+    by_end = by_start + 363
+    prev_same = np.concatenate([[False], person[1:] == person[:-1]])
+    overlap = prev_same & (by_start < np.concatenate([[by_start[0] if len(by_start) else 0], by_end[:-1]]))
+    keep = ~overlap
+    sep, involuntary, person, filed, file_q, end_q, by_start, by_end = (
+        a[keep] for a in (sep, involuntary, person, filed, file_q, end_q, by_start, by_end))
+
+    state = J["wstate"][sep]
+    base_q = file_q[:, None] - np.arange(2, 6)[None, :]               # first four of the last five completed
+    bp = earn_state[person[:, None], state[:, None], base_q]
+    bpw = np.round(bp.sum(axis=1)).astype(np.int64)
+    hqw = np.round(bp.max(axis=1)).astype(np.int64)
+    fips = world.geo.state_fips[state]
+    law = {k: np.array([ui["state"][f][k] for f in fips]) for k in ("min_wba", "max_wba", "max_weeks", "min_base_period")}
+    eligible = (bpw >= law["min_base_period"]) & (hqw > 0)
+    wba = np.where(eligible, np.clip(np.round(ui["replacement"] * hqw / 13), law["min_wba"], law["max_wba"]), 0).astype(np.int32)
+    max_weeks = law["max_weeks"]
+    mba = (wba * max_weeks).astype(np.int32)
+
+    # Weeks until re-employment: the person's next main job after the separation.
+    mains = np.flatnonzero(is_main)
+    order = np.lexsort((J["start"][mains], J["person"][mains]))
+    mp, ms = J["person"][mains][order], J["start"][mains][order]
+    key = mp * (T + 1) + ms
+    pos = np.searchsorted(key, person * (T + 1) + end_q, side="right")
+    has_next = (pos < len(key)) & (mp[np.minimum(pos, len(mp) - 1)] == person)
+    next_q = np.where(has_next, ms[np.minimum(pos, len(ms) - 1)], 10_000)
+    weeks_out = np.where(has_next, (next_q - file_q) * 13 + rng.integers(-4, 9, len(sep)), 999)
+    denied = ~involuntary & (rng.random(len(sep)) < 0.85)
+    payable = eligible & ~denied
+    weeks = np.where(payable, np.clip(weeks_out - 1, 0, max_weeks), 0)   # minus the waiting week
+    # Weeks not yet certified by the reference date are not in the file.
+    last_possible = ((world.reference_date - by_start).astype(np.int64) - 13) // 7
+    weeks = np.clip(np.minimum(weeks, last_possible), 0, None).astype(np.int16)
+    exhausted = payable & (weeks == max_weeks)
+
+    reason_code = J["reason"][sep]
+    reason = np.select([reason_code == LAYOFF, reason_code == CLOSED, reason_code == QUIT],
+                       ["lack_of_work", "employer_closed", "quit"], "discharge")
+    claims = {
+        "person": person, "job": sep, "state": state, "filed": filed, "file_q": file_q, "by_start": by_start,
+        "by_end": by_end, "reason": reason, "employer": J["employer"][sep], "sector": J["sector"][sep],
+        "bpw": bpw, "hqw": hqw, "eligible": eligible, "wba": wba, "mba": mba, "weeks": weeks,
+        "total": (wba.astype(np.int64) * weeks).astype(np.int32), "exhausted": exhausted,
+        "county": P["county_q"][person, np.minimum(file_q, T - 1)],
+    }
+    c = np.repeat(np.arange(len(person)), weeks)
+    k = np.arange(len(c)) - np.repeat(np.cumsum(weeks) - weeks, weeks) + 1
+    weekly = {"claim": c, "week_number": k.astype(np.int16),
+              "week_ending": by_start[c] + 6 + 7 * k,            # week 0 is the unpaid waiting week
+              "amount": wba[c], "remaining": (mba[c] - wba[c].astype(np.int64) * k).astype(np.int32)}
+    return claims, weekly
+
+
+def simulate_assistance(P, earn, *, rng, world, program):
+    """Case-months on TANF or SNAP for the people in ``P``.
+
+    A person's quarterly earnings (all jobs) drive eligibility; entry and exit
+    are quarterly hazards, months within the first and last quarter of a spell
+    are trimmed at random. Returns month-level arrays.
+    """
+    p, T, cal = world.params, world.T, world.cal
+    pv, cfg = p["poverty"], p[program]
+    n = len(P["person_id"])
+    size = np.minimum(1 + P["has_partner"] + P["n_children"], 8).astype(np.int64)
+    fpl_month = (pv["fpl_first"] + pv["fpl_additional"] * (size - 1)) / 12
+    # Household income besides the person's own wages: a partner's earnings and,
+    # from 65, Social Security. Drawn once per person from this programme's stream.
+    partner = np.where(P["has_partner"], np.exp(rng.normal(np.log(pv["partner_income_median"]), 0.8, n)), 0.0)
+    pension = np.where(P["age"] >= 65, pv["social_security_monthly"], 0.0)
+    income = earn / 3 + partner[:, None] + pension                       # monthly, (n, T)
+    limit = cfg["gross_income_limit_fpl"] if program == "snap" else cfg["income_limit_fpl"]
+    age = P["age"]
+    alive = (P["death_q"][:, None] < 0) | (np.arange(T)[None, :] < P["death_q"][:, None])
+    # Under 22 most live in a parent's household and are not a case head.
+    eligible = alive & (age >= 22) & (age < 80) & (income < limit * fpl_month[:, None])
+    if program == "tanf":
+        eligible &= (P["n_children"] > 0)[:, None] & (age < 65)
+    on = np.zeros((n, T), dtype=bool)
+    used = np.zeros(n, dtype=np.int64)
+    moved = np.zeros((n, T), dtype=bool)
+    moved[:, 1:] = P["state_q"][:, 1:] != P["state_q"][:, :-1]
+    for q in range(T):
+        was = on[:, q - 1] if q else np.zeros(n, dtype=bool)
+        u = rng.random(n)
+        if program == "snap":
+            stay = was & (u >= np.where(eligible[:, q], cfg["exit_rate_eligible"], cfg["exit_rate_ineligible"]))
+        else:
+            stay = was & eligible[:, q] & (u >= cfg["exit_rate"]) & (used < cfg["lifetime_limit_months"])
+        enter = ~was & eligible[:, q] & (rng.random(n) < cfg["entry_rate"])
+        if program == "tanf":
+            enter &= used < cfg["lifetime_limit_months"]
+        on[:, q] = ((stay & ~moved[:, q]) | enter) & alive[:, q]
+        used += 3 * on[:, q]
+
+    # Spells are runs of on-quarters; a move between states starts a new case.
+    prev = np.zeros_like(on)
+    prev[:, 1:] = on[:, :-1] & ~moved[:, 1:]
+    starts = on & ~prev
+    nxt = np.zeros_like(on)
+    nxt[:, :-1] = on[:, 1:] & ~moved[:, 1:]
+    ends = on & ~nxt
+    pi, qi = np.nonzero(on)                                             # row-major: by person, then quarter
+    spell = np.cumsum(starts[pi, qi]) - 1
+    n_spells = int(starts.sum())
+    first_off = rng.integers(0, 3, n_spells)
+    last_off = rng.integers(0, 3, n_spells)
+    # the last quarter of the window is not an exit: keep all its months
+    mi = np.repeat(np.arange(len(pi)), 3)
+    k = np.tile(np.arange(3), len(pi))
+    s = spell[mi]
+    keep = ~(starts[pi, qi][mi] & (k < first_off[s])) & ~(ends[pi, qi][mi] & (qi[mi] < T - 1) & (k > last_off[s]))
+    mi, k, s = mi[keep], k[keep], s[keep]
+    month = qi[mi] * 3 + k
+    person, q = pi[mi], qi[mi]
+    in_window = cal.month_date(month) < world.reference_date
+    mi, k, s, month, person, q = (a[in_window] for a in (mi, k, s, month, person, q))
+    gross = np.round(income[person, q] * rng.uniform(0.9, 1.1, len(person))).astype(np.int64)
+    hh = size[person]
+    if program == "snap":
+        net = np.maximum(0, gross * 0.8 - 198)
+        allot = np.asarray(cfg["max_allotment"])[hh - 1] - 0.3 * net
+        benefit = np.maximum(np.round(allot), cfg["min_benefit"]).astype(np.int32)
+    else:
+        fips = world.geo.state_fips[P["state_q"][person, q]]
+        max3 = np.array([cfg["max_benefit_family_of_3"][f] for f in fips], dtype=np.float64)
+        benefit = np.maximum(np.round(max3 * (hh / 3) ** 0.5 - cfg["earned_income_disregard"] * gross), 10).astype(np.int32)
+    first_month = np.full(n_spells, 10**9, dtype=np.int64)
+    np.minimum.at(first_month, s, month)
+    return {
+        "person": person, "spell": s, "month": month, "q": q, "household_size": hh.astype(np.int8),
+        "n_adults": (1 + P["has_partner"][person]).astype(np.int8), "n_children": P["n_children"][person],
+        "gross": gross.astype(np.int32), "benefit": benefit, "spell_first_month": first_month[s],
+        "county": P["county_q"][person, q], "state": P["state_q"][person, q], "n_spells": n_spells,
+    }

@@ -1,0 +1,97 @@
+"""``statelab-data``: generate, validate and describe synthetic datasets.
+
+Exit codes: 0 success, 1 validation failed, 2 bad arguments (bad profile,
+seed or path), 3 the output could not be written (permissions, full disk,
+existing dataset without --overwrite).
+"""
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._errors import OutputError, ProfileError, SeedError, StatelabError, ValidationError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Synthetic linked state administrative records for the statelab course.")
+
+
+def _fail(message, code):
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+@app.command()
+def generate(
+    profile: str = typer.Option("default", help="Profile: tiny, default or large."),
+    seed: Optional[str] = typer.Option(None, help="Root seed, a non-negative integer (default: the course seed)."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default: <data root>/<profile>-<seed>)."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Worker processes (default: all cores)."),
+    truth: bool = typer.Option(True, "--truth/--no-truth", help="Write the hidden truth tables (instructors only)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing dataset (kept until the new one is complete)."),
+    validate: bool = typer.Option(True, "--validate/--no-validate", help="Validate before publishing."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Generate a dataset and print its folder."""
+    from ._generate import generate as run
+
+    try:
+        seed_value = None if seed is None else int(seed)
+    except ValueError:
+        _fail(f"seed must be a non-negative integer, got {seed!r}", 2)
+    try:
+        path = run(profile, seed=seed_value, out=out, workers=workers, truth=truth, overwrite=overwrite,
+                   progress=not quiet, validate=validate)
+    except (ProfileError, SeedError) as exc:
+        _fail(str(exc), 2)
+    except OutputError as exc:
+        _fail(str(exc), 3)
+    except ValidationError as exc:
+        _fail(str(exc), 1)
+    typer.echo(str(path))
+
+
+@app.command()
+def validate(dataset: Path = typer.Argument(..., help="A dataset folder.")):
+    """Check a dataset's files, keys and invariants; list every failure."""
+    from ._validate import validate_dataset
+
+    if not (dataset / "manifest.json").exists():
+        _fail(f"{dataset} is not a complete dataset (no manifest.json)", 2)
+    try:
+        validate_dataset(dataset)
+    except ValidationError as exc:
+        _fail(str(exc), 1)
+    typer.echo(f"{dataset}: valid")
+
+
+@app.command()
+def codebook(json_format: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+    """Print the codebook of every learner table."""
+    import json
+
+    from ._codebook import codebook_dict, codebook_markdown
+
+    typer.echo(json.dumps(codebook_dict(), indent=2) if json_format else codebook_markdown())
+
+
+@app.command()
+def profiles():
+    """List the available profiles and their sizes."""
+    from ._profiles import available_profiles, load_profile
+
+    for name in available_profiles():
+        s = load_profile(name)["size"]
+        typer.echo(f"{name:10s} {s['people']:>12,} people  {s['partitions']:>5} partitions")
+
+
+def main():
+    try:
+        app()
+    except StatelabError as exc:            # anything not mapped above
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise SystemExit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Finding datasets and opening them: ``data_root``, ``ensure_dataset``, ``connect``."""
+
+import json
+import os
+from pathlib import Path
+
+import duckdb
+
+from ._database import LEARNER_DB, TRUTH_DB
+from ._errors import DatasetNotFoundError
+from ._profiles import load_profile
+from ._rng import check_seed
+from ._schema import LEARNER_TABLES, tables
+
+__all__ = ["DEFAULT_SEED", "data_root", "dataset_path", "ensure_dataset", "connect", "load_table", "manifest"]
+
+DEFAULT_SEED = 20260101
+ENV_DATA_DIR = "STATELAB_DATA_DIR"
+
+
+def data_root(data_root=None):
+    """Where datasets live: the argument, else ``$STATELAB_DATA_DIR``, else ``~/statelab-data``."""
+    if data_root is not None:
+        return Path(data_root)
+    env = os.environ.get(ENV_DATA_DIR)
+    return Path(env) if env else Path.home() / "statelab-data"
+
+
+def dataset_path(profile="default", *, seed=DEFAULT_SEED, data_root=None):
+    """The folder of a dataset: ``<data root>/<profile>-<seed>``."""
+    load_profile(profile)                       # a clear error for a bad name
+    return globals()["data_root"](data_root) / f"{profile}-{check_seed(seed)}"
+
+
+def manifest(dataset):
+    """The manifest of a complete dataset, or raise :class:`DatasetNotFoundError`."""
+    path = Path(dataset) / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DatasetNotFoundError(f"no complete dataset at {dataset} (no manifest.json); "
+                                   "generate one with `statelab-data generate`") from None
+
+
+def ensure_dataset(profile="default", *, seed=DEFAULT_SEED, data_root=None, truth=True, progress=False):
+    """Return the dataset folder for (profile, seed), generating it first if it is missing."""
+    path = dataset_path(profile, seed=seed, data_root=data_root)
+    if not (path / "manifest.json").exists():
+        from ._generate import generate
+        generate(profile, seed=seed, out=path, truth=truth, overwrite=path.exists(), progress=progress)
+    return path
+
+
+def _resolve(dataset, profile, seed, data_root):
+    if dataset is not None:
+        manifest(dataset)
+        return Path(dataset)
+    return ensure_dataset(profile, seed=seed, data_root=data_root)
+
+
+def connect(dataset=None, *, profile="default", seed=DEFAULT_SEED, data_root=None, truth=False):
+    """Open a dataset for analysis.
+
+    Returns an in-memory DuckDB workspace with the dataset attached read-only
+    as catalog ``statelab`` and on the search path: ``FROM ui_wage`` reads the
+    agency tables, ``FROM hashed.ui_wage`` the hashed-PII variant, and
+    ``CREATE TABLE`` writes to the workspace, never to the source. With
+    ``truth=True`` the hidden truth database is attached as ``truth``.
+    """
+    path = _resolve(dataset, profile, seed, data_root)
+    con = duckdb.connect(":memory:")
+    con.execute(f"ATTACH '{_quote(path / LEARNER_DB)}' AS statelab (READ_ONLY)")
+    con.execute("SET search_path = 'memory.main,statelab.main'")
+    # `hashed.ui_wage` should work as written in lessons: mirror the attached schema by views.
+    con.execute("CREATE SCHEMA hashed")
+    for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'statelab' "
+                               "AND schema_name = 'hashed' ORDER BY table_name").fetchall():
+        con.execute(f"CREATE VIEW hashed.{name} AS SELECT * FROM statelab.hashed.{name}")
+    if truth:
+        tdb = path / TRUTH_DB
+        if not tdb.exists():
+            raise DatasetNotFoundError(f"the dataset at {path} was generated without truth tables")
+        con.execute(f"ATTACH '{_quote(tdb)}' AS truth (READ_ONLY)")
+    return con
+
+
+def _quote(p):
+    return str(p).replace("'", "''")
+
+
+def load_table(name, dataset=None, *, profile="default", seed=DEFAULT_SEED, data_root=None):
+    """Read one table into a pandas DataFrame (truth tables need ``truth`` on disk)."""
+    t = tables()[name] if name in tables() else None
+    if t is None:
+        raise KeyError(f"unknown table {name!r}; learner tables are: {', '.join(LEARNER_TABLES)}")
+    path = _resolve(dataset, profile, seed, data_root)
+    folder = path / ("truth" if t.audience == "truth" else "parquet") / name
+    if not folder.exists():
+        raise DatasetNotFoundError(f"table {name!r} is not in the dataset at {path}")
+    import pyarrow.parquet as pq
+    return pq.read_table(str(folder)).to_pandas()

@@ -1,0 +1,193 @@
+"""Generate a whole dataset: partitions in parallel, then global tables, databases, codebook.
+
+Everything is written under a temporary sibling folder and renamed into place
+at the end, so a reader sees either the previous complete dataset or the new
+complete one, never a half-written one.
+"""
+
+import errno
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ._codebook import write_codebook
+from ._database import build_databases
+from ._errors import OutputError
+from ._global_tables import global_tables
+from ._partition import build_partition
+from ._profiles import load_profile
+from ._rng import check_seed
+from ._schema import tables
+
+__all__ = ["generate", "write_partition", "MANIFEST", "GENERATOR_VERSION"]
+
+MANIFEST = "manifest.json"
+GENERATOR_VERSION = "1"
+_PARQUET = dict(compression="zstd", use_dictionary=True, write_statistics=True)
+
+
+def _write(table, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, str(path), **_PARQUET)
+
+
+def _folder(root, name):
+    return root / ("truth" if tables()[name].audience == "truth" else "parquet") / name
+
+
+def write_partition(profile, seed, k, root, truth=True):
+    """Build partition ``k`` and write its files under ``root``; return row counts."""
+    from ._world import World
+
+    world = World(load_profile(profile), seed)
+    counts = {}
+    for name, t in build_partition(world, k).items():
+        if tables()[name].audience == "truth" and not truth:
+            continue
+        key = tables()[name].partition_by
+        if key:
+            for value in sorted(set(t.column(key).to_pylist())):
+                part = t.filter(pc.equal(t.column(key), value))
+                _write(part, _folder(root, name) / value / f"part-{k:05d}.parquet")
+        elif t.num_rows or k == 0:
+            _write(t, _folder(root, name) / f"part-{k:05d}.parquet")
+        counts[name] = t.num_rows
+    return counts
+
+
+def _prepare_target(out, overwrite):
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder")
+    parent = out.parent if str(out.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write to {parent}: {exc.strerror or exc}") from None
+    return out, tmp
+
+
+def generate(profile="default", *, seed=None, out=None, workers=None, truth=True, overwrite=False,
+             progress=False, validate=True):
+    """Generate a synthetic linked dataset.
+
+    Parameters
+    ----------
+    profile : str
+        ``"tiny"``, ``"default"`` or ``"large"`` (see ``available_profiles()``).
+    seed : int, optional
+        Root seed; the same seed and profile give byte-identical Parquet files
+        whatever ``workers`` is. Defaults to ``DEFAULT_SEED``.
+    out : path-like, optional
+        Output folder; defaults to ``dataset_path(profile, seed=seed)``.
+    workers : int, optional
+        Processes for partitions; ``None`` uses every core, ``1`` runs in-process.
+    truth : bool
+        Write the hidden truth tables (``truth/``). Learner-only deployments
+        such as Binder pass ``False``.
+    overwrite : bool
+        Replace an existing dataset at ``out``. The old one stays in place
+        until the new one is complete.
+    progress : bool
+        Show a progress bar.
+    validate : bool
+        Check schemas and invariants before the dataset is published.
+
+    Returns
+    -------
+    pathlib.Path
+        The dataset folder.
+    """
+    from ._connect import DEFAULT_SEED, dataset_path
+    from ._world import World
+
+    seed = DEFAULT_SEED if seed is None else check_seed(seed)
+    params = load_profile(profile)
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+    out, tmp = _prepare_target(out if out is not None else dataset_path(profile, seed=seed), overwrite)
+    n_parts = params["size"]["partitions"]
+    workers = min(workers or os.cpu_count() or 1, n_parts)
+    try:
+        counts = {}
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=n_parts + 2, desc=f"generating {profile}", unit="part")
+
+        def add(c):
+            for k, v in c.items():
+                counts[k] = counts.get(k, 0) + v
+            if bar:
+                bar.update()
+
+        if workers == 1:
+            for k in range(n_parts):
+                add(write_partition(profile, seed, k, tmp, truth))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(write_partition, profile, seed, k, tmp, truth) for k in range(n_parts)]
+                for f in as_completed(futures):
+                    add(f.result())
+        world = World(params, seed)
+        for name, t in global_tables(world).items():
+            if tables()[name].audience == "truth" and not truth:
+                continue
+            _write(t, _folder(tmp, name) / "part-00000.parquet")
+            counts[name] = t.num_rows
+        eq = build_databases(tmp, salt=params["linkage"]["hash_salt"], truth=truth)
+        _write(eq, _folder(tmp, "employer_quarter") / "part-00000.parquet")
+        counts["employer_quarter"] = eq.num_rows
+        if bar:
+            bar.update()
+        write_codebook(tmp)
+        if validate:
+            from ._validate import validate_dataset
+            validate_dataset(tmp, truth=truth)
+        manifest = {
+            "profile": profile, "seed": seed, "generator_version": GENERATOR_VERSION, "truth": truth,
+            "reference_date": params["window"]["reference_date"],
+            "window": {"start_year": params["window"]["start_year"], "quarters": params["window"]["quarters"]},
+            "states": params["region"]["states"], "rows": dict(sorted(counts.items())),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        if bar:
+            bar.update()
+            bar.close()
+        _publish(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno == errno.ENOSPC:
+            raise OutputError(f"disk full while writing the dataset for {out}; nothing was changed there") from None
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(f"could not write the dataset for {out}: {exc}; nothing was changed there") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _publish(tmp, out):
+    """Swap the finished folder into place; the old dataset is removed only after."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

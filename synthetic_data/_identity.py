@@ -1,0 +1,164 @@
+"""Synthetic SSNs and the identifier noise agencies' files carry.
+
+SSNs come only from never-issued ranges (area 000, 666 and 900-999). Noise is
+drawn per *identity* (a job, a case, a student) so that, as in real files, the
+same mistake repeats on every row that identity produces.
+"""
+
+import numpy as np
+
+from ._reference import nicknames
+
+__all__ = ["make_ssns", "is_never_issued", "apply_noise", "NOISE_FIELDS"]
+
+_AREAS = np.array([0, 666] + list(range(900, 1000)), dtype=np.int64)
+_GROUPS = 99          # 01-99
+_SERIALS = 9999       # 0001-9999
+_SPACE = len(_AREAS) * _GROUPS * _SERIALS
+# Placeholders seen in real files, restricted to never-issued areas.
+_PLACEHOLDERS = np.array(["999999999", "000000000", "999999998", "666666666"])
+
+
+def make_ssns(person_ids, *, seed):
+    """Unique SSN strings for distinct ``person_ids`` (a bijection of the never-issued space).
+
+    Person ``i`` maps to ``(a * i + b) mod N`` with ``a`` coprime to ``N``, so no
+    two people share an SSN whatever partition they are generated in.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7_777,)))
+    while True:
+        a = int(rng.integers(1_000_003, _SPACE))
+        if np.gcd(a, _SPACE) == 1:
+            break
+    b = int(rng.integers(0, _SPACE))
+    k = (np.asarray(person_ids, dtype=np.int64) % _SPACE * a + b) % _SPACE
+    area = _AREAS[k // (_GROUPS * _SERIALS)]
+    group = (k // _SERIALS) % _GROUPS + 1
+    serial = k % _SERIALS + 1
+    return _digits(area * 1_000_000 + group * 10_000 + serial, 9)
+
+
+def _digits(values, width):
+    return np.char.zfill(np.asarray(values).astype(str), width).astype(object)
+
+
+def is_never_issued(ssn):
+    """Vectorized check that SSN strings lie in the never-issued ranges."""
+    s = np.asarray(ssn, dtype=str)
+    area = np.char.ljust(s, 3).astype("U3")
+    return (np.char.str_len(s) == 9) & (np.isin(area, ["000", "666"]) | (np.char.startswith(s, "9")))
+
+
+NOISE_FIELDS = ("ssn_missing", "ssn_typo", "ssn_transpose", "ssn_placeholder", "name_typo", "nickname",
+                "dob_swap", "dob_missing", "maiden_name")
+
+_LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+
+
+def _typo(names, rng):
+    """One FEBRL-style error per name: substitution, insertion, deletion or transposition."""
+    out = names.copy()
+    kinds = rng.choice(4, size=len(names), p=[0.45, 0.2, 0.2, 0.15])
+    pos_u = rng.random(len(names))
+    letters = rng.choice(_LETTERS, size=len(names))
+    # The selected subset is small (a few % of identities), so a comprehension here is cheap.
+    for i, (name, kind, u, ch) in enumerate(zip(names, kinds, pos_u, letters)):
+        if not isinstance(name, str) or len(name) < 3:
+            continue
+        p = 1 + int(u * (len(name) - 2))           # keep the first letter, as most typos do
+        if kind == 0:
+            out[i] = name[:p] + ch + name[p + 1:]
+        elif kind == 1:
+            out[i] = name[:p] + ch + name[p:]
+        elif kind == 2:
+            out[i] = name[:p] + name[p + 1:]
+        else:
+            out[i] = name[:p - 1] + name[p] + name[p - 1] + name[p + 1:] if p < len(name) else name
+    return out
+
+
+def _ssn_typo(ssn, rng):
+    s = np.array([list(x) for x in ssn]) if len(ssn) else np.empty((0, 9), dtype="<U1")
+    pos = rng.integers(3, 9, size=len(ssn))          # keep the area so the value stays never-issued
+    new = rng.integers(0, 10, size=len(ssn)).astype(str)
+    same = s[np.arange(len(ssn)), pos] == new
+    new[same] = ((new[same].astype(int) + 1) % 10).astype(str)
+    s[np.arange(len(ssn)), pos] = new
+    return np.array(["".join(r) for r in s], dtype=object)
+
+
+def _ssn_transpose(ssn, rng):
+    s = np.array([list(x) for x in ssn]) if len(ssn) else np.empty((0, 9), dtype="<U1")
+    pos = rng.integers(3, 8, size=len(ssn))
+    rows = np.arange(len(ssn))
+    a, b = s[rows, pos].copy(), s[rows, pos + 1].copy()
+    s[rows, pos], s[rows, pos + 1] = b, a
+    return np.array(["".join(r) for r in s], dtype=object)
+
+
+def apply_noise(rng, rates, *, ssn, first, last, dob, birth_last=None, changed=None):
+    """Return noisy copies of identity columns, and a dict of which rows got which noise.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    rates : dict
+        Probabilities per identity, keys from ``NOISE_FIELDS`` (missing keys mean 0).
+    ssn, first, last : ndarray of object
+        True values.
+    dob : ndarray of datetime64[D]
+    birth_last : ndarray of object, optional
+        Surname at birth; with ``changed`` (bool), identities whose surname changed
+        report the old one with probability ``rates["maiden_name"]``.
+    """
+    n = len(ssn)
+    r = {k: float(rates.get(k, 0.0)) for k in NOISE_FIELDS}
+    ssn, first, last, dob = ssn.copy(), first.copy(), last.copy(), dob.copy()
+    flags = {}
+
+    u = rng.random(n)
+    cut = np.cumsum([r["ssn_missing"], r["ssn_placeholder"], r["ssn_typo"], r["ssn_transpose"]])
+    missing, placeholder = u < cut[0], (u >= cut[0]) & (u < cut[1])
+    typo, transpose = (u >= cut[1]) & (u < cut[2]), (u >= cut[2]) & (u < cut[3])
+    ssn[typo] = _ssn_typo(ssn[typo], rng)
+    ssn[transpose] = _ssn_transpose(ssn[transpose], rng)
+    ssn[placeholder] = rng.choice(_PLACEHOLDERS, size=int(placeholder.sum()))
+    ssn[missing] = None
+    flags.update(ssn_missing=missing, ssn_placeholder=placeholder, ssn_typo=typo, ssn_transpose=transpose)
+
+    if birth_last is not None and changed is not None:
+        maiden = changed & (rng.random(n) < r["maiden_name"])
+        last[maiden] = birth_last[maiden]
+        flags["maiden_name"] = maiden
+
+    nick = rng.random(n) < r["nickname"]
+    table = nicknames()
+    has = np.array([isinstance(f, str) and f in table for f in first[nick]], dtype=bool)
+    idx = np.flatnonzero(nick)[has]
+    picks = rng.random(len(idx))
+    first[idx] = [table[f][int(p * len(table[f]))] for f, p in zip(first[idx], picks)]
+    flags["nickname"] = np.isin(np.arange(n), idx)
+
+    which = rng.random(n) < r["name_typo"]
+    in_first = rng.random(n) < 0.5
+    first[which & in_first] = _typo(first[which & in_first], rng)
+    last[which & ~in_first] = _typo(last[which & ~in_first], rng)
+    flags["name_typo"] = which
+
+    u = rng.random(n)
+    swap = u < r["dob_swap"]
+    dmiss = (u >= r["dob_swap"]) & (u < r["dob_swap"] + r["dob_missing"])
+    if swap.any():
+        # day and month transposed where that makes a valid date, else the year off by one
+        d = dob[swap]
+        year = d.astype("datetime64[Y]")
+        month = (d.astype("datetime64[M]") - year).astype(int) + 1
+        day = (d - d.astype("datetime64[M]")).astype(int) + 1
+        ok = (day <= 12) & (day != month)
+        swapped = year + (day - 1).astype("timedelta64[M]")
+        swapped = swapped.astype("datetime64[D]") + (month - 1).astype("timedelta64[D]")
+        off = (d.astype("datetime64[Y]") + 1).astype("datetime64[D]") + (d - d.astype("datetime64[Y]").astype("datetime64[D]"))
+        dob[swap] = np.where(ok, swapped, off)
+    dob[dmiss] = np.datetime64("NaT")
+    flags.update(dob_swap=swap, dob_missing=dmiss)
+    return ssn, first, last, dob, flags

@@ -1,0 +1,268 @@
+"""One partition: a block of people, every person-level agency file and its truth.
+
+A partition depends only on (profile, seed, partition number), so partitions
+can run in any order, in any process, and give the same bytes.
+"""
+
+import numpy as np
+import pyarrow as pa
+
+from . import _reference as ref
+from ._benefits import simulate_assistance, simulate_claims
+from ._identity import apply_noise
+from ._labor import simulate_jobs, wage_rows
+from ._people import make_people
+from ._postsec import simulate_postsecondary
+from ._rng import stream
+from ._schema import table as schema_of
+from ._wioa import simulate_wioa
+
+__all__ = ["build_partition"]
+
+
+def _arrow(name, cols):
+    schema = schema_of(name).arrow_schema
+    arrays = []
+    for field in schema:
+        v = cols[field.name]
+        if isinstance(v, np.ndarray) and v.dtype.kind == "M":
+            arrays.append(pa.array(v.astype("datetime64[D]"), type=pa.date32()))
+        elif isinstance(v, np.ndarray) and v.dtype == object:
+            arrays.append(pa.array(v, type=field.type, from_pandas=True))
+        else:
+            arrays.append(pa.array(v, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _identity(P, who, when_q, rates, rng):
+    """Noisy identity fields for ``who`` (row indexes into P) as known at quarter ``when_q``."""
+    changed_by_then = P["surname_changed"][who] & (P["change_q"][who] <= when_q)
+    last = np.where(changed_by_then, P["last"][who], P["birth_last"][who]).astype(object)
+    ssn, first, last, dob, _ = apply_noise(
+        rng, rates, ssn=P["ssn"][who].copy(), first=P["first"][who].copy(), last=last,
+        dob=P["dob"][who].copy(), birth_last=P["birth_last"][who], changed=changed_by_then)
+    return ssn, first, last, dob
+
+
+def _ids(base, n):
+    return np.arange(base, base + n, dtype=np.int64)
+
+
+def build_partition(world, k):
+    """Return ``{table name: pyarrow.Table}`` for partition ``k``."""
+    p, T, cal, geo, E = world.params, world.T, world.cal, world.geo, world.employers
+    seed = world.seed
+    first_id, n = world.partition_people(k)
+    rid = world.record_id_base(k)
+    P = make_people(first_id, n, rng=stream(seed, "people", k), world=world)
+    J = simulate_jobs(P, rng=stream(seed, "jobs", k), world=world)
+    job, q, w = wage_rows(J, P, rng=stream(seed, "wages", k), world=world)
+    person = J["person"][job]
+
+    mult = np.ones((n, T))
+    students, enroll, completion = simulate_postsecondary(P, rng=stream(seed, "postsecondary", k), world=world,
+                                                          multiplier=mult)
+    earn0 = np.zeros((n, T))
+    np.add.at(earn0, (person, q), w * mult[person, q])
+    wioa = simulate_wioa(P, J, earn0, rng=stream(seed, "wioa", k), world=world, multiplier=mult)
+    wages = np.round(w * mult[person, q]).astype(np.int64)
+
+    earn = np.zeros((n, T))
+    np.add.at(earn, (person, q), wages)
+    inside = J["employer"][job] >= 0
+    earn_state = np.zeros((n, world.S, T))
+    np.add.at(earn_state, (person[inside], J["wstate"][job][inside], q[inside]), wages[inside])
+    claims, weeks = simulate_claims(P, J, earn_state, rng=stream(seed, "ui_claim", k), world=world)
+    snap = simulate_assistance(P, earn, rng=stream(seed, "snap", k), world=world, program="snap")
+    tanf = simulate_assistance(P, earn, rng=stream(seed, "tanf", k), world=world, program="tanf")
+
+    noise = p["noise"]
+    out, xwalk = {}, []
+
+    # UI wage records: identity per job, as the employer reported it at hire.
+    rng = stream(seed, "ui_wage_noise", k)
+    jobs_in = np.flatnonzero(J["employer"] >= 0)
+    ssn, first, last, _ = _identity(P, J["person"][jobs_in], J["start"][jobs_in], noise["ui_wage"], rng)
+    middle = np.array([m[0] if isinstance(m, str) else None for m in P["middle"][J["person"][jobs_in]]], dtype=object)
+    middle[rng.random(len(middle)) < 0.35] = None
+    pos = np.full(len(J["person"]), -1)
+    pos[jobs_in] = np.arange(len(jobs_in))
+    rows = np.flatnonzero(inside)
+    order = np.lexsort((J["person"][job[rows]], q[rows], J["wstate"][job[rows]]))
+    rows = rows[order]
+    jr = pos[job[rows]]
+    emp = J["employer"][job[rows]]
+    ui_wage = {
+        "record_id": _ids(rid, len(rows)), "state_fips": geo.state_fips[J["wstate"][job[rows]]].astype(object),
+        "ssn": ssn[jr], "first_name": first[jr], "middle_initial": middle[jr], "last_name": last[jr],
+        "ui_account": E["ui_account"][emp].astype(object), "reporting_unit": np.full(len(rows), "00001", dtype=object),
+        "ein": E["reported_ein"][emp].astype(object), "year": cal.year(q[rows]), "quarter": cal.quarter(q[rows]),
+        "wages": wages[rows],
+    }
+    out["ui_wage"] = _arrow("ui_wage", ui_wage)
+    xwalk.append(("ui_wage", ui_wage["record_id"], P["person_id"][person[rows]]))
+    rid += 100_000_000
+
+    # UI claims and weeks.
+    rng = stream(seed, "ui_claim_noise", k)
+    cp = claims["person"]
+    ssn, first, last, dob = _identity(P, cp, claims["file_q"], noise["ui_claim"], rng)
+    c_ids = _ids(rid, len(cp))
+    claim_id = np.char.add(np.char.add("C", geo.state_abbr[claims["state"]].astype(str)), c_ids.astype(str)).astype(object)
+    emp = claims["employer"]
+    ui_claim = {
+        "record_id": c_ids, "claim_id": claim_id, "state_fips": geo.state_fips[claims["state"]].astype(object),
+        "ssn": ssn, "first_name": first, "last_name": last, "dob": dob,
+        "sex": np.where(P["female"][cp], "F", "M").astype(object),
+        "education": np.array(ref.EDUCATION, dtype=object)[P["education"][cp]],
+        "county_fips": geo.county_fips[claims["county"]].astype(object), "date_filed": claims["filed"],
+        "benefit_year_start": claims["by_start"], "benefit_year_end": claims["by_end"],
+        "separation_reason": claims["reason"].astype(object),
+        "last_employer_ui_account": E["ui_account"][emp].astype(object),
+        "naics_sector": world.ind.code[claims["sector"]].astype(object),
+        "base_period_wages": claims["bpw"], "high_quarter_wages": claims["hqw"],
+        "monetarily_eligible": claims["eligible"], "weekly_benefit_amount": claims["wba"],
+        "max_benefit_amount": claims["mba"], "weeks_paid": claims["weeks"], "total_paid": claims["total"],
+        "exhausted": claims["exhausted"],
+    }
+    out["ui_claim"] = _arrow("ui_claim", ui_claim)
+    xwalk.append(("ui_claim", c_ids, P["person_id"][cp]))
+    out["ui_claim_week"] = _arrow("ui_claim_week", {
+        "claim_id": claim_id[weeks["claim"]], "week_number": weeks["week_number"],
+        "week_ending_date": weeks["week_ending"], "amount_paid": weeks["amount"],
+        "remaining_balance": weeks["remaining"]})
+    rid += 100_000_000
+
+    # TANF and SNAP: identity per case (spell), as recorded when the case opened.
+    for name, A in (("tanf", tanf), ("snap", snap)):
+        rng = stream(seed, f"{name}_noise", k)
+        # spells whose months were all trimmed have no rows: renumber the rest densely
+        _, first_row, s = np.unique(A["spell"], return_index=True, return_inverse=True)
+        sp_person = A["person"][first_row]
+        ssn, first, last, dob = _identity(P, sp_person, A["q"][first_row], noise[name], rng)
+        ids = _ids(rid, len(s))
+        case_num = _ids(rid, len(first_row))
+        prefix = "T" if name == "tanf" else "S"
+        case_id = np.char.add(np.char.add(prefix, geo.state_abbr[A["state"][first_row]].astype(str)),
+                              case_num.astype(str)).astype(object)
+        cols = {
+            "record_id": ids, "case_id": case_id[s], "state_fips": geo.state_fips[A["state"]].astype(object),
+            "county_fips": geo.county_fips[A["county"]].astype(object),
+            "head_ssn": ssn[s], "head_first_name": first[s], "head_last_name": last[s], "head_dob": dob[s],
+            "head_sex": np.where(P["female"][A["person"]], "F", "M").astype(object),
+        }
+        ym = cal.yyyymm(A["month"])
+        if name == "tanf":
+            cols.update(reporting_month=ym, n_adults=A["n_adults"], n_children=A["n_children"],
+                        earned_income=A["gross"], benefit_amount=A["benefit"])
+        else:
+            cert_k = (A["month"] - A["spell_first_month"]) // p["snap"]["certification_months"]
+            cert_start = cal.month_date(A["spell_first_month"] + cert_k * p["snap"]["certification_months"])
+            cert_end = cal.month_date(A["spell_first_month"] + (cert_k + 1) * p["snap"]["certification_months"]) - 1
+            cols.update(file_month=ym, cert_start_date=cert_start, cert_end_date=cert_end,
+                        household_size=A["household_size"], gross_income=A["gross"], benefit_amount=A["benefit"])
+        out[name] = _arrow(name, cols)
+        xwalk.append((name, ids, P["person_id"][A["person"]]))
+        rid += 100_000_000
+
+    # Postsecondary: identity per student record at an institution.
+    progs, insts = ref.programs()
+    inst_id = np.array([i["id"] for i in insts], dtype=object)
+    rng = stream(seed, "postsecondary_noise", k)
+    st = students
+    start_q = np.zeros(len(st["person"]), dtype=np.int64)
+    np.maximum.at(start_q, enroll["student"], 0)
+    ssn, first, last, dob = _identity(P, st["person"], start_q, noise["postsecondary"], rng)
+    student_id = np.char.add("S", np.char.zfill(_ids(rid, len(st["person"])).astype(str), 11)).astype(object)
+    es = enroll["student"]
+    ids = _ids(rid, len(es))
+    out["postsec_enrollment"] = _arrow("postsec_enrollment", {
+        "record_id": ids, "student_id": student_id[es], "institution_id": inst_id[enroll["institution"]],
+        "academic_year": enroll["academic_year"], "term": enroll["term"].astype(object),
+        "ssn": ssn[es], "first_name": first[es], "last_name": last[es], "dob": dob[es],
+        "enroll_status": np.where(st["full_time"][es], "full_time", "part_time").astype(object),
+        "tuition_status": np.where(st["away"][es], "out_of_state", "in_state").astype(object),
+        "degree_sought": np.array(["certificate", "associate", "bachelor"], dtype=object)[st["level"][es]],
+        "cip_code": st["cip"][es]})
+    xwalk.append(("postsec_enrollment", ids, P["person_id"][enroll["person"]]))
+    rid += 100_000_000
+    cs = completion["student"]
+    ids = _ids(rid, len(cs))
+    out["postsec_completion"] = _arrow("postsec_completion", {
+        "record_id": ids, "student_id": student_id[cs], "institution_id": inst_id[completion["institution"]],
+        "academic_year": completion["academic_year"], "award_date": completion["award_date"],
+        "degree_level": np.array(["certificate", "associate", "bachelor"], dtype=object)[completion["level"]],
+        "cip_code": st["cip"][cs], "ssn": ssn[cs], "first_name": first[cs], "last_name": last[cs], "dob": dob[cs]})
+    xwalk.append(("postsec_completion", ids, P["person_id"][completion["person"]]))
+    rid += 100_000_000
+
+    # WIOA: one record per participation, some repeated as in real extracts.
+    rng = stream(seed, "wioa_noise", k)
+    wp = wioa["person"]
+    dup = rng.random(len(wp)) < noise["wioa"].get("duplicate_rows", 0.0)
+    r = np.concatenate([np.arange(len(wp)), np.flatnonzero(dup)])
+    r.sort(kind="stable")
+    ssn, first, last, dob = _identity(P, wp[r], wioa["entry_q"][r], noise["wioa"], rng)
+    ids = _ids(rid, len(r))
+    state = P["state_q"][wp[r], wioa["entry_q"][r]]
+    # PIRL 100: a state prefix and ten base-36 characters derived from the person, stable across entries.
+    digits = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    code = (P["person_id"][wp[r]] * 2_654_435_761 + seed) % 36 ** 10
+    chars = np.stack([digits[(code // 36 ** i) % 36] for i in range(9, -1, -1)], axis=1)
+    uii = np.char.add(geo.state_abbr[state].astype(str), np.array(["".join(c) for c in chars], dtype=str) if len(r) else np.array([], dtype=str))
+    cert_cips = np.array([g["cip"] for g in progs if "certificate" in g["levels"]], dtype=object)
+    tcip = np.where(wioa["trained"][r], rng.choice(cert_cips, size=len(r)), None).astype(object)
+    exit_date = np.where(wioa["exit_date"][r] < world.reference_date, wioa["exit_date"][r], np.datetime64("NaT"))
+    out["wioa"] = _arrow("wioa", {
+        "record_id": ids, "unique_individual_id": uii.astype(object), "state_fips": geo.state_fips[state].astype(object),
+        "ssn": ssn, "first_name": first, "last_name": last, "dob": dob,
+        "sex": np.where(P["female"][wp[r]], "F", "M").astype(object),
+        "race_ethnicity": P["race_label"][wp[r]].astype(object),
+        "education": np.array(ref.EDUCATION, dtype=object)[P["education"][wp[r]]],
+        "county_fips": geo.county_fips[P["county_q"][wp[r], wioa["entry_q"][r]]].astype(object),
+        "program": wioa["program"][r].astype(object), "entry_date": wioa["entry_date"][r], "exit_date": exit_date,
+        "employed_at_entry": wioa["employed_at_entry"][r], "received_training": wioa["trained"][r],
+        "training_cip_code": tcip, "pilot_study": wioa["pilot"][r]})
+    xwalk.append(("wioa", ids, P["person_id"][wp[r]]))
+
+    # ---- truth
+    out["person"] = _arrow("person", {
+        "person_id": P["person_id"], "ssn": P["ssn"], "first_name": P["first"], "middle_name": P["middle"],
+        "last_name": P["last"], "birth_last_name": P["birth_last"], "surname_change_date": P["change_date"],
+        "dob": P["dob"], "sex": np.where(P["female"], "F", "M").astype(object), "race_ethnicity": P["race_label"].astype(object),
+        "education": np.array(ref.EDUCATION, dtype=object)[P["education"]], "n_children": P["n_children"],
+        "has_partner": P["has_partner"], "death_date": P["death_date"], "earnings_potential": P["potential"],
+        "never_works": P["never_works"]})
+    moved = P["move_q"] >= 0
+    two = np.flatnonzero(moved)
+    res_person = np.concatenate([np.arange(n), two])
+    res_spell = np.concatenate([np.zeros(n, dtype=np.int8), np.ones(len(two), dtype=np.int8)])
+    res_county = np.concatenate([P["home"], P["dest"][two]])
+    res_start = np.concatenate([np.zeros(n, dtype=np.int64), P["move_q"][two]])
+    res_end = np.concatenate([np.where(moved, P["move_q"], -1), np.full(len(two), -1)])
+    o = np.lexsort((res_spell, res_person))
+    out["residence"] = _arrow("residence", {
+        "person_id": P["person_id"][res_person[o]], "spell": res_spell[o],
+        "state_fips": geo.state_fips[geo.county_state[res_county[o]]].astype(object),
+        "county_fips": geo.county_fips[res_county[o]].astype(object),
+        "start_date": cal.start_date(res_start[o]),
+        "end_date": np.where(res_end[o] >= 0, cal.start_date(np.maximum(res_end[o], 0)), np.datetime64("NaT"))})
+    out_of_region = np.zeros((n, T))
+    outside = J["employer"][job] < 0
+    np.add.at(out_of_region, (person[outside], q[outside]), wages[outside])
+    n_jobs = np.zeros((n, T), dtype=np.int64)
+    np.add.at(n_jobs, (person, q), 1)
+    pi, qi = np.nonzero(n_jobs)
+    out["earnings"] = _arrow("earnings", {
+        "person_id": P["person_id"][pi], "year": cal.year(qi), "quarter": cal.quarter(qi),
+        "earnings": np.round(earn[pi, qi]).astype(np.int64), "out_of_region_earnings": np.round(out_of_region[pi, qi]).astype(np.int64),
+        "n_jobs": n_jobs[pi, qi].astype(np.int8)})
+    out["crosswalk"] = pa.concat_tables([
+        _arrow("crosswalk", {"source_table": np.full(len(i), t, dtype=object), "record_id": i, "person_id": pid})
+        for t, i, pid in xwalk])
+    out["wioa_effect"] = _arrow("wioa_effect", {
+        "person_id": P["person_id"][wp], "entry_date": wioa["entry_date"], "exit_date": wioa["exit_date"],
+        "program": wioa["program"].astype(object), "pilot_study": wioa["pilot"], "propensity": wioa["propensity"],
+        "trained": wioa["trained"], "effect": wioa["effect"], "pre_earnings": wioa["pre"], "base_earnings": wioa["base"],
+        "y0_post": wioa["y0_post"], "y1_post": wioa["y1_post"]})
+    return out

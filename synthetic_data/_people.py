@@ -1,0 +1,100 @@
+"""People: the hidden truth every agency file is drawn from."""
+
+import numpy as np
+
+from . import _reference as ref
+from ._identity import make_ssns
+
+__all__ = ["make_people"]
+
+RACES = ("White", "Black or African American", "Hispanic or Latino", "Asian", "Two or more races",
+         "American Indian or Alaska Native")
+
+
+def make_people(first_id, n, *, rng, world):
+    """Draw ``n`` people with ids ``first_id .. first_id + n - 1``.
+
+    Returns a dict of numpy arrays: demographics, names, latent earnings
+    potential, death quarter and a residence history with at most one move.
+    """
+    p, cal, geo, T = world.params, world.cal, world.geo, world.T
+    pp = p["person"]
+    ids = np.arange(first_id, first_id + n, dtype=np.int64)
+    female = rng.random(n) < pp["female_share"]
+    races = np.array(list(pp["race_ethnicity"]))
+    race_p = np.array(list(pp["race_ethnicity"].values()), dtype=np.float64)
+    race = rng.choice(len(races), size=n, p=race_p / race_p.sum())
+    edu_p = np.array([pp["education"][e] for e in ref.EDUCATION])
+    education = rng.choice(len(ref.EDUCATION), size=n, p=edu_p / edu_p.sum())
+
+    y0, y1 = pp["birth_year_min"], pp["birth_year_max"]
+    birth_year = rng.integers(y0, y1 + 1, size=n)
+    dob = (birth_year - 1970).astype("datetime64[Y]").astype("datetime64[D]") + rng.integers(0, 365, size=n)
+    # Age in years at the start of each quarter: (n, T)
+    qstart = cal.start_date(np.arange(T))
+    age = (qstart[None, :] - dob[:, None]).astype(np.int64) / 365.25
+
+    # Death: Gompertz hazard per quarter, drawn once per person from a uniform.
+    annual = pp["annual_mortality_at_65"] * 1.09 ** (age - 65)
+    q_surv = np.cumprod((1 - np.clip(annual, 0, 1)) ** 0.25, axis=1)
+    u = rng.random(n)
+    died = q_surv[:, -1] < u
+    death_q = np.where(died, np.argmax(q_surv < u[:, None], axis=1), -1)
+    death_date = np.where(died, qstart[np.clip(death_q, 0, T - 1)] + rng.integers(0, 90, size=n),
+                          np.datetime64("NaT"))
+
+    pools = ref.name_pools()
+    first = np.where(female, rng.choice(pools.female, size=n, p=pools.female_p),
+                     rng.choice(pools.male, size=n, p=pools.male_p)).astype(object)
+    middle = np.where(female, rng.choice(pools.female, size=n, p=pools.female_p),
+                      rng.choice(pools.male, size=n, p=pools.male_p)).astype(object)
+    hispanic = races[race] == "Hispanic or Latino"
+    birth_last = np.where(hispanic, rng.choice(pools.hispanic_last, size=n),
+                          rng.choice(pools.last, size=n, p=pools.last_p)).astype(object)
+    changes = female & (rng.random(n) < pp["surname_change_rate"]) & (birth_year < y1 - 18)
+    new_last = rng.choice(pools.last, size=n, p=pools.last_p).astype(object)
+    last = np.where(changes, new_last, birth_last)
+    change_q = np.where(changes, rng.integers(0, T, size=n), -1)
+    change_date = np.where(changes, qstart[np.clip(change_q, 0, T - 1)] + rng.integers(0, 90, size=n),
+                           np.datetime64("NaT"))
+
+    kids = p["person"]["children"]
+    p_any = np.where(female, kids["p_any_female"], kids["p_any_male"])
+    n_children = np.where(rng.random(n) < p_any, 1 + rng.poisson(kids["mean_if_any"] - 1, size=n), 0)
+    has_partner = rng.random(n) < pp["partner_share"]
+
+    # Residence: a home county by population, then at most one move.
+    home = rng.choice(len(geo.county_fips), size=n, p=geo.county_pop / geo.county_pop.sum())
+    mig = p["migration"]
+    years = T / 4
+    p_inter = 1 - (1 - mig["interstate_move_rate_per_year"]) ** years
+    p_within = 1 - (1 - mig["within_state_move_rate_per_year"]) ** years
+    u = rng.random(n)
+    inter, within = u < p_inter, (u >= p_inter) & (u < p_inter + p_within)
+    move_q = np.where(inter | within, rng.integers(1, T, size=n), -1)
+    dest = home.copy()
+    home_state = geo.county_state[home]
+    for s in range(world.S):
+        others = np.flatnonzero(geo.county_state != s)
+        same = np.flatnonzero(geo.county_state == s)
+        m = inter & (home_state == s)
+        if m.any() and len(others):
+            dest[m] = rng.choice(others, size=int(m.sum()), p=geo.county_pop[others] / geo.county_pop[others].sum())
+        m = within & (home_state == s)
+        if m.any():
+            dest[m] = rng.choice(same, size=int(m.sum()), p=geo.county_pop[same] / geo.county_pop[same].sum())
+    # Counties by quarter, (n, T)
+    county_q = np.where((move_q[:, None] >= 0) & (np.arange(T)[None, :] >= move_q[:, None]), dest[:, None], home[:, None])
+
+    potential = rng.normal(0.0, p["earnings"]["person_sd"], size=n)
+    never = rng.random(n) < p["labor"]["never_work_share"]
+
+    return {
+        "person_id": ids, "ssn": make_ssns(ids, seed=world.seed), "female": female, "race": race,
+        "race_label": races[race], "education": education, "dob": dob, "age": age,
+        "death_q": death_q, "death_date": death_date, "first": first, "middle": middle,
+        "last": last, "birth_last": birth_last, "surname_changed": changes, "change_q": change_q,
+        "change_date": change_date, "n_children": n_children.astype(np.int8), "has_partner": has_partner,
+        "home": home, "dest": dest, "move_q": move_q, "county_q": county_q,
+        "state_q": geo.county_state[county_q], "potential": potential, "never_works": never,
+    }

@@ -1,0 +1,34 @@
+"""Shared fixtures: one tiny dataset per test session, generated once."""
+
+import os
+
+import pytest
+
+import synthetic_data as sd
+
+
+@pytest.fixture(scope="session")
+def tiny_data_root(tmp_path_factory):
+    """A data root holding the ``tiny`` profile at ``sd.DEFAULT_SEED``; also exported as STATELAB_DATA_DIR."""
+    root = tmp_path_factory.mktemp("statelab-data")
+    sd.generate("tiny", seed=sd.DEFAULT_SEED, out=sd.dataset_path("tiny", data_root=root), workers=2)
+    old = os.environ.get("STATELAB_DATA_DIR")
+    os.environ["STATELAB_DATA_DIR"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("STATELAB_DATA_DIR", None)
+    else:
+        os.environ["STATELAB_DATA_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tiny_data_root):
+    return sd.dataset_path("tiny", data_root=tiny_data_root)
+
+
+@pytest.fixture()
+def tiny_con(tiny_dataset):
+    """A connection to the tiny dataset with the truth attached."""
+    con = sd.connect(tiny_dataset, truth=True)
+    yield con
+    con.close()
