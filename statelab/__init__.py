@@ -3,4 +3,6 @@
 Learner notebooks import from here instead of defining helpers inline.
 """
 
-__all__: list[str] = []
+from . import plotting
+
+__all__ = ["plotting"]

@@ -69,6 +69,7 @@ def connect(dataset=None, *, profile="default", seed=DEFAULT_SEED, data_root=Non
     """
     path = _resolve(dataset, profile, seed, data_root)
     con = duckdb.connect(":memory:")
+    con.execute(f"SET file_search_path = '{_quote(path)}'")      # for profiles whose tables are views over Parquet
     con.execute(f"ATTACH '{_quote(path / LEARNER_DB)}' AS statelab (READ_ONLY)")
     con.execute("SET search_path = 'memory.main,statelab.main'")
     # `hashed.ui_wage` should work as written in lessons: mirror the attached schema by views.

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ._codebook import write_codebook
-from ._database import build_databases
+from ._database import build_databases, employer_quarter_table
 from ._errors import OutputError
 from ._global_tables import global_tables
 from ._partition import build_partition
@@ -37,7 +37,12 @@ def _write(table, path):
     pq.write_table(table, str(path), **_PARQUET)
 
 
+_WORK = "_work"          # intermediate files, removed before the dataset is published
+
+
 def _folder(root, name):
+    if name.startswith("_"):
+        return root / _WORK / name
     return root / ("truth" if tables()[name].audience == "truth" else "parquet") / name
 
 
@@ -48,16 +53,17 @@ def write_partition(profile, seed, k, root, truth=True):
     world = World(load_profile(profile), seed)
     counts = {}
     for name, t in build_partition(world, k).items():
-        if tables()[name].audience == "truth" and not truth:
+        if not name.startswith("_") and tables()[name].audience == "truth" and not truth:
             continue
-        key = tables()[name].partition_by
+        key = None if name.startswith("_") else tables()[name].partition_by
         if key:
             for value in sorted(set(t.column(key).to_pylist())):
                 part = t.filter(pc.equal(t.column(key), value))
                 _write(part, _folder(root, name) / value / f"part-{k:05d}.parquet")
         elif t.num_rows or k == 0:
             _write(t, _folder(root, name) / f"part-{k:05d}.parquet")
-        counts[name] = t.num_rows
+        if not name.startswith("_"):
+            counts[name] = t.num_rows
     return counts
 
 
@@ -144,9 +150,12 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
                 continue
             _write(t, _folder(tmp, name) / "part-00000.parquet")
             counts[name] = t.num_rows
-        eq = build_databases(tmp, salt=params["linkage"]["hash_salt"], truth=truth)
+        eq = employer_quarter_table(tmp / _WORK / "_employer_quarter_partial", world)
+        shutil.rmtree(tmp / _WORK)
         _write(eq, _folder(tmp, "employer_quarter") / "part-00000.parquet")
         counts["employer_quarter"] = eq.num_rows
+        build_databases(tmp, salt=params["linkage"]["hash_salt"], truth=truth,
+                        mode=params.get("output", {}).get("database", "tables"))
         if bar:
             bar.update()
         write_codebook(tmp)

@@ -20,18 +20,37 @@ from ._wioa import simulate_wioa
 __all__ = ["build_partition"]
 
 
+class Take:
+    """Row values given as a small array of distinct values and an index per row.
+
+    Identity fields repeat on every row of a job or a case: converting the few
+    distinct values to Arrow once and letting Arrow expand them is much faster
+    than converting a Python string per row.
+    """
+
+    def __init__(self, values, index):
+        self.values, self.index = values, np.asarray(index, dtype=np.int64)
+
+
 def _arrow(name, cols):
     schema = schema_of(name).arrow_schema
     arrays = []
     for field in schema:
         v = cols[field.name]
-        if isinstance(v, np.ndarray) and v.dtype.kind == "M":
-            arrays.append(pa.array(v.astype("datetime64[D]"), type=pa.date32()))
-        elif isinstance(v, np.ndarray) and v.dtype == object:
-            arrays.append(pa.array(v, type=field.type, from_pandas=True))
+        if isinstance(v, Take):
+            small = _arrow_array(v.values, field.type)
+            arrays.append(small.take(pa.array(v.index)))
         else:
-            arrays.append(pa.array(v, type=field.type))
+            arrays.append(_arrow_array(v, field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _arrow_array(v, type_):
+    if isinstance(v, np.ndarray) and v.dtype.kind == "M":
+        return pa.array(v.astype("datetime64[D]"), type=pa.date32())
+    if isinstance(v, np.ndarray) and v.dtype == object:
+        return pa.array(v, type=type_, from_pandas=True)
+    return pa.array(v, type=type_)
 
 
 def _identity(P, who, when_q, rates, rng):
@@ -46,6 +65,29 @@ def _identity(P, who, when_q, rates, rng):
 
 def _ids(base, n):
     return np.arange(base, base + n, dtype=np.int64)
+
+
+def _employer_quarter_partial(emp, person, q, wages):
+    """This partition's share of the QCEW-like counts, per employer and quarter.
+
+    A worker belongs to one partition, so whether they were paid by the same
+    account last or next quarter is known here; the final table is the sum of
+    the partials. Month 1 counts workers also paid last quarter, month 3 those
+    also paid next quarter.
+    """
+    order = np.lexsort((q, person, emp))
+    emp, person, q, wages = emp[order], person[order], q[order], wages[order]
+    same = (emp[1:] == emp[:-1]) & (person[1:] == person[:-1])
+    had_prev = np.concatenate([[False], same & (q[1:] == q[:-1] + 1)])
+    has_next = np.concatenate([same & (q[1:] == q[:-1] + 1), [False]])
+    key = emp * 1000 + q
+    uniq, inv = np.unique(key, return_inverse=True)
+    return pa.table({
+        "employer": (uniq // 1000).astype(np.int64), "q": (uniq % 1000).astype(np.int64),
+        "m1": np.bincount(inv, weights=had_prev, minlength=len(uniq)).astype(np.int64),
+        "m3": np.bincount(inv, weights=has_next, minlength=len(uniq)).astype(np.int64),
+        "wages": np.bincount(inv, weights=wages, minlength=len(uniq)).astype(np.int64),
+    })
 
 
 def build_partition(world, k):
@@ -88,18 +130,27 @@ def build_partition(world, k):
     pos = np.full(len(J["person"]), -1)
     pos[jobs_in] = np.arange(len(jobs_in))
     rows = np.flatnonzero(inside)
-    order = np.lexsort((J["person"][job[rows]], q[rows], J["wstate"][job[rows]]))
-    rows = rows[order]
-    jr = pos[job[rows]]
     emp = J["employer"][job[rows]]
+    order = np.lexsort((emp, J["person"][job[rows]], q[rows], J["wstate"][job[rows]]))
+    rows, emp = rows[order], emp[order]
+    # An employer files one record per worker and quarter: two spells at one account in
+    # a quarter (a second job there, a rehire) are summed into one row.
+    key_change = np.ones(len(rows), dtype=bool)
+    key_change[1:] = (emp[1:] != emp[:-1]) | (person[rows][1:] != person[rows][:-1]) | (q[rows][1:] != q[rows][:-1])
+    starts = np.flatnonzero(key_change)
+    summed = np.add.reduceat(wages[rows], starts) if len(rows) else wages[rows]
+    rows, emp = rows[starts], emp[starts]
+    jr = pos[job[rows]]
     ui_wage = {
-        "record_id": _ids(rid, len(rows)), "state_fips": geo.state_fips[J["wstate"][job[rows]]].astype(object),
-        "ssn": ssn[jr], "first_name": first[jr], "middle_initial": middle[jr], "last_name": last[jr],
-        "ui_account": E["ui_account"][emp].astype(object), "reporting_unit": np.full(len(rows), "00001", dtype=object),
-        "ein": E["reported_ein"][emp].astype(object), "year": cal.year(q[rows]), "quarter": cal.quarter(q[rows]),
-        "wages": wages[rows],
+        "record_id": _ids(rid, len(rows)),
+        "state_fips": Take(geo.state_fips.astype(object), J["wstate"][job[rows]]),
+        "ssn": Take(ssn, jr), "first_name": Take(first, jr), "middle_initial": Take(middle, jr), "last_name": Take(last, jr),
+        "ui_account": Take(E["ui_account"].astype(object), emp), "reporting_unit": Take(np.array(["00001"], dtype=object), np.zeros(len(rows))),
+        "ein": Take(E["reported_ein"].astype(object), emp), "year": cal.year(q[rows]), "quarter": cal.quarter(q[rows]),
+        "wages": summed,
     }
     out["ui_wage"] = _arrow("ui_wage", ui_wage)
+    out["_employer_quarter_partial"] = _employer_quarter_partial(emp, person[rows], q[rows], summed)
     xwalk.append(("ui_wage", ui_wage["record_id"], P["person_id"][person[rows]]))
     rid += 100_000_000
 
@@ -128,7 +179,7 @@ def build_partition(world, k):
     out["ui_claim"] = _arrow("ui_claim", ui_claim)
     xwalk.append(("ui_claim", c_ids, P["person_id"][cp]))
     out["ui_claim_week"] = _arrow("ui_claim_week", {
-        "claim_id": claim_id[weeks["claim"]], "week_number": weeks["week_number"],
+        "claim_id": Take(claim_id, weeks["claim"]), "week_number": weeks["week_number"],
         "week_ending_date": weeks["week_ending"], "amount_paid": weeks["amount"],
         "remaining_balance": weeks["remaining"]})
     rid += 100_000_000
@@ -146,10 +197,10 @@ def build_partition(world, k):
         case_id = np.char.add(np.char.add(prefix, geo.state_abbr[A["state"][first_row]].astype(str)),
                               case_num.astype(str)).astype(object)
         cols = {
-            "record_id": ids, "case_id": case_id[s], "state_fips": geo.state_fips[A["state"]].astype(object),
-            "county_fips": geo.county_fips[A["county"]].astype(object),
-            "head_ssn": ssn[s], "head_first_name": first[s], "head_last_name": last[s], "head_dob": dob[s],
-            "head_sex": np.where(P["female"][A["person"]], "F", "M").astype(object),
+            "record_id": ids, "case_id": Take(case_id, s), "state_fips": Take(geo.state_fips.astype(object), A["state"]),
+            "county_fips": Take(geo.county_fips.astype(object), A["county"]),
+            "head_ssn": Take(ssn, s), "head_first_name": Take(first, s), "head_last_name": Take(last, s), "head_dob": dob[s],
+            "head_sex": Take(np.array(["M", "F"], dtype=object), P["female"][A["person"]].astype(np.int64)),
         }
         ym = cal.yyyymm(A["month"])
         if name == "tanf":
@@ -258,7 +309,7 @@ def build_partition(world, k):
         "earnings": np.round(earn[pi, qi]).astype(np.int64), "out_of_region_earnings": np.round(out_of_region[pi, qi]).astype(np.int64),
         "n_jobs": n_jobs[pi, qi].astype(np.int8)})
     out["crosswalk"] = pa.concat_tables([
-        _arrow("crosswalk", {"source_table": np.full(len(i), t, dtype=object), "record_id": i, "person_id": pid})
+        _arrow("crosswalk", {"source_table": Take(np.array([t], dtype=object), np.zeros(len(i))), "record_id": i, "person_id": pid})
         for t, i, pid in xwalk])
     out["wioa_effect"] = _arrow("wioa_effect", {
         "person_id": P["person_id"][wp], "entry_date": wioa["entry_date"], "exit_date": wioa["exit_date"],

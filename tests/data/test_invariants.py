@@ -53,6 +53,23 @@ def test_every_record_has_exactly_one_person(tiny_con, table):
     assert rows > 0 and rows == linked
 
 
+def test_one_wage_record_per_worker_employer_and_quarter(tiny_con):
+    dup = tiny_con.sql("""SELECT count(*) FROM (
+        SELECT x.person_id, w.ui_account, w.year, w.quarter FROM ui_wage w
+        JOIN truth.crosswalk x ON x.source_table = 'ui_wage' AND x.record_id = w.record_id
+        GROUP BY ALL HAVING count(*) > 1)""").fetchall()[0][0]
+    assert dup == 0
+
+
+def test_wage_records_add_up_to_true_in_region_earnings(tiny_con):
+    diff = tiny_con.sql("""
+        WITH w AS (SELECT x.person_id, w.year, w.quarter, sum(w.wages) AS wages FROM ui_wage w
+                   JOIN truth.crosswalk x ON x.source_table = 'ui_wage' AND x.record_id = w.record_id GROUP BY ALL)
+        SELECT count(*) FROM truth.earnings e LEFT JOIN w USING (person_id, year, quarter)
+        WHERE abs(e.earnings - e.out_of_region_earnings - coalesce(w.wages, 0)) > 1""").fetchall()[0][0]
+    assert diff == 0
+
+
 def test_quarters_inside_the_window(tiny_con):
     lo, hi = tiny_con.sql("SELECT min(year * 10 + quarter), max(year * 10 + quarter) FROM ui_wage").fetchall()[0]
     assert lo == 20141 and hi == 20254
@@ -104,3 +121,13 @@ def test_learner_database_has_no_truth(tiny_dataset):
     names = {r[0] for r in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
     con.close()
     assert names and not names & set(sd.TRUTH_TABLES)
+
+
+def test_employer_quarter_adds_up_to_the_wage_records(tiny_con):
+    bad = tiny_con.sql("""
+        WITH w AS (SELECT ui_account, year, quarter, sum(wages) AS wages, count(*) AS n FROM ui_wage GROUP BY ALL)
+        SELECT count(*) FROM w FULL JOIN employer_quarter e USING (ui_account, year, quarter)
+        WHERE e.total_qtr_wages IS DISTINCT FROM w.wages OR e.month1_emplvl > w.n OR e.month3_emplvl > w.n""").fetchall()[0][0]
+    assert bad == 0
+    first_q = tiny_con.sql("SELECT max(month1_emplvl) FROM employer_quarter WHERE year = 2014 AND quarter = 1").fetchall()[0][0]
+    assert first_q == 0          # nobody can be seen in the quarter before the window

@@ -1,0 +1,158 @@
+"""Generation speed and memory, as ratios against baselines run in this same script.
+
+Reports, in one run:
+- wage rows per second per core for the chosen profile(s);
+- generation time / the time pyarrow takes merely to write the same tables (target <= 2x);
+- speedup of the wage table alone over a straightforward row-by-row Faker generator of the same
+  fields (target >= 100x), both on one core;
+- peak memory of each profile's generation (a separate process per profile, so peaks do not mix).
+
+Usage: python benchmarks/bench_generate.py [--profiles tiny default] [--faker-rows 20000]
+Machines are shared and noisy: read the ratios, not the seconds.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _child(profile, out):
+    """Time each phase of a one-process generation and print JSON (run as a subprocess)."""
+    import pyarrow.parquet as pq
+
+    import synthetic_data as sd
+    from synthetic_data import _generate as g
+    from synthetic_data._database import build_databases, employer_quarter_table
+    from synthetic_data._global_tables import global_tables
+    from synthetic_data._world import World
+
+    out = Path(out)
+    params = sd.load_profile(profile)
+    t0 = time.perf_counter()
+    rows = {}
+    for k in range(params["size"]["partitions"]):
+        for name, n in g.write_partition(profile, sd.DEFAULT_SEED, k, out).items():
+            rows[name] = rows.get(name, 0) + n
+    world = World(params, sd.DEFAULT_SEED)
+    for name, t in global_tables(world).items():
+        g._write(t, g._folder(out, name) / "part-00000.parquet")
+    g._write(employer_quarter_table(out / g._WORK / "_employer_quarter_partial", world),
+             g._folder(out, "employer_quarter") / "part-00000.parquet")
+    import shutil
+    shutil.rmtree(out / g._WORK)
+    tables_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    build_databases(out, salt=params["linkage"]["hash_salt"], mode=params.get("output", {}).get("database", "tables"))
+    db_s = time.perf_counter() - t0
+    files = sorted(out.rglob("*.parquet"))
+    tables = [pq.read_table(f) for f in files]
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=out.parent) as d:
+        for i, t in enumerate(tables):
+            pq.write_table(t, f"{d}/{i}.parquet", compression="zstd")
+    write_s = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"profile": profile, "tables_s": tables_s, "databases_s": db_s, "pyarrow_write_s": write_s,
+                      "wage_rows": rows["ui_wage"], "peak_rss_mb": peak_mb}))
+
+
+def _wage_table_rows_per_second(profile="default", partitions=3):
+    """Only the wage table: people, job spells, earnings, reported identities, as an Arrow table."""
+    import numpy as np
+
+    import synthetic_data as sd
+    from synthetic_data._labor import simulate_jobs, wage_rows
+    from synthetic_data._partition import Take, _arrow, _identity
+    from synthetic_data._people import make_people
+    from synthetic_data._rng import stream
+    from synthetic_data._world import World
+
+    world = World(sd.load_profile(profile), sd.DEFAULT_SEED)
+    rows = 0
+    t0 = time.perf_counter()
+    for k in range(partitions):
+        first, n = world.partition_people(k)
+        P = make_people(first, n, rng=stream(1, "people", k), world=world)
+        J = simulate_jobs(P, rng=stream(1, "jobs", k), world=world)
+        job, q, w = wage_rows(J, P, rng=stream(1, "wages", k), world=world)
+        keep = J["employer"][job] >= 0
+        ssn, fn, ln, _ = _identity(P, J["person"], J["start"], world.params["noise"]["ui_wage"], stream(1, "n", k))
+        E = world.employers
+        t = _arrow("ui_wage", {
+            "record_id": np.arange(keep.sum()), "state_fips": Take(world.geo.state_fips.astype(object), J["wstate"][job[keep]]),
+            "ssn": Take(ssn, job[keep]), "first_name": Take(fn, job[keep]), "middle_initial": Take(fn, job[keep]),
+            "last_name": Take(ln, job[keep]), "ui_account": Take(E["ui_account"].astype(object), J["employer"][job[keep]]),
+            "reporting_unit": Take(np.array(["00001"], dtype=object), np.zeros(keep.sum())),
+            "ein": Take(E["reported_ein"].astype(object), J["employer"][job[keep]]), "year": world.cal.year(q[keep]),
+            "quarter": world.cal.quarter(q[keep]), "wages": np.round(w[keep]).astype(np.int64)})
+        rows += t.num_rows
+    return rows / (time.perf_counter() - t0)
+
+
+def _faker_rows_per_second(n):
+    """The baseline: one wage row at a time with Faker and the random module."""
+    import random
+
+    from faker import Faker
+
+    fake = Faker("en_US")
+    Faker.seed(0)
+    rnd = random.Random(0)
+    t0 = time.perf_counter()
+    rows = []
+    for i in range(n):
+        rows.append({"ssn": f"9{rnd.randint(0, 99_999_999):08d}", "first_name": fake.first_name(),
+                     "last_name": fake.last_name(), "ui_account": f"17{rnd.randint(0, 99_999_999):08d}",
+                     "year": 2014 + rnd.randint(0, 11), "quarter": rnd.randint(1, 4),
+                     "wages": int(rnd.lognormvariate(9.2, 0.8))})
+    return n / (time.perf_counter() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profiles", nargs="+", default=["tiny", "default"])
+    ap.add_argument("--faker-rows", type=int, default=20_000)
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return _child(*args.child)
+    faker_rps = _faker_rows_per_second(args.faker_rows)
+    wage_rps = _wage_table_rows_per_second()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for profile in args.profiles:
+            out = Path(tmp) / profile
+            proc = subprocess.run([sys.executable, __file__, "--child", profile, str(out)],
+                                  capture_output=True, text=True)
+            if proc.returncode:
+                sys.exit(f"benchmark child for {profile} failed:\n{proc.stderr}")
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            r["wage_rows_per_s_per_core"] = r["wage_rows"] / r["tables_s"]
+            r["generate_over_pyarrow_write"] = r["tables_s"] / r["pyarrow_write_s"]
+            r["with_databases_over_pyarrow_write"] = (r["tables_s"] + r["databases_s"]) / r["pyarrow_write_s"]
+            r["speedup_over_faker_rows"] = r["wage_rows_per_s_per_core"] / faker_rps
+            results.append(r)
+    print(f"wage table alone (same fields), one core: {wage_rps:,.0f} rows/s; row-by-row Faker: {faker_rps:,.0f} rows/s;"
+          f" speedup {wage_rps / faker_rps:,.0f}x")
+    print("gen/write: all tables generated and written, over pyarrow writing the same tables;"
+          " +db adds building the DuckDB files")
+    print(f"{'profile':8s} {'wage rows':>11s} {'rows/s/core':>12s} {'gen/write':>10s} {'+db/write':>10s} {'vs Faker':>9s} {'peak MB':>8s}")
+    for r in results:
+        print(f"{r['profile']:8s} {r['wage_rows']:>11,} {r['wage_rows_per_s_per_core']:>12,.0f} "
+              f"{r['generate_over_pyarrow_write']:>10.1f} {r['with_databases_over_pyarrow_write']:>10.1f} "
+              f"{r['speedup_over_faker_rows']:>9.0f} {r['peak_rss_mb']:>8.0f}")
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "generate.json").write_text(json.dumps(
+        {"faker_rows_per_s": faker_rps, "wage_table_rows_per_s": wage_rps, "profiles": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
