@@ -30,7 +30,7 @@ def _child(profile, out):
 
     import synthetic_data as sd
     from synthetic_data import _generate as g
-    from synthetic_data._database import build_databases, employer_quarter_table
+    from synthetic_data._database import EmployerQuarter, build_databases
     from synthetic_data._global_tables import global_tables
     from synthetic_data._world import World
 
@@ -38,14 +38,15 @@ def _child(profile, out):
     params = sd.load_profile(profile)
     t0 = time.perf_counter()
     rows = {}
+    world = World(params, sd.DEFAULT_SEED)
+    eq = EmployerQuarter(world)
     for k in range(params["size"]["partitions"]):
         for name, n in g.write_partition(profile, sd.DEFAULT_SEED, k, out).items():
             rows[name] = rows.get(name, 0) + n
-    world = World(params, sd.DEFAULT_SEED)
+        eq.add(g._folder(out, "_employer_quarter_partial") / f"part-{k:05d}.parquet")
     for name, t in global_tables(world).items():
         g._write(t, g._folder(out, name) / "part-00000.parquet")
-    g._write(employer_quarter_table(out / g._WORK / "_employer_quarter_partial", world),
-             g._folder(out, "employer_quarter") / "part-00000.parquet")
+    g._write(eq.table(), g._folder(out, "employer_quarter") / "part-00000.parquet")
     import shutil
     shutil.rmtree(out / g._WORK)
     tables_s = time.perf_counter() - t0

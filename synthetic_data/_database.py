@@ -4,7 +4,7 @@ import duckdb
 
 from ._schema import tables
 
-__all__ = ["build_databases", "employer_quarter_table", "LEARNER_DB", "TRUTH_DB"]
+__all__ = ["build_databases", "EmployerQuarter", "LEARNER_DB", "TRUTH_DB"]
 
 LEARNER_DB = "statelab.duckdb"
 TRUTH_DB = "truth/truth.duckdb"
@@ -34,25 +34,45 @@ def _create(con, root, name, mode):
             con.execute(f"COMMENT ON COLUMN main.{name}.{c.name} IS {_sql_str(c.description)}")
 
 
-def employer_quarter_table(partials, world):
-    """The QCEW-like employer x quarter table: the sum of the partitions' partial counts."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+class EmployerQuarter:
+    """Sums the partitions' partial QCEW-like counts as they finish, in bounded memory.
 
-    t = pq.read_table(str(partials))
-    g = t.group_by(["employer", "q"]).aggregate([("m1", "sum"), ("m3", "sum"), ("wages", "sum")])
-    emp, q = g.column("employer").to_numpy(), g.column("q").to_numpy()
-    order = np.lexsort((q, world.employers["ui_account"][emp]))
-    emp, q = emp[order], q[order]
-    m1, m3 = g.column("m1_sum").to_numpy()[order], g.column("m3_sum").to_numpy()[order]
-    return pa.table({
-        "ui_account": pa.array(world.employers["ui_account"][emp].astype(object), pa.string()),
-        "year": pa.array(world.cal.year(q), pa.int16()), "quarter": pa.array(world.cal.quarter(q), pa.int8()),
-        "month1_emplvl": pa.array(m1, pa.int32()), "month2_emplvl": pa.array(np.round((m1 + m3) / 2), pa.int32()),
-        "month3_emplvl": pa.array(m3, pa.int32()),
-        "total_qtr_wages": pa.array(g.column("wages_sum").to_numpy()[order], pa.int64()),
-    }, schema=tables()["employer_quarter"].arrow_schema)
+    Holds three employers x quarters arrays (about 90 MB for the large profile)
+    instead of every partition's partial table at once.
+    """
+
+    def __init__(self, world):
+        import numpy as np
+
+        self.world = world
+        shape = (len(world.employers["ui_account"]), world.T)
+        self.m1, self.m3, self.wages = (np.zeros(shape, dtype=np.int64) for _ in range(3))
+
+    def add(self, path):
+        import numpy as np
+        import pyarrow.parquet as pq
+
+        t = pq.read_table(str(path))
+        idx = (t.column("employer").to_numpy(), t.column("q").to_numpy())
+        for target, col in ((self.m1, "m1"), (self.m3, "m3"), (self.wages, "wages")):
+            np.add.at(target, idx, t.column(col).to_numpy())
+
+    def table(self):
+        import numpy as np
+        import pyarrow as pa
+
+        E, cal = self.world.employers, self.world.cal
+        order = np.argsort(E["ui_account"], kind="stable")
+        paid = self.wages[order] > 0
+        emp_pos, q = np.nonzero(paid)                      # by account, then quarter
+        emp = order[emp_pos]
+        m1, m3 = self.m1[emp, q], self.m3[emp, q]
+        return pa.table({
+            "ui_account": pa.array(E["ui_account"][emp].astype(object), pa.string()),
+            "year": pa.array(cal.year(q), pa.int16()), "quarter": pa.array(cal.quarter(q), pa.int8()),
+            "month1_emplvl": pa.array(m1, pa.int32()), "month2_emplvl": pa.array(np.round((m1 + m3) / 2), pa.int32()),
+            "month3_emplvl": pa.array(m3, pa.int32()), "total_qtr_wages": pa.array(self.wages[emp, q], pa.int64()),
+        }, schema=tables()["employer_quarter"].arrow_schema)
 
 
 def build_databases(root, *, salt, truth=True, mode="tables", memory_limit="1GB"):

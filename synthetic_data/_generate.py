@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ._codebook import write_codebook
-from ._database import build_databases, employer_quarter_table
+from ._database import EmployerQuarter, build_databases
 from ._errors import OutputError
 from ._global_tables import global_tables
 from ._partition import build_partition
@@ -125,33 +125,37 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
     workers = min(workers or os.cpu_count() or 1, n_parts)
     try:
         counts = {}
+        world = World(params, seed)
+        eq = EmployerQuarter(world)
         bar = None
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=n_parts + 2, desc=f"generating {profile}", unit="part")
 
-        def add(c):
-            for k, v in c.items():
-                counts[k] = counts.get(k, 0) + v
+        def add(k, c):
+            for name, v in c.items():
+                counts[name] = counts.get(name, 0) + v
+            partial = _folder(tmp, "_employer_quarter_partial") / f"part-{k:05d}.parquet"
+            eq.add(partial)
+            partial.unlink()
             if bar:
                 bar.update()
 
         if workers == 1:
             for k in range(n_parts):
-                add(write_partition(profile, seed, k, tmp, truth))
+                add(k, write_partition(profile, seed, k, tmp, truth))
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(write_partition, profile, seed, k, tmp, truth) for k in range(n_parts)]
+                futures = {pool.submit(write_partition, profile, seed, k, tmp, truth): k for k in range(n_parts)}
                 for f in as_completed(futures):
-                    add(f.result())
-        world = World(params, seed)
+                    add(futures[f], f.result())
         for name, t in global_tables(world).items():
             if tables()[name].audience == "truth" and not truth:
                 continue
             _write(t, _folder(tmp, name) / "part-00000.parquet")
             counts[name] = t.num_rows
-        eq = employer_quarter_table(tmp / _WORK / "_employer_quarter_partial", world)
-        shutil.rmtree(tmp / _WORK)
+        eq = eq.table()
+        shutil.rmtree(tmp / _WORK, ignore_errors=True)
         _write(eq, _folder(tmp, "employer_quarter") / "part-00000.parquet")
         counts["employer_quarter"] = eq.num_rows
         build_databases(tmp, salt=params["linkage"]["hash_salt"], truth=truth,

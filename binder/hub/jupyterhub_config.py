@@ -1,0 +1,289 @@
+"""JupyterHub configuration for a statelab classroom.
+
+One hub, one course (``STATELAB_COURSE_ID``, default ``statelab``), three kinds of account:
+
+* students (hub group ``nbgrader-<course>``): fetch, work on and submit assignments;
+* instructors (hub group ``formgrade-<course>``): open the course's formgrader;
+* one grader account (unix user ``STATELAB_GRADER_USER``) that owns the course directory, the
+  gradebook and the course's exchange folders, and runs the formgrader as a hub service.
+
+Everything that differs between machines comes from ``STATELAB_*`` environment variables, and
+this file adds to (never replaces) services, roles and groups set before it, so the same file
+serves The Littlest JupyterHub (loaded from ``jupyterhub_config.d``), Zero to JupyterHub
+(``hub.extraFiles``) and the repository's test, which loads it and then overrides only ports,
+the authenticator, the spawner class and the proxy. See ``binder/hub/README.md``.
+
+The authenticator and the spawner class are left to the deployment. The exchange permissions
+below assume a spawner that runs each user as their own unix account (LocalProcessSpawner,
+TLJH's SystemdSpawner); read the README's Zero to JupyterHub section before relying on them
+in containers.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import sys
+from pathlib import Path
+
+c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
+
+HERE = Path(__file__).resolve().parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _names(name: str) -> list[str]:
+    return [n.strip() for n in os.environ.get(name, "").split(",") if n.strip()]
+
+
+COURSE_ID = _env("STATELAB_COURSE_ID", "statelab")
+INSTRUCTOR_GROUP = f"formgrade-{COURSE_ID}"  # the names nbgrader's JupyterHubAuthPlugin expects
+STUDENT_GROUP = f"nbgrader-{COURSE_ID}"
+# "service": the formgrader runs as a hub service under the grader account (default).
+# "instructors": no service; instructors' own servers run the formgrader (Zero to JupyterHub).
+FORMGRADER_MODE = _env("STATELAB_FORMGRADER", "service")
+GRADER_USER = _env("STATELAB_GRADER_USER", f"grader-{COURSE_ID}")
+GRADER_HOME = Path(_env("STATELAB_GRADER_HOME", f"/home/{GRADER_USER}"))
+COURSE_ROOT = Path(_env("STATELAB_COURSE_ROOT", str(GRADER_HOME / COURSE_ID)))
+EXCHANGE_ROOT = Path(_env("STATELAB_EXCHANGE_ROOT", "/srv/nbgrader/exchange"))
+DATA_DIR = Path(_env("STATELAB_DATA_DIR", "/srv/statelab-data"))
+JUPYTER_CONFIG_DIRS = Path(_env("STATELAB_JUPYTER_CONFIG", str(HERE / "jupyter")))
+FORMGRADER_PORT = int(_env("STATELAB_FORMGRADER_PORT", "9999"))
+# The formgrader service needs the users' environment (nbgrader, JupyterLab), which is not
+# always the hub's (TLJH: /opt/tljh/user/bin/jupyterhub-singleuser).
+SINGLEUSER = _env("STATELAB_SINGLEUSER", str(Path(sys.executable).with_name("jupyterhub-singleuser")))
+IDLE_CULLER = _env("STATELAB_IDLE_CULLER", "1") == "1"
+CULL_TIMEOUT = int(_env("STATELAB_CULL_TIMEOUT", "3600"))  # seconds without activity
+# Kubernetes only: a PersistentVolumeClaim holding the course directory, mounted into
+# instructors' pods (never students') at the parent of STATELAB_COURSE_ROOT.
+COURSE_PVC = _env("STATELAB_COURSE_PVC", "")
+MEM_LIMIT = _env("STATELAB_MEM_LIMIT", "2G")
+CPU_LIMIT = float(_env("STATELAB_CPU_LIMIT", "1.0"))
+
+INSTRUCTORS = _names("STATELAB_INSTRUCTORS")
+STUDENTS = _names("STATELAB_STUDENTS")
+ADMINS = _names("STATELAB_ADMINS")
+
+if FORMGRADER_MODE not in {"service", "instructors"}:
+    raise ValueError(f"STATELAB_FORMGRADER must be 'service' or 'instructors', not {FORMGRADER_MODE!r}")
+SERVICE = FORMGRADER_MODE == "service"
+
+# --------------------------------------------------------------------------------------------
+# Who may log in, and which group each account belongs to
+# --------------------------------------------------------------------------------------------
+# Added to whatever the deployment already allows (e.g. TLJH's `tljh-config add-item users.allowed`).
+if INSTRUCTORS or STUDENTS or ADMINS:
+    c.Authenticator.allowed_users.update(set(INSTRUCTORS) | set(STUDENTS) | set(ADMINS))
+if ADMINS:
+    c.Authenticator.admin_users.update(ADMINS)
+# Accounts an admin adds later (admin panel, REST API, nbgrader adding a student to the
+# course group) may log in too, without editing this file.
+c.Authenticator.allow_existing_users = True
+if SERVICE:
+    # The grader is a hub user only so that nbgrader can look up its courses: nobody may sign
+    # in as it, whatever the authenticator (an OAuth account of the same name, for instance).
+    c.Authenticator.blocked_users.update({GRADER_USER})
+
+c.JupyterHub.load_groups.update(
+    {
+        # With the formgrader service, the grader account must be a hub user in this group:
+        # the service runs as it and nbgrader's JupyterHubAuthPlugin looks up its courses.
+        # Nobody logs in as it (keep the unix account locked / without a password).
+        INSTRUCTOR_GROUP: {"users": [*INSTRUCTORS, *([GRADER_USER] if SERVICE else [])]},
+        # nbgrader adds students here itself when an instructor adds them in the formgrader's
+        # "Manage students" page.
+        STUDENT_GROUP: {"users": STUDENTS},
+    }
+)
+
+# --------------------------------------------------------------------------------------------
+# Where each role's Jupyter settings live (JUPYTER_CONFIG_PATH, role folder first)
+# --------------------------------------------------------------------------------------------
+def _config_path(role: str) -> str:
+    return os.pathsep.join(str(JUPYTER_CONFIG_DIRS / d) for d in (role, "common"))
+
+
+_shared_env = {
+    "STATELAB_DATA_DIR": str(DATA_DIR),
+    "STATELAB_COURSE_ID": COURSE_ID,
+    "STATELAB_EXCHANGE_ROOT": str(EXCHANGE_ROOT),
+    # the name assignments/nbgrader_config.py reads when the repository's assignments/ folder
+    # is the course directory
+    "STATELAB_NBGRADER_EXCHANGE": str(EXCHANGE_ROOT),
+}
+
+# --------------------------------------------------------------------------------------------
+# Services and their roles: the course formgrader (named after the course, as nbgrader
+# requires) and the idle culler
+# --------------------------------------------------------------------------------------------
+_services: list[dict] = []
+_roles: list[dict] = []
+
+if SERVICE:
+    _formgrader_cmd = [
+        SINGLEUSER,
+        f"--ServerApp.root_dir={GRADER_HOME}",
+    ]
+    try:
+        _grader_is_root = pwd.getpwnam(GRADER_USER).pw_uid == 0
+    except KeyError:  # no such account: the hub would start the service as itself
+        _grader_is_root = os.geteuid() == 0
+    if _grader_is_root:
+        # Only here: Jupyter Server refuses to start as root without it.
+        _formgrader_cmd.append("--allow-root")
+    _services.append(
+        {
+            "name": COURSE_ID,
+            "url": f"http://127.0.0.1:{FORMGRADER_PORT}",
+            "command": _formgrader_cmd,
+            "user": GRADER_USER,
+            "cwd": str(GRADER_HOME),
+            "oauth_no_confirm": True,
+            "environment": {
+                **_shared_env,
+                "JUPYTER_CONFIG_PATH": _config_path("grader"),
+                "STATELAB_COURSE_ROOT": str(COURSE_ROOT),
+            },
+        }
+    )
+    _roles += [
+        {
+            # Instructors reach the formgrader service; students do not (the hub answers 403).
+            "name": f"{COURSE_ID}-instructor",
+            "description": "Open the course formgrader",
+            "scopes": [f"access:services!service={COURSE_ID}"],
+            "groups": [INSTRUCTOR_GROUP],
+        },
+        {
+            # The service's own token: nbgrader reads group membership and adds students to the
+            # course group when they are added to the gradebook.
+            "name": f"{COURSE_ID}-formgrader",
+            "scopes": ["list:users", "read:users", "list:groups", "read:groups", "groups", "admin:groups"],
+            "services": [COURSE_ID],
+        },
+    ]
+
+# TLJH and Z2JH run an idle culler of their own: there, set STATELAB_IDLE_CULLER=0 (a file
+# loaded with load_subconfig cannot see what the outer configuration already defined).
+if IDLE_CULLER:
+    _services.append(
+        {
+            "name": "idle-culler",
+            "command": [
+                sys.executable,
+                "-m",
+                "jupyterhub_idle_culler",
+                f"--timeout={CULL_TIMEOUT}",
+                "--cull-every=300",
+            ],
+        }
+    )
+    _roles.append(
+        {
+            "name": "idle-culler",
+            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+            "services": ["idle-culler"],
+        }
+    )
+
+c.JupyterHub.services.extend(_services)
+c.JupyterHub.load_roles.extend(_roles)
+
+# --------------------------------------------------------------------------------------------
+# Single-user servers
+# --------------------------------------------------------------------------------------------
+c.Spawner.default_url = "/lab"
+c.Spawner.environment.update(_shared_env)
+# Enforced by spawners that can (SystemdSpawner under TLJH, DockerSpawner, KubeSpawner);
+# LocalProcessSpawner only exports them as MEM_LIMIT / CPU_LIMIT for the server to display.
+c.Spawner.mem_limit = MEM_LIMIT
+c.Spawner.cpu_limit = CPU_LIMIT
+# The server's own token may read its user's group membership: nbgrader's JupyterHubAuthPlugin
+# uses it to decide which courses' assignments a student may list, fetch and submit.
+c.Spawner.server_token_scopes = [
+    "users:activity!user",
+    "access:servers!server",
+    "read:users:groups!user",
+]
+
+
+def _role_of(spawner) -> str:
+    groups = {g.name for g in spawner.user.groups}
+    return "instructor" if INSTRUCTOR_GROUP in groups else "student"
+
+
+def _pre_spawn_hook(spawner) -> None:
+    role = _role_of(spawner)
+    # _shared_env again here: on Kubernetes, KubeSpawner.environment (singleuser.extraEnv)
+    # shadows the Spawner.environment set above.
+    env = {**_shared_env, **spawner.environment, "STATELAB_ROLE": role}
+    if role == "instructor" and not SERVICE:
+        # No formgrader service: the instructor's own server is the formgrader.
+        env["JUPYTER_CONFIG_PATH"] = _config_path("grader")
+        env["STATELAB_COURSE_ROOT"] = str(COURSE_ROOT)
+        if COURSE_PVC and hasattr(spawner, "volume_mounts"):  # KubeSpawner
+            spawner.volumes = [
+                *spawner.volumes,
+                {"name": "statelab-course", "persistentVolumeClaim": {"claimName": COURSE_PVC}},
+            ]
+            spawner.volume_mounts = [
+                *spawner.volume_mounts,
+                {"name": "statelab-course", "mountPath": str(COURSE_ROOT.parent)},
+            ]
+    else:
+        env["JUPYTER_CONFIG_PATH"] = _config_path(role)
+    spawner.environment = env
+    # A server that runs as root (a local-process spawner under a hub started by root, with no
+    # per-user accounts) needs --allow-root; servers that run as the user's own account do not.
+    runs_as_hub_user = type(spawner).__name__ == "SimpleLocalProcessSpawner"
+    if runs_as_hub_user and os.geteuid() == 0 and "--allow-root" not in spawner.args:
+        spawner.args = [*spawner.args, "--allow-root"]
+
+
+c.Spawner.pre_spawn_hook = _pre_spawn_hook
+
+
+# --------------------------------------------------------------------------------------------
+# The exchange: one folder per course, owned by the grader account
+# --------------------------------------------------------------------------------------------
+# nbgrader's default exchange is one world-writable folder (nbgrader issues #978, #1225). Here:
+#   <root>                   root    1777  sticky: nobody can rename or delete a course folder
+#                                          they do not own (nbgrader insists every user can
+#                                          write here)
+#   <root>/<course>          grader  0755
+#   <root>/<course>/outbound grader  0755  released assignments: readable, not writable
+#   <root>/<course>/inbound  grader  2733  students create submissions but cannot list them;
+#                                          set-gid gives each submission the grader's group
+#   <root>/<course>/feedback grader  0711  feedback files named by a per-submission hash
+# and the submit plugin in jupyter/common/nbgrader_config.py closes each new submission folder
+# to everyone but its author and the grader's group (nbgrader alone leaves it mode 0777).
+def prepare_exchange(root: Path = EXCHANGE_ROOT, course: str = COURSE_ID, owner: str = GRADER_USER) -> None:
+    """Create or repair the exchange layout and the course folder; needs root."""
+    pw = pwd.getpwnam(owner)
+    layout = [
+        (root, 0, 0, 0o1777),
+        (root / course, pw.pw_uid, pw.pw_gid, 0o755),
+        (root / course / "outbound", pw.pw_uid, pw.pw_gid, 0o755),
+        (root / course / "inbound", pw.pw_uid, pw.pw_gid, 0o2733),
+        (root / course / "feedback", pw.pw_uid, pw.pw_gid, 0o711),
+        # sources with solutions and hidden tests, and the gradebook: grader (group) only
+        (COURSE_ROOT, pw.pw_uid, pw.pw_gid, 0o750),
+    ]
+    for path, uid, gid, mode in layout:
+        path.mkdir(parents=True, exist_ok=True)
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+
+
+if os.geteuid() == 0 and _env("STATELAB_PREPARE_EXCHANGE", "1") == "1":
+    try:
+        prepare_exchange()
+    except KeyError:
+        print(
+            f"statelab: no unix account {GRADER_USER!r}; exchange and course folder not prepared",
+            file=sys.stderr,
+        )

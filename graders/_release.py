@@ -1,0 +1,184 @@
+"""Release assignments to students and collect their submissions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from ._atomic import replace_dir
+from ._course import check_result, course_path, make_api, source_assignments
+from ._errors import AssignmentNotFoundError, CourseDirectoryError, GradingError, SubmissionError
+
+__all__ = ["release_assignments", "check_release", "collect_submissions"]
+
+_STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
+_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
+            "BEGIN MARK SCHEME", "END MARK SCHEME")
+
+
+def release_assignments(course_dir: str | os.PathLike[str], assignments: list[str] | None = None, *,
+                        exchange: bool = False) -> list[str]:
+    """Generate the student version of assignments, optionally releasing them to the exchange.
+
+    Runs nbgrader's ``generate_assignment`` (which also records the assignment,
+    its notebooks and its graded cells in the gradebook) into ``release/``, checks
+    that no solution or hidden-test text survived, and with ``exchange=True``
+    copies the result to the nbgrader exchange (``Exchange.root``).
+
+    Parameters
+    ----------
+    course_dir : path-like
+        The course root.
+    assignments : list of str, optional
+        Assignment ids; default every folder of ``source/``.
+    exchange : bool, default False
+        Also run nbgrader's ``release_assignment``.
+
+    Returns
+    -------
+    list of str
+        The assignment ids processed.
+
+    Raises
+    ------
+    AssignmentNotFoundError
+        If an assignment has no folder in ``source/``.
+    NbgraderStepError
+        If nbgrader reports a failure.
+    GradingError
+        If the released notebooks still contain solution or hidden-test markers.
+    """
+    root = course_path(course_dir)
+    known = source_assignments(root)
+    todo = list(assignments) if assignments else known
+    for a in todo:
+        if a not in known:
+            raise AssignmentNotFoundError(f"no assignment {a!r} in {root / 'source'}")
+    api = make_api(root)
+    if exchange and not api.exchange_is_functional:
+        raise CourseDirectoryError(
+            f"the nbgrader exchange {api.exchange_root!r} is missing or not writable; create it "
+            "(mode 0777 with the sticky bit, see nbgrader's docs) or set Exchange.root")
+    for a in todo:
+        check_result(api.generate_assignment(a, force=True, create=True), f"generate_assignment {a}")
+        check_release(root, a)
+        if exchange:
+            check_result(api.release_assignment(a), f"release_assignment {a}")
+    return todo
+
+
+def check_release(course_dir: str | os.PathLike[str], assignment: str) -> None:
+    """Raise if a released notebook still contains nbgrader solution or hidden-test markers.
+
+    Parameters
+    ----------
+    course_dir : path-like
+    assignment : str
+
+    Raises
+    ------
+    AssignmentNotFoundError
+        If ``release/<assignment>`` does not exist.
+    GradingError
+        If a marker is found.
+    """
+    rel = course_path(course_dir) / "release" / assignment
+    if not rel.is_dir():
+        raise AssignmentNotFoundError(f"{rel} does not exist")
+    for path in sorted(rel.rglob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            hits = [m for m in _MARKERS if m in cell.source]
+            if hits:
+                raise GradingError(f"{path} still contains {hits}: check the cell metadata in source/")
+
+
+def _timestamp(path: Path) -> str:
+    mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
+    return mtime.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def collect_submissions(course_dir: str | os.PathLike[str], assignment: str, *,
+                        from_dir: str | os.PathLike[str] | None = None, exchange: bool = False) -> list[str]:
+    """Copy submissions into ``submitted/<student>/<assignment>/``.
+
+    Parameters
+    ----------
+    course_dir : path-like
+        The course root.
+    assignment : str
+        The assignment id (it must have been released: its notebook names are
+        read from ``release/<assignment>``).
+    from_dir : path-like, optional
+        A folder of submissions named per student: either ``<student>.ipynb``
+        (one-notebook assignments; renamed to the assignment's notebook name) or
+        a folder ``<student>/`` holding the assignment's files. The file's
+        modification time becomes the submission timestamp, unless the folder
+        has its own ``timestamp.txt``.
+    exchange : bool, default False
+        Also run nbgrader's ``collect`` from the exchange (latest submission wins).
+
+    Returns
+    -------
+    list of str
+        The student ids collected from `from_dir` (exchange students are not listed).
+
+    Raises
+    ------
+    AssignmentNotFoundError
+        If the assignment has not been released.
+    SubmissionError
+        If a name in `from_dir` is not a valid student id, or a one-notebook
+        submission is given for a multi-notebook assignment.
+    NbgraderStepError
+        If nbgrader's collect fails.
+    """
+    root = course_path(course_dir)
+    rel = root / "release" / assignment
+    if not rel.is_dir():
+        raise AssignmentNotFoundError(f"{assignment!r} has not been released (no {rel})")
+    notebooks = sorted(p.name for p in rel.glob("*.ipynb"))
+    collected: list[str] = []
+    if from_dir is not None:
+        src = Path(from_dir)
+        if not src.is_dir():
+            raise SubmissionError(f"{src} is not a folder")
+        for entry in sorted(src.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            student = entry.stem if entry.is_file() else entry.name
+            if entry.is_file() and entry.suffix != ".ipynb":
+                continue
+            if not _STUDENT_ID.match(student):
+                raise SubmissionError(f"{entry.name!r}: {student!r} is not a usable student id")
+            tmp = Path(tempfile.mkdtemp(prefix=f".{student}.", dir=root))
+            try:
+                if entry.is_file():
+                    if len(notebooks) != 1:
+                        raise SubmissionError(
+                            f"{entry}: {assignment} has {len(notebooks)} notebooks; submit a folder per student")
+                    shutil.copy2(entry, tmp / notebooks[0])
+                    stamp = _timestamp(entry)
+                else:
+                    shutil.copytree(entry, tmp, dirs_exist_ok=True)
+                    newest = max((p for p in entry.rglob("*.ipynb")), key=lambda p: p.stat().st_mtime,
+                                 default=entry)
+                    stamp = _timestamp(newest)
+                if not (tmp / "timestamp.txt").exists():
+                    (tmp / "timestamp.txt").write_text(stamp + "\n")
+                replace_dir(tmp, root / "submitted" / student / assignment)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            collected.append(student)
+    if exchange:
+        api = make_api(root)
+        if not api.exchange_is_functional:
+            raise CourseDirectoryError(f"the nbgrader exchange {api.exchange_root!r} is missing")
+        check_result(api.collect(assignment, update=True), f"collect {assignment}")
+    return collected

@@ -1,0 +1,131 @@
+"""Fast checks of the graders package that need no kernel."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import graders
+from graders import _cli
+from graders._atomic import atomic_path
+from grading_support import COURSE, copy_course
+
+pytestmark = pytest.mark.grading
+
+
+def test_public_api_is_explicit():
+    assert sorted(graders.__all__) == sorted(set(graders.__all__))
+    for name in graders.__all__:
+        assert getattr(graders, name).__doc__, f"{name} has no docstring"
+
+
+def test_errors_inherit_matching_builtins():
+    assert issubclass(graders.CourseDirectoryError, FileNotFoundError)
+    assert issubclass(graders.AssignmentNotFoundError, LookupError)
+    assert issubclass(graders.SubmissionError, ValueError)
+    assert issubclass(graders.NbgraderStepError, RuntimeError)
+    for cls in (graders.CourseDirectoryError, graders.AssignmentNotFoundError, graders.SubmissionError,
+                graders.NbgraderStepError, graders.FeedbackLeakError):
+        assert issubclass(cls, graders.GradingError)
+
+
+def test_course_config():
+    cfg = graders.load_config(COURSE)
+    assert cfg.CourseDirectory.course_id == "statelab"
+    assert Path(cfg.CourseDirectory.root) == COURSE
+    assert cfg.Exchange.path_includes_course is True
+    from nbgrader.preprocessors import Execute
+
+    # the per-cell timeout set on nbconvert's ExecutePreprocessor reaches nbgrader's Execute
+    assert Execute(config=cfg).timeout == cfg.ExecutePreprocessor.timeout
+    over = graders.load_config(COURSE, {"ExecutePreprocessor": {"timeout": 7}})
+    assert Execute(config=over).timeout == 7
+
+
+def test_course_root_follows_a_copy(tmp_path):
+    course = copy_course(tmp_path / "c")
+    assert Path(graders.load_config(course).CourseDirectory.root) == course
+    api = graders.make_api(course)
+    assert api.coursedir.db_url == f"sqlite:///{course / 'gradebook.db'}"
+
+
+def test_source_notebooks_follow_house_style():
+    for nb_path in sorted((COURSE / "source").glob("*/*.ipynb")):
+        nb = nbformat.read(nb_path, as_version=4)
+        first = nb.cells[0]
+        assert first.cell_type == "code" and "hide-cell" in first.metadata.get("tags", [])
+        assert all(ln.startswith(("import ", "from ")) or not ln.strip() for ln in first.source.splitlines())
+        params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1
+        for line in ('profile = "default"', "seed = 20260101", "data_root = None"):
+            assert line in params[0].source
+        assert params[0].metadata["nbgrader"]["locked"], "parameters must be read-only (restored at grading)"
+        for c in nb.cells:
+            assert not c.get("outputs") and c.get("execution_count") is None, f"{nb_path.name} has outputs"
+            if c.cell_type == "code":
+                assert not any(ln.lstrip().startswith(("def ", "class ")) for ln in c.source.splitlines())
+        points = [c.metadata["nbgrader"]["points"] for c in nb.cells
+                  if c.metadata.get("nbgrader", {}).get("grade")]
+        assert points and all(p > 0 for p in points)
+        assert any(c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade") for c in nb.cells), \
+            "each assignment has a manually graded written answer"
+
+
+def test_set_parameters(tmp_path):
+    nb_path = next((COURSE / "source").glob("*/*.ipynb"))
+    copy = tmp_path / nb_path.name
+    copy.write_bytes(nb_path.read_bytes())
+    graders.set_parameters(copy, profile="tiny", data_root="/x", extra=3)
+    cell = [c for c in nbformat.read(copy, as_version=4).cells if "parameters" in c.metadata.get("tags", [])][0]
+    assert "profile = 'tiny'" in cell.source and "data_root = '/x'" in cell.source
+    assert "seed = 20260101" in cell.source and cell.source.endswith("extra = 3")
+
+
+def test_atomic_path_keeps_old_file_on_error(tmp_path):
+    target = tmp_path / "grades.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["grades.csv"]
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _cli.main(["--help"])
+    assert exc.value.code == 0
+    with pytest.raises(SystemExit) as exc:
+        _cli.main(["report", "01-orientation", "--course-dir", str(tmp_path)])
+    assert exc.value.code == 3  # not a course directory
+    course = copy_course(tmp_path / "c")
+    with pytest.raises(SystemExit) as exc:
+        _cli.main(["autograde", "no-such-assignment", "-C", str(course)])
+    assert exc.value.code == 3
+    with pytest.raises(SystemExit) as exc:
+        _cli.main(["autograde", "--workers", "0", "x", "-C", str(course)])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        _cli.main(["collect", "01-orientation", "-C", str(course), "--from-dir", str(tmp_path)])
+    assert exc.value.code == 3  # not released yet
+
+
+def test_canvas_export_empty_gradebook(tmp_path):
+    course = copy_course(tmp_path / "c")
+    from nbgrader.api import Gradebook
+
+    graders.make_api(course)  # creates nothing by itself
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "statelab") as gb:
+        gb.add_assignment("a1")
+        gb.update_or_create_student("zoe", first_name="Zoe", last_name="Zed", lms_user_id="99")
+    out = graders.export_canvas_csv(course, tmp_path / "g.csv", missing="zero", points_row=False)
+    rows = list(csv.reader(out.open()))
+    assert rows == [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "a1"],
+                    ["Zed, Zoe", "99", "", "zoe", "", "0"]]
+    with sqlite3.connect(course / "gradebook.db") as con:
+        assert con.execute("select count(*) from student").fetchone() == (1,)

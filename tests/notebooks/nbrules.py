@@ -1,0 +1,238 @@
+"""Notebook discovery and the course's notebook convention checks (shared by the notebook tests).
+
+Each ``check_*`` function takes a notebook (``nbformat.NotebookNode``) and returns a list of
+human-readable problems; an empty list means the rule passes.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+#: Folders (relative to the repo root) whose notebooks must follow the conventions.
+NOTEBOOK_ROOTS = ("modules", "book", "assignments/source")
+
+#: Folder names never searched: build output, checkpoints, nbgrader's generated copies, and the
+#: book's generated pages (copies of released assignments, checked at their source).
+EXCLUDED_DIRS = {"_build", ".ipynb_checkpoints", "release", "autograded", "submitted", "feedback", "generated"}
+
+#: Cell tags that change how a notebook executes; each use needs a reviewed allow-list entry.
+CONTROLLED_TAGS = ("raises-exception", "skip-execution")
+
+#: Names the ``parameters`` cell must assign (tests inject ``profile`` and ``data_root``).
+REQUIRED_PARAMETERS = ("profile", "seed", "data_root")
+
+ALLOWLIST_PATH = Path(__file__).with_name("tag_allowlist.toml")
+
+
+# --------------------------------------------------------------------------------------- discovery
+def discover_notebooks(repo_root: Path = REPO_ROOT) -> list[Path]:
+    """Every convention-bound notebook under the notebook roots (no symlinked folders followed)."""
+    found: set[Path] = set()
+    for root in NOTEBOOK_ROOTS:
+        base = repo_root / root
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS and not d.startswith("."))
+            for name in filenames:
+                if name.endswith(".ipynb"):
+                    found.add(Path(dirpath) / name)
+    return sorted(found)
+
+
+def notebook_ids(paths: list[Path]) -> list[str]:
+    """Test IDs: the file stem, prefixed with the folder name only where stems collide."""
+    stems = [p.stem for p in paths]
+    return [p.stem if stems.count(p.stem) == 1 else f"{p.parent.name}/{p.stem}" for p in paths]
+
+
+def rel(path: Path, repo_root: Path = REPO_ROOT) -> str:
+    try:
+        return Path(path).resolve().relative_to(repo_root.resolve()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+def code_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def is_runnable(nb) -> bool:
+    """A notebook with at least one non-empty code cell."""
+    return any(c.source.strip() for c in code_cells(nb))
+
+
+def tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []) or [])
+
+
+def _python_source(source: str) -> str | None:
+    """Cell source as plain Python (IPython magics and shell escapes translated); None if unparsable."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        source = TransformerManager().transform_cell(source)
+    except Exception:  # IPython missing or odd input: strip magics by hand
+        source = "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        return None
+    return source
+
+
+# ------------------------------------------------------------------------------------------- rules
+def check_no_outputs(nb) -> list[str]:
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.get("outputs"):
+            problems.append(f"cell {i} has {len(cell.outputs)} committed output(s): clear outputs before committing")
+        if cell.get("execution_count") is not None:
+            problems.append(f"cell {i} has execution_count {cell.execution_count}: clear outputs before committing")
+    return problems
+
+
+def check_parameters_cell(nb) -> list[str]:
+    if not is_runnable(nb):
+        return []
+    cells = [c for c in code_cells(nb) if "parameters" in tags(c)]
+    if not cells:
+        return ["no code cell tagged 'parameters' (needed so tests can inject profile='tiny' and data_root)"]
+    if len(cells) > 1:
+        return [f"{len(cells)} cells tagged 'parameters': papermill uses only the first; keep one"]
+    source = _python_source(cells[0].source)
+    if source is None:
+        return ["the parameters cell is not valid Python"]
+    assigned = {
+        t.id
+        for node in ast.parse(source).body
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(t, ast.Name)
+    }
+    missing = [n for n in REQUIRED_PARAMETERS if n not in assigned]
+    return [f"the parameters cell does not assign {missing}"] if missing else []
+
+
+def check_hidden_import_cell(nb) -> list[str]:
+    """The first code cell only imports and is tagged ``hide-cell`` (the book collapses it)."""
+    cells = [c for c in code_cells(nb) if c.source.strip()]
+    if not cells:
+        return []
+    first = cells[0]
+    problems = []
+    if "hide-cell" not in tags(first):
+        problems.append("the first code cell is not tagged 'hide-cell'")
+    source = _python_source(first.source)
+    if source is None or not all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.parse(source).body):
+        problems.append("the first code cell must contain only import statements")
+    return problems
+
+
+_DEF_LINE = re.compile(r"^\s*(?:async\s+def|def|class)\s+\w+", re.MULTILINE)
+_LAMBDA = re.compile(r"\blambda\b")
+
+
+def check_no_definitions(nb) -> list[str]:
+    """No ``def``, ``class`` or ``lambda`` in code cells: shared helpers belong in the statelab package."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        raw = cell.source.lstrip()
+        if raw.startswith("%%"):  # a cell magic: check its body, which IPython would pass as a string
+            raw = raw.split("\n", 1)[1] if "\n" in raw else ""
+        source = _python_source(raw)
+        if source is None:  # unparsable: fall back to a textual check
+            if _DEF_LINE.search(raw) or _LAMBDA.search(raw):
+                problems.append(f"cell {i} appears to define a function, class or lambda")
+            continue
+        for node in ast.walk(ast.parse(source)):
+            kind = {
+                ast.FunctionDef: "function",
+                ast.AsyncFunctionDef: "function",
+                ast.ClassDef: "class",
+                ast.Lambda: "lambda",
+            }.get(type(node))
+            if kind:
+                name = getattr(node, "name", "")
+                problems.append(f"cell {i} defines a {kind} {name}".rstrip() + " (move helpers into the statelab package)")
+    return problems
+
+
+def load_allowlist(path: Path = ALLOWLIST_PATH) -> list[dict]:
+    if not Path(path).exists():
+        return []
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return list(data.get("allow", []))
+
+
+def check_controlled_tags(nb, notebook: str, allowlist: list[dict]) -> list[str]:
+    """``raises-exception`` / ``skip-execution`` only where the allow-list names this notebook and tag."""
+    allowed = {(e.get("notebook"), e.get("tag")) for e in allowlist}
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        for tag in tags(cell):
+            if tag in CONTROLLED_TAGS and (notebook, tag) not in allowed:
+                problems.append(
+                    f"cell {i} is tagged {tag!r} but {notebook} has no entry for it in "
+                    "tests/notebooks/tag_allowlist.toml"
+                )
+    return problems
+
+
+def check_kernel(nb) -> list[str]:
+    name = nb.metadata.get("kernelspec", {}).get("name")
+    if name not in (None, "python3"):
+        return [f"kernelspec is {name!r}; notebooks must use the 'python3' kernel"]
+    return []
+
+
+def check_notebook(nb, notebook: str, allowlist: list[dict]) -> list[str]:
+    """All convention checks for one notebook."""
+    return (
+        check_no_outputs(nb)
+        + check_parameters_cell(nb)
+        + check_hidden_import_cell(nb)
+        + check_no_definitions(nb)
+        + check_controlled_tags(nb, notebook, allowlist)
+        + check_kernel(nb)
+    )
+
+
+def check_allowlist(allowlist: list[dict], repo_root: Path = REPO_ROOT) -> list[str]:
+    """Every allow-list entry is complete, unique, and points at a notebook that really carries the tag."""
+    problems = []
+    seen = set()
+    for n, entry in enumerate(allowlist):
+        nb_path, tag, reason = entry.get("notebook"), entry.get("tag"), entry.get("reason")
+        label = f"entry {n} ({nb_path!r}, {tag!r})"
+        if not nb_path or not tag or not (reason and str(reason).strip()):
+            problems.append(f"{label}: needs notebook, tag and a non-empty reason")
+            continue
+        if tag not in CONTROLLED_TAGS:
+            problems.append(f"{label}: {tag!r} is not a controlled tag {CONTROLLED_TAGS}")
+        if (nb_path, tag) in seen:
+            problems.append(f"{label}: duplicate entry")
+        seen.add((nb_path, tag))
+        path = repo_root / nb_path
+        if not path.is_file():
+            problems.append(f"{label}: stale entry, notebook does not exist")
+            continue
+        if not any(tag in tags(c) for c in read(path).cells):
+            problems.append(f"{label}: stale entry, no cell in the notebook carries the tag")
+    return problems
