@@ -53,9 +53,10 @@ class EmployerQuarter:
         import pyarrow.parquet as pq
 
         t = pq.read_table(str(path))
+        # (employer, quarter) pairs are unique within a partial, so plain fancy-index addition is exact
         idx = (t.column("employer").to_numpy(), t.column("q").to_numpy())
         for target, col in ((self.m1, "m1"), (self.m3, "m3"), (self.wages, "wages")):
-            np.add.at(target, idx, t.column(col).to_numpy())
+            target[idx] += t.column(col).to_numpy()
 
     def table(self):
         import numpy as np

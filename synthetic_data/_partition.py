@@ -90,6 +90,12 @@ def _employer_quarter_partial(emp, person, q, wages):
     })
 
 
+def _grid(shape, index, weights=None):
+    """Sum ``weights`` into a dense array of ``shape`` at the tuple ``index`` (a fast scatter-add)."""
+    flat = np.ravel_multi_index(index, shape)
+    return np.bincount(flat, weights=weights, minlength=int(np.prod(shape))).reshape(shape)
+
+
 def build_partition(world, k):
     """Return ``{table name: pyarrow.Table}`` for partition ``k``."""
     p, T, cal, geo, E = world.params, world.T, world.cal, world.geo, world.employers
@@ -104,16 +110,13 @@ def build_partition(world, k):
     mult = np.ones((n, T))
     students, enroll, completion = simulate_postsecondary(P, rng=stream(seed, "postsecondary", k), world=world,
                                                           multiplier=mult)
-    earn0 = np.zeros((n, T))
-    np.add.at(earn0, (person, q), w * mult[person, q])
+    earn0 = _grid((n, T), (person, q), w * mult[person, q])
     wioa = simulate_wioa(P, J, earn0, rng=stream(seed, "wioa", k), world=world, multiplier=mult)
     wages = np.round(w * mult[person, q]).astype(np.int64)
 
-    earn = np.zeros((n, T))
-    np.add.at(earn, (person, q), wages)
+    earn = _grid((n, T), (person, q), wages)
     inside = J["employer"][job] >= 0
-    earn_state = np.zeros((n, world.S, T))
-    np.add.at(earn_state, (person[inside], J["wstate"][job][inside], q[inside]), wages[inside])
+    earn_state = _grid((n, world.S, T), (person[inside], J["wstate"][job][inside], q[inside]), wages[inside])
     claims, weeks = simulate_claims(P, J, earn_state, rng=stream(seed, "ui_claim", k), world=world)
     snap = simulate_assistance(P, earn, rng=stream(seed, "snap", k), world=world, program="snap")
     tanf = simulate_assistance(P, earn, rng=stream(seed, "tanf", k), world=world, program="tanf")
@@ -221,9 +224,8 @@ def build_partition(world, k):
     inst_id = np.array([i["id"] for i in insts], dtype=object)
     rng = stream(seed, "postsecondary_noise", k)
     st = students
-    start_q = np.zeros(len(st["person"]), dtype=np.int64)
-    np.maximum.at(start_q, enroll["student"], 0)
-    ssn, first, last, dob = _identity(P, st["person"], start_q, noise["postsecondary"], rng)
+    ssn, first, last, dob = _identity(P, st["person"], np.zeros(len(st["person"]), dtype=np.int64),
+                                      noise["postsecondary"], rng)
     student_id = np.char.add("S", np.char.zfill(_ids(rid, len(st["person"])).astype(str), 11)).astype(object)
     es = enroll["student"]
     ids = _ids(rid, len(es))
