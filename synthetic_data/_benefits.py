@@ -175,5 +175,5 @@ def simulate_assistance(P, earn, *, rng, world, program):
         "person": person, "spell": s, "month": month, "q": q, "household_size": hh.astype(np.int8),
         "n_adults": (1 + P["has_partner"][person]).astype(np.int8), "n_children": P["n_children"][person],
         "gross": gross.astype(np.int32), "benefit": benefit, "spell_first_month": first_month[s],
-        "county": P["county_q"][person, q], "state": P["state_q"][person, q], "n_spells": n_spells,
+        "county": P["county_q"][person, q], "state": P["state_q"][person, q],
     }

@@ -22,9 +22,6 @@ class Calendar:
     def quarter(self, q):
         return (np.asarray(q) % 4 + 1).astype(np.int8)
 
-    def label(self, q):
-        return f"{int(self.year(q))}Q{int(self.quarter(q))}"
-
     def index(self, label):
         """Quarter index of a label such as ``"2020Q2"``."""
         year, quarter = str(label).upper().split("Q")
@@ -35,10 +32,6 @@ class Calendar:
         q = np.asarray(q)
         months = (self.start_year - 1970) * 12 + q * 3
         return months.astype("datetime64[M]").astype("datetime64[D]")
-
-    def month_index(self, q):
-        """Month index (months since the window start) of each quarter's first month."""
-        return np.asarray(q) * 3
 
     def month_date(self, m):
         """First day of month index ``m``."""
@@ -52,7 +45,3 @@ class Calendar:
         """Quarter index of ``datetime64`` dates."""
         months = np.asarray(d).astype("datetime64[M]").astype(np.int64) - (self.start_year - 1970) * 12
         return months // 3
-
-    @property
-    def end_date(self):
-        return self.start_date(self.n_quarters)

@@ -43,7 +43,6 @@ def simulate_wioa(P, J, earn, *, rng, world, multiplier):
     q0 = draw[who].argmax(axis=1)
     program = np.where(laid_off[who, q0], 0, np.where(age[who, q0] < 22, 2, 1))
 
-    rows = np.arange(len(who))
     pre = earn[who[:, None], q0[:, None] - np.arange(1, 5)[None, :]].mean(axis=1)
     base = earn[who[:, None], q0[:, None] - np.arange(5, 9)[None, :]].mean(axis=1)
     dip = np.clip((base - pre) / (base + 1000), -1, 1)
@@ -85,5 +84,5 @@ def simulate_wioa(P, J, earn, *, rng, world, multiplier):
         "person": who, "entry_q": q0, "exit_q": exit_q, "program": PROGRAMS[program],
         "entry_date": entry_date, "exit_date": exit_date, "pilot": pilot, "propensity": propensity,
         "trained": trained, "effect": effect, "pre": pre, "base": base, "y0_post": y0_post, "y1_post": y1_post,
-        "employed_at_entry": earn[who, q0] > 0, "rows": rows,
+        "employed_at_entry": earn[who, q0] > 0,
     }
