@@ -154,7 +154,7 @@ class PageProbe:
         self.page = self.context.new_page()
         self.page.on("pageerror", self._on_pageerror)
         self.page.on("response", self._on_response)
-        self.page.on("requestfailed", lambda req: self.bad_responses.append(f"{req.url}: {req.failure}"))
+        self.page.on("requestfailed", self._on_requestfailed)
 
     def _route(self, route) -> None:
         url = route.request.url
@@ -163,6 +163,13 @@ class PageProbe:
             route.abort()
         else:
             route.continue_()
+
+    def _on_requestfailed(self, request) -> None:
+        # ERR_ABORTED is a cancellation, not a failure: Sphinx search fetches every result page for
+        # its summary, and following a result cancels the fetches still in flight. Requests that
+        # leave the host are aborted by _route and recorded in remote_requests instead.
+        if request.failure != "net::ERR_ABORTED":
+            self.bad_responses.append(f"{request.url}: {request.failure}")
 
     def _on_pageerror(self, exc) -> None:
         message = getattr(exc, "message", None) or str(exc)
