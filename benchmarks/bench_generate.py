@@ -13,7 +13,6 @@ Machines are shared and noisy: read the ratios, not the seconds.
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -113,7 +112,7 @@ def _faker_rows_per_second(n):
     rnd = random.Random(0)
     t0 = time.perf_counter()
     rows = []
-    for i in range(n):
+    for _ in range(n):
         rows.append({"ssn": f"9{rnd.randint(0, 99_999_999):08d}", "first_name": fake.first_name(),
                      "last_name": fake.last_name(), "ui_account": f"17{rnd.randint(0, 99_999_999):08d}",
                      "year": 2014 + rnd.randint(0, 11), "quarter": rnd.randint(1, 4),

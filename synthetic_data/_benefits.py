@@ -44,7 +44,8 @@ def simulate_claims(P, J, earn_state, *, rng, world):
     by_start = _sunday_on_or_before(filed)
     by_end = by_start + 363
     prev_same = np.concatenate([[False], person[1:] == person[:-1]])
-    overlap = prev_same & (by_start < np.concatenate([[by_start[0] if len(by_start) else 0], by_end[:-1]]))
+    prev_end = np.concatenate([by_start[:1], by_end[:-1]])            # the first row has no predecessor
+    overlap = prev_same & (by_start < prev_end)
     keep = ~overlap
     sep, involuntary, person, filed, file_q, end_q, by_start, by_end = (
         a[keep] for a in (sep, involuntary, person, filed, file_q, end_q, by_start, by_end))

@@ -90,7 +90,7 @@ def main():
         app()
     except StatelabError as exc:            # anything not mapped above
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        raise SystemExit(2)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -20,8 +20,12 @@ ENV_DATA_DIR = "STATELAB_DATA_DIR"
 
 def data_root(data_root=None):
     """Where datasets live: the argument, else ``$STATELAB_DATA_DIR``, else ``~/statelab-data``."""
-    if data_root is not None:
-        return Path(data_root)
+    return _root(data_root)
+
+
+def _root(explicit):
+    if explicit is not None:
+        return Path(explicit)
     env = os.environ.get(ENV_DATA_DIR)
     return Path(env) if env else Path.home() / "statelab-data"
 
@@ -29,7 +33,7 @@ def data_root(data_root=None):
 def dataset_path(profile="default", *, seed=DEFAULT_SEED, data_root=None):
     """The folder of a dataset: ``<data root>/<profile>-<seed>``."""
     load_profile(profile)                       # a clear error for a bad name
-    return globals()["data_root"](data_root) / f"{profile}-{check_seed(seed)}"
+    return _root(data_root) / f"{profile}-{check_seed(seed)}"
 
 
 def manifest(dataset):

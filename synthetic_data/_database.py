@@ -49,7 +49,6 @@ class EmployerQuarter:
         self.m1, self.m3, self.wages = (np.zeros(shape, dtype=np.int64) for _ in range(3))
 
     def add(self, path):
-        import numpy as np
         import pyarrow.parquet as pq
 
         t = pq.read_table(str(path))

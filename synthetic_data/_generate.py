@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ._codebook import write_codebook
+from ._connect import DEFAULT_SEED, dataset_path
 from ._database import EmployerQuarter, build_databases
 from ._errors import OutputError
 from ._global_tables import global_tables
@@ -24,6 +25,8 @@ from ._partition import build_partition
 from ._profiles import load_profile
 from ._rng import check_seed
 from ._schema import tables
+from ._validate import validate_dataset
+from ._world import World
 
 __all__ = ["generate", "write_partition", "MANIFEST", "GENERATOR_VERSION"]
 
@@ -48,8 +51,6 @@ def _folder(root, name):
 
 def write_partition(profile, seed, k, root, truth=True):
     """Build partition ``k`` and write its files under ``root``; return row counts."""
-    from ._world import World
-
     world = World(load_profile(profile), seed)
     counts = {}
     for name, t in build_partition(world, k).items():
@@ -113,9 +114,6 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
     pathlib.Path
         The dataset folder.
     """
-    from ._connect import DEFAULT_SEED, dataset_path
-    from ._world import World
-
     seed = DEFAULT_SEED if seed is None else check_seed(seed)
     params = load_profile(profile)
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
@@ -164,7 +162,6 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
             bar.update()
         write_codebook(tmp)
         if validate:
-            from ._validate import validate_dataset
             validate_dataset(tmp, truth=truth)
         manifest = {
             "profile": profile, "seed": seed, "generator_version": GENERATOR_VERSION, "truth": truth,

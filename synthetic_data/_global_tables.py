@@ -3,10 +3,10 @@
 import json
 
 import numpy as np
-import pyarrow as pa
 
 from . import _reference as ref
 from ._partition import _arrow
+from ._procurement import procurement_tables
 
 __all__ = ["global_tables"]
 
@@ -58,7 +58,6 @@ def global_tables(world):
         "naics": E["naics"][order].astype(object), "naics_sector": ind.code[E["sector"][order]].astype(object),
         "ownership_code": E["ownership"][order], "size_class": E["size_class"][order],
         "liability_date": liability[order], "inactivation_date": inactive[order]})
-    from ._procurement import procurement_tables
     out.update(procurement_tables(world))
     params = sorted(_flatten(world.params))
     out["parameters"] = _arrow("parameters", {

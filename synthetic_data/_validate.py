@@ -5,7 +5,6 @@ ranges, allowed values, patterns); DuckDB checks what spans files: unique keys,
 foreign keys, no activity after death, quarters inside the window.
 """
 
-import re
 from pathlib import Path
 
 import duckdb

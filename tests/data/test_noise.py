@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import synthetic_data as sd
 from synthetic_data._identity import apply_noise, make_ssns
 
 
