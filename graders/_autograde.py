@@ -127,6 +127,12 @@ def _read_submission(db: Path, course_id: str, assignment: str, student: str) ->
     return data
 
 
+#: Messages of a kernel that failed to start, not of a submission that failed: jupyter_client
+#: picks free TCP ports and binds them later, so kernels started at once can collide.
+_KERNEL_START_FAILURES = ("Address already in use", "Kernel died before replying to kernel_info")
+_KERNEL_START_RETRIES = 2
+
+
 def _grade_one(job: Mapping[str, Any]) -> dict[str, Any]:
     """Autograde one submission in a private course directory (runs in a worker)."""
     import warnings
@@ -147,7 +153,13 @@ def _grade_one(job: Mapping[str, Any]) -> dict[str, Any]:
     overrides = dict(job["overrides"])
     overrides["CourseDirectory"] = {"root": str(work), "db_url": f"sqlite:///{db}"}
     api = make_api(root, overrides)
-    result = api.autograde(assignment, student, force=True, create=True)
+    for _ in range(1 + _KERNEL_START_RETRIES):
+        result = api.autograde(assignment, student, force=True, create=True)
+        text = f"{result.get('log') or ''}\n{result.get('error') or ''}"
+        # Retry only when the kernel never started (two kernels raced for one free port);
+        # a submission whose own code fails is graded as it is, once.
+        if result.get("success") or not any(m in text for m in _KERNEL_START_FAILURES):
+            break
     out: dict[str, Any] = {"student": student, "work": str(work), "success": bool(result.get("success"))}
     if not out["success"]:
         out["error"] = "\n".join(x.strip() for x in (result.get("log"), result.get("error")) if x and x.strip())
