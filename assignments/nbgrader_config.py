@@ -51,6 +51,17 @@ c.Autograde.exclude_overwriting = {}
 # and this makes the formgrader's "Generate feedback" and `nbgrader
 # generate_feedback` use it too wherever the course package is installed.
 if importlib.util.find_spec("graders") is not None:
+    # nbgrader's own autograde steps, plus a cap on output size (LimitOutput counts lines only).
+    c.Autograde.autograde_preprocessors = [
+        "nbgrader.preprocessors.Execute",
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "graders.CapOutputs",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
     c.GenerateFeedback.preprocessors = [
         "graders.RedactHiddenTests",
         "nbgrader.preprocessors.GetGrades",

@@ -26,7 +26,9 @@ from ._errors import (
 )
 from ._export import CANVAS_ID_COLUMNS, export_canvas_csv, grade_table, report
 from ._feedback import RedactHiddenTests, find_leaks, generate_feedback, hidden_test_lines
+from ._outputs import CapOutputs
 from ._params import set_parameters
+from ._screen import Finding, findings_table, screen_submission
 from ._release import check_release, collect_submissions, release_assignments
 
 __all__ = [
@@ -50,6 +52,10 @@ __all__ = [
     "AutogradeResult",
     "autograde_class",
     "autograde_sequential",
+    "Finding",
+    "screen_submission",
+    "findings_table",
+    "CapOutputs",
     "RedactHiddenTests",
     "generate_feedback",
     "hidden_test_lines",

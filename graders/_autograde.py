@@ -46,6 +46,7 @@ from ._course import (
     submitted_students,
 )
 from ._errors import NbgraderStepError, SubmissionError
+from ._screen import Finding, findings_table, screen_submission
 
 __all__ = ["AutogradeResult", "autograde_class", "autograde_sequential"]
 
@@ -68,6 +69,13 @@ class AutogradeResult:
         Wall-clock time.
     workers : int
         Number of worker processes used (1 means in-process).
+    findings : list of Finding
+        What :func:`graders.screen_submission` found in each submission (broken files,
+        moved or deleted cells, code that tampers with the tests); also written to
+        ``reports/<assignment>/screening.csv``.
+    held : dict of str to str
+        Students whose code tampers with the tests: not run, zero and flagged in the
+        gradebook until an instructor reads the code and grades again with ``cleared``.
     """
 
     assignment: str
@@ -76,6 +84,8 @@ class AutogradeResult:
     failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     workers: int = 1
+    findings: list[Finding] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)
 
 
 def _mp_context():
@@ -188,6 +198,24 @@ def _apply(gb, assignment: str, student: str, data: Mapping[str, Any]) -> None:
     gb.db.commit()
 
 
+def _record_flagged(gb, assignment: str, student: str) -> None:
+    """A submission not graded (unreadable, or held for review): in the gradebook with zero, flagged."""
+    gb.update_or_create_student(student)
+    sub = gb.update_or_create_submission(assignment, student)
+    for snb in sub.notebooks:
+        snb.flagged = True
+        for g in snb.grades:  # a regrade must not keep scores from an earlier run
+            g.auto_score = None
+    gb.db.commit()
+
+
+def _write_findings(root: Path, assignment: str, findings: list[Finding]) -> Path:
+    out = root / "reports" / assignment / "screening.csv"
+    with atomic_path(out) as tmp:
+        findings_table(findings).to_csv(tmp, index=False)
+    return out
+
+
 def _read_scores(db: Path, course_id: str, assignment: str,
                  students: Iterable[str]) -> tuple[dict[str, float], float]:
     from nbgrader.api import Gradebook, MissingEntry
@@ -205,7 +233,8 @@ def _read_scores(db: Path, course_id: str, assignment: str,
 
 def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers: int | None = None, *,
                     students: Iterable[str] | None = None, timeout: int | None = None,
-                    progress: bool | None = None, raise_on_failure: bool = True) -> AutogradeResult:
+                    progress: bool | None = None, raise_on_failure: bool = True,
+                    cleared: Iterable[str] = ()) -> AutogradeResult:
     """Autograde every submission of `assignment`, several at a time.
 
     Parameters
@@ -229,6 +258,10 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
     raise_on_failure : bool, default True
         Raise :class:`NbgraderStepError` (after saving the successful ones) when
         any submission failed to autograde.
+    cleared : iterable of str, optional
+        Students whose flagged code an instructor has read and accepts. Every other
+        submission with an ``integrity`` finding (see :func:`graders.screen_submission`)
+        is never executed: it is recorded with zero, flagged, and listed in ``held``.
 
     Returns
     -------
@@ -256,15 +289,22 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
             raise SubmissionError(f"no submission folder submitted/{s}/{assignment}")
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     res = AutogradeResult(assignment=assignment, workers=n_workers)
+    res.findings = [f for s in todo for f in screen_submission(root, assignment, s)]
+    cleared = set(cleared)
+    for f in res.findings:
+        if f.kind == "integrity" and f.student not in cleared:
+            res.held[f.student] = "; ".join(filter(None, [res.held.get(f.student), f"{f.cell}: {f.reason}"]))
+    run = [s for s in todo if s not in res.held]
     if not todo:
         res.seconds = time.perf_counter() - start
         return res
+    n_workers = res.workers = max(1, min(n_workers, len(run) or 1))
 
     with tempfile.TemporaryDirectory(prefix="statelab-autograde-") as tmp:
         snapshot = Path(tmp) / "snapshot.db"
         _sqlite_copy(db, snapshot)
         jobs = [{"root": str(root), "assignment": assignment, "student": s, "snapshot": str(snapshot),
-                 "course_id": course_id, "overrides": _overrides(timeout), "tmp": tmp} for s in todo]
+                 "course_id": course_id, "overrides": _overrides(timeout), "tmp": tmp} for s in run]
         done: list[dict[str, Any]] = []
         bar = tqdm(total=len(jobs), desc=f"autograde {assignment}", unit="sub",
                    disable=(None if progress is None else not progress))
@@ -290,7 +330,7 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
         res.failed = {d["student"]: d.get("error", "") for d in done if not d["success"]}
         for d in ok:  # whole folders, moved into place one at a time
             replace_dir(d["autograded"], root / "autograded" / d["student"] / assignment)
-        if done:
+        if done or res.held:
             from nbgrader.api import Gradebook
 
             # Copy the gradebook as it is now (not the snapshot), so grades entered in
@@ -300,9 +340,10 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
                 with Gradebook(f"sqlite:///{new_db}", course_id) as gb:
                     for d in sorted(ok, key=lambda d: d["student"]):
                         _apply(gb, assignment, d["student"], d["data"])
-                    for s in sorted(res.failed):  # as nbgrader does: the student exists, ungraded
-                        gb.update_or_create_student(s)
+                    for s in sorted(res.failed) + sorted(res.held):
+                        _record_flagged(gb, assignment, s)
         res.scores, res.max_score = _read_scores(db, course_id, assignment, todo)
+        _write_findings(root, assignment, res.findings)
 
     res.seconds = time.perf_counter() - start
     if res.failed and raise_on_failure:

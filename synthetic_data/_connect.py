@@ -48,9 +48,11 @@ def manifest(dataset):
 
 def ensure_dataset(profile="default", *, seed=DEFAULT_SEED, data_root=None, truth=True, progress=False):
     """Return the dataset folder for (profile, seed), generating it first if it is missing."""
+    from ._generate import generate, recover_interrupted
+
     path = dataset_path(profile, seed=seed, data_root=data_root)
+    recover_interrupted(path)
     if not (path / "manifest.json").exists():
-        from ._generate import generate
         generate(profile, seed=seed, out=path, truth=truth, overwrite=path.exists(), progress=progress)
     return path
 

@@ -13,6 +13,7 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -68,8 +69,42 @@ def write_partition(profile, seed, k, root, truth=True):
     return counts
 
 
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def recover_interrupted(out):
+    """Undo what a killed run left next to `out`.
+
+    A run writes ``.<name>.partial-<pid>-*`` and, while swapping a finished dataset in,
+    briefly parks the previous one at ``.<name>.old-<pid>``. If that process died (SIGKILL,
+    power loss), the parked dataset is put back when `out` is missing, and the leftovers of
+    dead runs are removed. Folders of runs still alive are left alone.
+    """
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        return
+    for leftover in sorted(parent.glob(f".{out.name}.*-*")):
+        kind, _, rest = leftover.name[len(out.name) + 2:].partition("-")
+        pid = rest.split("-")[0]
+        if kind not in ("partial", "old") or not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        if kind == "old" and not out.exists() and (leftover / MANIFEST).exists():
+            os.replace(leftover, out)
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def _prepare_target(out, overwrite):
     out = Path(out)
+    recover_interrupted(out)
     if out.exists() and not overwrite:
         raise OutputError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
     if out.exists() and not out.is_dir():
@@ -77,7 +112,7 @@ def _prepare_target(out, overwrite):
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=parent))
     except OSError as exc:
         raise OutputError(f"cannot write to {parent}: {exc.strerror or exc}") from None
     return out, tmp
@@ -174,11 +209,14 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
             bar.update()
             bar.close()
         _publish(tmp, out)
-    except OSError as exc:
+    except (OSError, duckdb.IOException, duckdb.TransactionException) as exc:
+        # pyarrow and DuckDB report a full disk as their own errors, often without an errno
         shutil.rmtree(tmp, ignore_errors=True)
-        if exc.errno == errno.ENOSPC:
-            raise OutputError(f"disk full while writing the dataset for {out}; nothing was changed there") from None
         if isinstance(exc, OutputError):
+            raise
+        if getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc):
+            raise OutputError(f"disk full while writing the dataset for {out}; nothing was changed there") from None
+        if not isinstance(exc, OSError) and "Could not write" not in str(exc):
             raise
         raise OutputError(f"could not write the dataset for {out}: {exc}; nothing was changed there") from None
     except BaseException:

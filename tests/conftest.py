@@ -32,3 +32,14 @@ def tiny_con(tiny_dataset):
     con = sd.connect(tiny_dataset, truth=True)
     yield con
     con.close()
+
+
+@pytest.fixture(scope="session")
+def course_dataset(tmp_path_factory):
+    """The ``default`` (course) profile at ``sd.DEFAULT_SEED``, generated once per test process.
+
+    For tests that tie a module's headline result to the planted truth where the tiny profile has too
+    few records for a tight tolerance (a few hundred WIOA spells, a handful of certified firms).
+    """
+    root = tmp_path_factory.mktemp("statelab-course-data")
+    return sd.generate("default", seed=sd.DEFAULT_SEED, out=sd.dataset_path("default", data_root=root), workers=2)
