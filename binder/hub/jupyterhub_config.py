@@ -63,6 +63,11 @@ CULL_TIMEOUT = int(_env("STATELAB_CULL_TIMEOUT", "3600"))  # seconds without act
 COURSE_PVC = _env("STATELAB_COURSE_PVC", "")
 MEM_LIMIT = _env("STATELAB_MEM_LIMIT", "2G")
 CPU_LIMIT = float(_env("STATELAB_CPU_LIMIT", "1.0"))
+# A class logs in at once at the start of a session: queue spawns instead of starting thirty
+# servers together (users see "too many users trying to log in" and retry), and cap how many
+# servers may run so a class that forgot to log out cannot exhaust the machine.
+CONCURRENT_SPAWN_LIMIT = int(_env("STATELAB_CONCURRENT_SPAWN_LIMIT", "10"))
+ACTIVE_SERVER_LIMIT = int(_env("STATELAB_ACTIVE_SERVER_LIMIT", "60"))
 
 INSTRUCTORS = _names("STATELAB_INSTRUCTORS")
 STUDENTS = _names("STATELAB_STUDENTS")
@@ -202,6 +207,8 @@ c.Spawner.environment.update(_shared_env)
 # LocalProcessSpawner only exports them as MEM_LIMIT / CPU_LIMIT for the server to display.
 c.Spawner.mem_limit = MEM_LIMIT
 c.Spawner.cpu_limit = CPU_LIMIT
+c.JupyterHub.concurrent_spawn_limit = CONCURRENT_SPAWN_LIMIT
+c.JupyterHub.active_server_limit = ACTIVE_SERVER_LIMIT
 # The server's own token may read its user's group membership: nbgrader's JupyterHubAuthPlugin
 # uses it to decide which courses' assignments a student may list, fetch and submit.
 c.Spawner.server_token_scopes = [

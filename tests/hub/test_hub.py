@@ -47,6 +47,14 @@ COURSE = "statelab"
 ASSIGNMENT = "ps1"
 REQUEST_TIMEOUT = 30
 START_TIMEOUT = 90
+#: The bounded load step: this many extra learners start servers and query the data at once,
+#: through a spawn queue narrower than the class (so the queueing path is exercised too).
+LOAD_USERS = int(os.environ.get("STATELAB_LOAD_USERS", "6"))
+LOAD_SPAWN_LIMIT = 3
+LOAD_QUERY = """
+SELECT state_fips, year, count(DISTINCT ui_account) AS employers, count(DISTINCT ssn) AS workers, sum(wages) AS wages
+FROM ui_wage GROUP BY state_fips, year ORDER BY state_fips, year
+"""
 
 
 # ------------------------------------------------------------------------------------------
@@ -328,6 +336,7 @@ def classroom():
         "instructor": f"sli{suffix}",
         "alice": f"sla{suffix}",
         "bob": f"slb{suffix}",
+        **{f"load{i}": f"sll{i}{suffix}" for i in range(LOAD_USERS)},
     }
     created: list[str] = []
     traverse = _Traverse(_blocking_ancestors())
@@ -396,6 +405,7 @@ c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.cmd = [{str(VENV_BIN / 'jupyterhub-singleuser')!r}]
 c.Spawner.start_timeout = {START_TIMEOUT}
 c.Spawner.http_timeout = {START_TIMEOUT}
+c.JupyterHub.concurrent_spawn_limit = {LOAD_SPAWN_LIMIT}
 c.JupyterHub.services.append({{"name": "statelab-test", "api_token": {admin_token!r}}})
 c.JupyterHub.load_roles.append({{
     "name": "statelab-test-admin",
@@ -450,7 +460,7 @@ c.JupyterHub.load_roles.append({{
         }
     finally:
         if hub is not None:
-            for role in ("instructor", "alice", "bob"):
+            for role in (r for r in names if r != "grader"):
                 try:
                     hub.api("DELETE", f"/users/{names[role]}/server")
                 except Exception:  # noqa: BLE001 - best effort before the hub goes down
@@ -491,6 +501,7 @@ def test_classroom_round_trip(classroom):
     _step_student_cannot_read_others_or_sources(classroom)
     _step_grader_collects_private_submissions(classroom)
     _step_shared_dataset_and_limits_reach_the_server(classroom)
+    _step_a_class_at_once(classroom)
 
 
 def _step_hub_config_loaded(classroom):
@@ -722,3 +733,87 @@ print(json.dumps({{"rows": n, "writable": writable}}))
 """
     got = hub.run_code(n["alice"], code)
     assert got["rows"] > 0 and got["writable"] is False, got
+
+
+def _percentile(values: list[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def _step_a_class_at_once(classroom):
+    """LOAD_USERS learners log in together, start servers through the spawn queue and run a module's query.
+
+    Bounded (users and time) and loopback only. Spawns refused with 429 (the queue is full) are retried
+    after the hub's Retry-After, as the hub's own spawn page does; any other error counts as an error.
+    The figures go to STATELAB_LOAD_REPORT (JSON) when set, and are printed.
+    """
+    import concurrent.futures as cf
+
+    import synthetic_data as sd
+
+    hub: Hub = classroom["hub"]
+    learners = [classroom["names"][r] for r in classroom["names"] if r.startswith("load")]
+    if not learners:
+        return
+    for name in learners:
+        r = hub.api("POST", "/users", json={"usernames": [name]})
+        assert r.status_code in (201, 409), r.text
+        r = hub.api("POST", f"/users/{name}/tokens", json={"note": "load test", "expires_in": 3600})
+        assert r.status_code == 201, r.text
+        hub.tokens[name] = r.json()["token"]
+    con = sd.connect(profile="tiny", seed=classroom["dataset_seed"], data_root=classroom["data_dir"])
+    expected = [list(map(int, row[1:])) for row in con.sql(LOAD_QUERY).fetchall()]
+    code = f"""
+import json, synthetic_data as sd
+con = sd.connect(profile="tiny", seed={classroom['dataset_seed']})
+print(json.dumps([[int(v) for v in row[1:]] for row in con.sql({LOAD_QUERY!r}).fetchall()]))
+"""
+    refused, errors = [0], []
+
+    def one(name: str) -> tuple[float, float]:
+        t0 = time.monotonic()
+        deadline = t0 + 4 * START_TIMEOUT
+        while True:
+            r = hub.api("POST", f"/users/{name}/server")
+            if r.status_code in (201, 202):
+                break
+            if r.status_code != 429 or time.monotonic() > deadline:
+                raise AssertionError(f"{name}: spawn answered {r.status_code} {r.text[:200]}")
+            refused[0] += 1
+            time.sleep(min(float(r.headers.get("Retry-After", 2)), 5))
+        hub.wait_ready(name)
+        ready = time.monotonic()
+        got = hub.run_code(name, code)
+        if got != expected:
+            raise AssertionError(f"{name}: the query returned different rows")
+        return ready - t0, time.monotonic() - ready
+
+    started = time.monotonic()
+    spawn_s, query_s = [], []
+    with cf.ThreadPoolExecutor(max_workers=len(learners)) as pool:
+        for fut in cf.as_completed([pool.submit(one, n) for n in learners]):
+            try:
+                a, b = fut.result()
+                spawn_s.append(a)
+                query_s.append(b)
+            except Exception as exc:  # noqa: BLE001 - counted and reported below
+                errors.append(repr(exc)[:300])
+    report = {
+        "users": len(learners), "spawn_limit": LOAD_SPAWN_LIMIT, "ready": len(spawn_s), "errors": errors,
+        "spawns_refused_then_retried": refused[0], "wall_s": round(time.monotonic() - started, 1),
+        "spawn_to_ready_s": {"p50": round(_percentile(spawn_s, 50), 1), "p95": round(_percentile(spawn_s, 95), 1),
+                             "max": round(max(spawn_s, default=float("nan")), 1)},
+        "query_s": {"p50": round(_percentile(query_s, 50), 2), "p95": round(_percentile(query_s, 95), 2),
+                    "max": round(max(query_s, default=float("nan")), 2)},
+    }
+    print("\nload:", json.dumps(report))
+    if os.environ.get("STATELAB_LOAD_REPORT"):
+        Path(os.environ["STATELAB_LOAD_REPORT"]).write_text(json.dumps(report, indent=2) + "\n")
+    assert not errors, errors
+    assert len(spawn_s) == len(learners)
+    assert hub.api("GET", "/").status_code == 200, "the hub did not survive the class"
+    running = [u for u in hub.api("GET", "/users").json() if u.get("servers", {}).get("")]
+    assert len(running) >= len(learners)
+    for name in learners:  # log the class out again: the hub frees every server
+        hub.api("DELETE", f"/users/{name}/server")

@@ -67,6 +67,8 @@ def test_single_user_environment_and_limits(hub_config):
     assert env["STATELAB_EXCHANGE_ROOT"] == env["STATELAB_NBGRADER_EXCHANGE"]
     assert hub_config.Spawner.mem_limit == "2G"
     assert hub_config.Spawner.cpu_limit == 1.0
+    assert 0 < hub_config.JupyterHub.concurrent_spawn_limit <= 20  # spawns queue instead of a stampede
+    assert hub_config.JupyterHub.active_server_limit > hub_config.JupyterHub.concurrent_spawn_limit
     assert "read:users:groups!user" in hub_config.Spawner.server_token_scopes
     assert callable(hub_config.Spawner.pre_spawn_hook)
 
