@@ -72,7 +72,16 @@ def connect(dataset=None, *, profile="default", seed=DEFAULT_SEED, data_root=Non
     agency tables, ``FROM hashed.ui_wage`` the hashed-PII variant, and
     ``CREATE TABLE`` writes to the workspace, never to the source. With
     ``truth=True`` the hidden truth database is attached as ``truth``.
+
+    With ``STATELAB_BACKEND=postgres`` (a class's shared database, see
+    :mod:`synthetic_data._postgres`) the dataset arguments are ignored and the
+    connection is to ``$STATELAB_DATABASE_URL`` as the user's own role.
     """
+    if os.environ.get("STATELAB_BACKEND", "duckdb").lower() == "postgres":
+        # the class's shared database: this user's role, their own schema first on the search path
+        from ._postgres import connect_postgres
+
+        return connect_postgres()
     path = _resolve(dataset, profile, seed, data_root)
     con = duckdb.connect(":memory:")
     con.execute(f"SET file_search_path = '{_quote(path)}'")      # for profiles whose tables are views over Parquet

@@ -1,0 +1,274 @@
+"""A shared PostgreSQL classroom database: load a generated dataset, create a class's roles, connect.
+
+Secure enclaves give a class one shared database: read-only source schemas, and one writable
+schema per learner or team. This module builds that on PostgreSQL from a generated dataset:
+
+* :func:`load_postgres` bulk-loads every learner table (``COPY`` from the Parquet files) into
+  schema ``statelab`` and, when asked, the truth tables into ``truth``; then primary keys, the
+  indexes the lessons' joins use, and table/column comments from the codebook. The load goes to
+  a staging schema that replaces the old one in a single transaction: a failed load leaves the
+  previous data as it was.
+* :func:`create_class` creates ``statelab_reader`` (SELECT on ``statelab`` only), a login role and
+  a private schema ``ws_<name>`` per learner, and ``statelab_instructor`` (also reads ``truth``).
+* :func:`connect_postgres` returns a workspace with the small part of DuckDB's connection API the
+  course uses (``con.sql(q).df()``, ``.fetchall()``, ``con.execute(q)``), so notebooks run
+  unchanged; :func:`synthetic_data.connect` uses it when ``STATELAB_BACKEND=postgres``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import secrets
+
+from ._errors import OutputError, StatelabError
+from ._schema import tables
+
+__all__ = ["load_postgres", "create_class", "connect_postgres", "PostgresWorkspace", "READER_ROLE",
+           "INSTRUCTOR_ROLE"]
+
+READER_ROLE = "statelab_reader"
+INSTRUCTOR_ROLE = "statelab_instructor"
+_PG_TYPES = {"string": "text", "int64": "bigint", "int32": "integer", "int16": "smallint", "int8": "smallint",
+             "float64": "double precision", "bool": "boolean", "date": "date"}
+#: Indexes for the joins and filters the lessons use (identifiers and state-quarter slices).
+_INDEXES = {
+    "ui_wage": [("ssn",), ("state_fips", "year", "quarter"), ("ui_account",)],
+    "ui_claim": [("ssn",)], "ui_claim_week": [("claim_id",)],
+    "tanf": [("head_ssn",)], "snap": [("head_ssn",)], "wioa": [("ssn",)],
+    "postsec_enrollment": [("ssn",)], "postsec_completion": [("ssn",)],
+    "crosswalk": [("person_id",)],
+}
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - the postgres extra
+        raise StatelabError("PostgreSQL support needs psycopg: pip install 'statelab[postgres]'") from None
+    return psycopg
+
+
+def _ident(name):
+    if not _NAME.match(name):
+        raise ValueError(f"{name!r} is not a usable database name (lower-case letters, digits, _; "
+                         "starting with a letter; at most 41 characters)")
+    return f'"{name}"'
+
+
+def _literal(text):
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _copy_table(cur, schema, t, folder, batch_rows):
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    cols = ", ".join(_ident(c) for c in t.column_names)
+    cur.execute(f"CREATE TABLE {schema}.{_ident(t.name)} ("
+                + ", ".join(f"{_ident(c.name)} {_PG_TYPES[c.type]}" + ("" if c.nullable else " NOT NULL")
+                            for c in t.columns) + ")")
+    rows = 0
+    if not folder.exists():
+        return rows
+    data = ds.dataset(str(folder), format="parquet")  # partition folders hold whole rows
+    with cur.copy(f"COPY {schema}.{_ident(t.name)} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+        for batch in data.to_batches(columns=t.column_names, batch_size=batch_rows):
+            buf = io.BytesIO()
+            # strings are always quoted, nulls never: COPY then tells NULL from ''
+            pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=False))
+            copy.write(buf.getvalue())
+            rows += batch.num_rows
+    return rows
+
+
+def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=200_000, progress=False):
+    """Load a generated dataset into PostgreSQL.
+
+    Parameters
+    ----------
+    dataset : path-like
+        A dataset folder made by :func:`synthetic_data.generate`.
+    dsn : str
+        A libpq connection string or URL for a role that may create schemas.
+    schema : str, default "statelab"
+        Schema for the learner and reference tables.
+    truth : bool, default False
+        Also load the truth tables into schema ``truth`` (readable by instructors only).
+    batch_rows : int
+        Rows per COPY chunk.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict of str to int
+        Rows loaded per table.
+    """
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from ._connect import manifest
+
+    psycopg = _psycopg()
+    root = Path(dataset)
+    manifest(root)  # a clear error for a folder that is not a dataset
+    targets = [(schema, n, t) for n, t in tables().items() if t.audience != "truth"]
+    if truth:
+        if not (root / "truth").is_dir():
+            raise OutputError(f"the dataset at {root} was generated without truth tables")
+        targets += [("truth", n, t) for n, t in tables().items() if t.audience == "truth"]
+    counts = {}
+    with psycopg.connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
+        stages = {s: _ident(f"{s}__loading") for s, _, _ in targets}
+        for stage in stages.values():
+            cur.execute(f"DROP SCHEMA IF EXISTS {stage} CASCADE")
+            cur.execute(f"CREATE SCHEMA {stage}")
+        for s, name, t in tqdm(targets, desc="load postgres", unit="table", disable=not progress):
+            folder = root / ("truth" if t.audience == "truth" else "parquet") / name
+            counts[name] = _copy_table(cur, stages[s], t, folder, batch_rows)
+            table = f"{stages[s]}.{_ident(name)}"
+            if t.primary_key:
+                cur.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(map(_ident, t.primary_key))})")
+            for i, cols in enumerate(_INDEXES.get(name, ())):
+                cur.execute(f"CREATE INDEX {_ident(f'{name}_ix{i}')} ON {table} ({', '.join(map(_ident, cols))})")
+            cur.execute(f"COMMENT ON TABLE {table} IS {_literal(t.title + '. ' + t.grain)}")
+            for c in t.columns:
+                cur.execute(f"COMMENT ON COLUMN {table}.{_ident(c.name)} IS {_literal(c.description)}")
+            cur.execute(f"ANALYZE {table}")
+        for s, stage in stages.items():  # swap in: one transaction, so readers see old or new, never half
+            cur.execute(f"DROP SCHEMA IF EXISTS {_ident(s)} CASCADE")
+            cur.execute(f"ALTER SCHEMA {stage} RENAME TO {_ident(s)}")
+        _grant(cur, schema)
+        conn.commit()
+    return counts
+
+
+def _role_exists(cur, role):
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+    return cur.fetchone() is not None
+
+
+def _schema_exists(cur, name):
+    cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (name,))
+    return cur.fetchone() is not None
+
+
+def _grant(cur, schema):
+    """(Re)grant read access after a load replaced the schemas."""
+    for role in (READER_ROLE, INSTRUCTOR_ROLE):
+        if not _role_exists(cur, role):
+            cur.execute(f"CREATE ROLE {role} NOLOGIN")
+    cur.execute(f"GRANT {READER_ROLE} TO {INSTRUCTOR_ROLE}")
+    cur.execute(f"GRANT USAGE ON SCHEMA {_ident(schema)} TO {READER_ROLE}")
+    cur.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {_ident(schema)} TO {READER_ROLE}")
+    if _schema_exists(cur, "truth"):
+        cur.execute(f"REVOKE ALL ON SCHEMA truth FROM PUBLIC, {READER_ROLE}")
+        cur.execute(f"GRANT USAGE ON SCHEMA truth TO {INSTRUCTOR_ROLE}")
+        cur.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA truth TO {INSTRUCTOR_ROLE}")
+
+
+def create_class(dsn, learners, *, instructors=(), schema="statelab", passwords=None):
+    """Create login roles and private workspaces for a class.
+
+    Parameters
+    ----------
+    dsn : str
+        Connection for a role that may create roles (the database owner or a superuser).
+    learners, instructors : iterable of str
+        Login names (lower-case letters, digits and ``_``). Each gets a schema ``ws_<name>``
+        that only they can use, and ``search_path = ws_<name>, <schema>``.
+    schema : str
+        The loaded source schema.
+    passwords : dict, optional
+        Passwords to set; generated for anyone missing.
+
+    Returns
+    -------
+    dict of str to str
+        Login name -> password, for the hub to hand to each user's server.
+    """
+    psycopg = _psycopg()
+    passwords = dict(passwords or {})
+    people = [(n, READER_ROLE) for n in learners] + [(n, INSTRUCTOR_ROLE) for n in instructors]
+    for name, _ in people:
+        _ident(name)
+    with psycopg.connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
+        _grant(cur, schema)
+        cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        for name, group in people:
+            pw = passwords.setdefault(name, secrets.token_urlsafe(18))
+            verb = "ALTER" if _role_exists(cur, name) else "CREATE"
+            cur.execute(f"{verb} ROLE {_ident(name)} LOGIN PASSWORD {_literal(pw)}")
+            cur.execute(f"GRANT {group} TO {_ident(name)}")
+            ws = _ident(f"ws_{name}")
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {ws} AUTHORIZATION {_ident(name)}")
+            cur.execute(f"REVOKE ALL ON SCHEMA {ws} FROM PUBLIC")
+            path = f"{ws}, {_ident(schema)}" + (", truth" if group == INSTRUCTOR_ROLE else "")
+            cur.execute(f"ALTER ROLE {_ident(name)} SET search_path = {path}")
+        conn.commit()
+    return {name: passwords[name] for name, _ in people}
+
+
+class _Result:
+    """What ``PostgresWorkspace.sql`` returns: the rows of one statement, read once."""
+
+    def __init__(self, columns, rows):
+        self.columns = columns
+        self._rows = rows
+
+    def fetchall(self):
+        return list(self._rows)
+
+    def df(self):
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self._rows, columns=self.columns)
+
+    def __repr__(self):
+        return repr(self.df())
+
+
+class PostgresWorkspace:
+    """A learner's session on the shared database, with the DuckDB calls the course uses.
+
+    ``sql(query)`` runs one statement now and returns its rows (``.df()``, ``.fetchall()``), or
+    ``None`` for statements without rows (``CREATE TABLE my_cohort AS ...`` lands in the learner's
+    own schema, first on the search path). ``execute`` is the same. Each statement commits.
+    """
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def sql(self, query, params=None):
+        with self._conn.cursor() as cur:
+            cur.execute(query, params)
+            if cur.description is None:
+                return None
+            return _Result([d.name for d in cur.description], cur.fetchall())
+
+    execute = sql
+
+    def close(self):
+        self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def connect_postgres(dsn=None):
+    """Open a :class:`PostgresWorkspace`; `dsn` defaults to ``$STATELAB_DATABASE_URL``.
+
+    On a hub each user's server receives its own ``STATELAB_DATABASE_URL`` (their login role), so
+    notebooks hold no passwords.
+    """
+    dsn = dsn or os.environ.get("STATELAB_DATABASE_URL")
+    if not dsn:
+        raise StatelabError("STATELAB_BACKEND=postgres needs STATELAB_DATABASE_URL (a libpq URL)")
+    return PostgresWorkspace(_psycopg().connect(dsn, autocommit=True))
