@@ -17,6 +17,7 @@ schema per learner or team. This module builds that on PostgreSQL from a generat
 
 from __future__ import annotations
 
+import decimal
 import io
 import os
 import re
@@ -213,12 +214,20 @@ def create_class(dsn, learners, *, instructors=(), schema="statelab", passwords=
     return {name: passwords[name] for name, _ in people}
 
 
+def _plain(value):
+    # PostgreSQL answers avg(), sum() and EXTRACT() with NUMERIC; DuckDB with DOUBLE/BIGINT. Notebooks and
+    # autograders expect Python numbers, so whole decimals become int and the rest float.
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**63 else float(value)
+    return value
+
+
 class _Result:
     """What ``PostgresWorkspace.sql`` returns: the rows of one statement, read once."""
 
     def __init__(self, columns, rows):
         self.columns = columns
-        self._rows = rows
+        self._rows = [tuple(_plain(v) for v in row) for row in rows]
 
     def fetchall(self):
         return list(self._rows)
