@@ -1,8 +1,31 @@
 """Course helpers shared by the modules, assignments and the book.
 
-Learner notebooks import from here instead of defining helpers inline.
+Learner notebooks import from here instead of defining helpers inline::
+
+    from statelab import measures, plotting
+    plotting.use_theme()
+
+Submodules load on first use, so ``import statelab`` stays quick and a notebook that never
+links records does not import Splink.
 """
 
-from . import plotting
+import importlib
 
-__all__ = ["plotting"]
+#: One submodule per topic; each has its own ``__all__``.
+_SUBMODULES = (
+    "charts",      # chart helpers with alt text built in (module 11)
+    "plotting",    # the course theme and show(fig, alt=...)
+    "snapshot",    # point-in-time recipient counts and co-enrolment (module 4)
+)
+
+__all__ = list(_SUBMODULES)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'statelab' has no attribute {name!r}; submodules: {', '.join(_SUBMODULES)}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES))

@@ -1,0 +1,140 @@
+"""Module 11 (visualization): the lesson's main chart shows the right numbers, and every chart needs alt text.
+
+The lesson's main chart is a dot plot of the share of 2019-2023 WIOA exiters employed in the 2nd quarter
+after exit, by funding stream, drawn with `statelab.charts.dot_plot` from
+`statelab.snapshot.exit_outcome_rates`. Here:
+
+* the lesson's code uses exactly that code path (checked in the notebook source);
+* the rates, counts and direct labels on the drawn figure equal an independent pandas computation from the
+  learner tables `wioa` and `ui_wage` (no SQL shared with the package);
+* every chart helper used by the module's notebooks refuses a missing or placeholder alt text.
+
+No expected number is written down: everything is computed from the data.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from matplotlib.collections import PathCollection
+
+from statelab import charts, snapshot
+
+MODULE = Path(__file__).resolve().parents[2] / "modules" / "11-visualization"
+LESSON = MODULE / "01-charts-for-leaders.ipynb"
+FIRST, LAST = 2019, 2023
+PLACEHOLDERS = {"000000000", "111111111", "123456789", "666666666", "999999998", "999999999"}
+NAMES = {"adult": "Adult", "dislocated_worker": "Dislocated worker", "youth": "Youth"}
+
+
+def _code(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_lesson_main_chart_uses_the_tested_code_path():
+    code = _code(LESSON)
+    assert "first_year, last_year = 2019, 2023" in code
+    assert 'program_names = {"adult": "Adult", "dislocated_worker": "Dislocated worker", "youth": "Youth"}' in code
+    assert ('by_program = snapshot.exit_outcome_rates(con, first_year=first_year, last_year=last_year, '
+            'by=["program"])') in code
+    call = code[code.index("main_chart = charts.dot_plot("):]
+    call = call[: call.index("main_chart.show()")]
+    for arg in ('by_program, value="rate_q2", label="funding_stream", count="linked"',
+                'reference=float(overall["rate_q2"].iloc[0])'):
+        assert arg in call, arg
+    assert "truth" not in code
+
+
+# ------------------------------------------------------------------------ the independent computation
+def pandas_rates(con) -> pd.DataFrame:
+    """Employment in the 2nd quarter after exit by programme, from the learner tables in pandas only."""
+    w = con.sql("SELECT * FROM statelab.wioa").df()
+    exit_date = pd.to_datetime(w["exit_date"])
+    w = w[exit_date.dt.year.between(FIRST, LAST)].copy()
+    w["_no_ssn"] = w["ssn"].isna()
+    w = (w.sort_values(["_no_ssn", "record_id"])
+          .drop_duplicates(["unique_individual_id", "entry_date", "exit_date"], keep="first"))
+    exit_date = pd.to_datetime(w["exit_date"])
+    w["exit_q"] = exit_date.dt.year * 4 + exit_date.dt.quarter - 1
+    per_ssn = w.dropna(subset=["ssn"]).groupby("ssn")["unique_individual_id"].nunique()
+    shared = set(per_ssn[per_ssn > 3].index)
+    w["linked"] = w["ssn"].notna() & ~w["ssn"].isin(PLACEHOLDERS) & ~w["ssn"].isin(shared)
+    wages = con.sql("SELECT ssn, year, quarter, wages FROM statelab.ui_wage WHERE ssn IS NOT NULL").df()
+    wages = wages[wages["ssn"].isin(set(w.loc[w["linked"], "ssn"]))]
+    wages["q"] = wages["year"].astype(int) * 4 + wages["quarter"].astype(int) - 1
+    paid = wages.groupby(["ssn", "q"])["wages"].sum()
+    paid = set(paid[paid > 0].index)
+    linked = w[w["linked"]]
+    linked = linked.assign(employed=[(s, q + 2) in paid for s, q in zip(linked["ssn"], linked["exit_q"])])
+    out = linked.groupby("program").agg(linked=("employed", "size"), employed_q2=("employed", "sum"))
+    out["rate_q2"] = out["employed_q2"] / out["linked"]
+    out["exiters"] = w.groupby("program").size()
+    out.index = out.index.map(NAMES)
+    return out
+
+
+def test_main_chart_headline_numbers_equal_an_independent_computation(tiny_con):
+    # the lesson's cells, in order
+    by_program = snapshot.exit_outcome_rates(tiny_con, first_year=FIRST, last_year=LAST, by=["program"])
+    by_program["funding_stream"] = by_program["program"].map(NAMES)
+    overall = snapshot.exit_outcome_rates(tiny_con, first_year=FIRST, last_year=LAST, by=())
+    main_chart = charts.dot_plot(by_program, value="rate_q2", label="funding_stream", count="linked",
+                                 reference=float(overall["rate_q2"].iloc[0]), reference_label="All exiters",
+                                 alt="Dot plot of the share of exiters employed in the second quarter after exit.")
+    expected = pandas_rates(tiny_con)
+    assert len(expected) > 0
+
+    # the table behind the chart
+    drawn = main_chart.data.set_index("funding_stream")
+    assert sorted(drawn.index) == sorted(expected.index)
+    for name, row in expected.iterrows():
+        assert drawn.loc[name, "linked"] == row["linked"], name
+        assert drawn.loc[name, "rate_q2"] == pytest.approx(row["rate_q2"]), name
+    tab = by_program.set_index("funding_stream")
+    assert (tab.loc[expected.index, "employed_q2"] == expected["employed_q2"]).all()
+    assert (tab.loc[expected.index, "exiters"] == expected["exiters"]).all()
+    assert float(overall["rate_q2"].iloc[0]) == pytest.approx(expected["employed_q2"].sum() / expected["linked"].sum())
+
+    # what a reader sees: dot positions, direct labels, group sizes in the tick labels, the reference line
+    ax = main_chart.fig.axes[0]
+    (dots,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert sorted(float(x) for x, _ in dots.get_offsets()) == pytest.approx(sorted(expected["rate_q2"]))
+    labels = [t.get_text() for t in ax.texts]
+    assert sorted(v for v in labels if v.endswith("%")) == sorted(f"{r:.0%}" for r in expected["rate_q2"])
+    ticks = {t.get_text() for t in ax.get_yticklabels()}
+    assert ticks == {f"{name} (n = {int(n):,})" for name, n in expected["linked"].items()}
+    # top to bottom: highest rate first
+    order = [re.sub(r" \(n = .*\)$", "", t.get_text()) for t in sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])]
+    assert order == list(expected.sort_values("rate_q2", ascending=False, kind="stable").index)
+
+
+def _chart_helpers_used_by_the_module() -> set[str]:
+    used = set()
+    for path in sorted(MODULE.glob("*.ipynb")):
+        used |= set(re.findall(r"charts\.(\w+)\(", _code(path)))
+    return {name for name in used if "alt" in getattr(charts, name).__code__.co_varnames}
+
+
+@pytest.mark.parametrize("alt", [None, "", "chart", "TODO: alt text", "Figure"])
+def test_every_chart_helper_in_the_module_refuses_a_missing_or_placeholder_alt(alt):
+    helpers = _chart_helpers_used_by_the_module()
+    assert {"bar_chart", "dot_plot", "slope_chart", "small_multiples", "tile_map"} <= helpers
+    table = pd.DataFrame({"county_fips": ["17031", "29510"], "name": ["a", "b"], "x": [1, 2],
+                          "v": [0.4, 0.5], "w": [0.5, 0.6]})
+    calls = {
+        "dot_plot": dict(data=table, value="v", label="name"),
+        "bar_chart": dict(data=table, value="v", label="name"),
+        "slope_chart": dict(data=table, label="name", start="v", end="w", start_label="a", end_label="b"),
+        "small_multiples": dict(data=table, x="x", y="v", panel="name"),
+        "tile_map": dict(data=table, value="v"),
+    }
+    for name in sorted(helpers):
+        kwargs = calls[name]
+        data = kwargs.pop("data")
+        with pytest.raises((TypeError, ValueError), match="alt"):
+            getattr(charts, name)(data, alt=alt, **kwargs)
