@@ -84,6 +84,7 @@ def connect(dataset=None, *, profile="default", seed=DEFAULT_SEED, data_root=Non
         return connect_postgres()
     path = _resolve(dataset, profile, seed, data_root)
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")  # slow queries otherwise leave widgets in executed notebooks
     con.execute(f"SET file_search_path = '{_quote(path)}'")      # for profiles whose tables are views over Parquet
     con.execute(f"ATTACH '{_quote(path / LEARNER_DB)}' AS statelab (READ_ONLY)")
     con.execute("SET search_path = 'memory.main,statelab.main'")
