@@ -16,6 +16,7 @@ _SUBMODULES = (
     "charts",      # chart helpers with alt text built in (module 11)
     "disclosure",  # export rules: rounding, minimum cells, dominance, complementary suppression (module 12)
     "inference",   # training-effect estimators and the analysis frame (module 8)
+    "linkage",     # SSN cleaning, deterministic and Splink linkage, quality against the truth (module 3)
     "measures",    # employment outcomes after exit, employer job flows (modules 6 and 7)
     "plotting",    # the course theme and show(fig, alt=...)
     "snapshot",    # point-in-time recipient counts and co-enrolment (module 4)
