@@ -13,6 +13,7 @@ import importlib
 
 #: One submodule per topic; each has its own ``__all__``.
 _SUBMODULES = (
+    "capstone",    # the capstone project menu (module 13)
     "charts",      # chart helpers with alt text built in (module 11)
     "disclosure",  # export rules: rounding, minimum cells, dominance, complementary suppression (module 12)
     "inference",   # training-effect estimators and the analysis frame (module 8)
