@@ -34,7 +34,7 @@ from __future__ import annotations
 import ast
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -67,6 +67,7 @@ _DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "locals", 
 _PERSISTENT = {"sd", "pd", "np", "con"}
 #: Attribute chains learners may set on protected modules (display settings).
 _SETTABLE = ("pd.options", "np.set_printoptions")
+_BUILTIN_NAMES = set(dir(__import__("builtins")))
 #: Path fragments of instructor material on a course directory.
 _INSTRUCTOR_PATHS = ("source/", "release/", "autograded/", "submitted/", "feedback/", "gradebook",
                      "nbgrader_config", ".db", "/checks/")
@@ -142,11 +143,13 @@ class _Reference:
     autograded: set[str]
     protected: set[str]             # names the tests read that learners must not rebind
     locked_source: dict[str, set[str]]  # grade_id -> the versions learners may hold
+    code_names: set[str] = field(default_factory=set)  # of the protected: modules, functions, builtins
 
 
 def _reference(source_nb: Path) -> _Reference:
     nb = nbformat.read(source_nb, as_version=4)
     ids, autograded, locked, read_by_tests, answers, test_locals = [], set(), {}, set(), set(), set()
+    imported: set[str] = set()
     for cell in nb.cells:
         gid = _grade_id(cell)
         if gid:
@@ -166,10 +169,13 @@ def _reference(source_nb: Path) -> _Reference:
             test_locals |= _names(tree, ast.Store)  # the test sets these itself before reading them
         elif meta.get("locked") and not meta.get("solution"):  # imports, parameters, connection
             read_by_tests |= _assigned(tree)
+            imported |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+                         if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
         if meta.get("solution"):
             answers |= _assigned(tree)
     protected = read_by_tests - answers - (test_locals - _PERSISTENT)
-    return _Reference(ids, autograded, protected, locked)
+    code_names = {n for n in protected if n in imported or n in _BUILTIN_NAMES}
+    return _Reference(ids, autograded, protected, locked, code_names)
 
 
 def _call_name(func: ast.AST) -> tuple[str, ...]:
@@ -188,24 +194,34 @@ def _root_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _scan_code(tree: ast.AST, protected: set[str]) -> list[str]:
-    """Reasons this learner code could change how tests run, read from its syntax tree."""
-    reasons: list[str] = []
+def _scan_code(tree: ast.AST, protected: set[str], code_names: set[str] = frozenset()) -> list[tuple[str, str]]:
+    """(kind, reason) for each way this learner code could change how tests run, read from its syntax tree.
+
+    Replacing or patching a module, function or builtin the tests call is ``integrity``; rebinding or
+    changing a *data* variable the tests read (a frame made in a locked cell) is only recorded
+    (``structure``): learners add columns to such frames in good faith, and the tests still run.
+    """
+    reasons: list[tuple[str, str]] = []
+
+    def flag(name, reason):
+        code = name in code_names or name in {"__builtins__", "sys", "builtins"}
+        reasons.append(("integrity" if code else "structure",
+                        reason if code else f"{reason}: check that answer by hand"))
     for n in ast.walk(tree):
         if isinstance(n, (ast.Import, ast.ImportFrom)):
             mods = [n.module or ""] if isinstance(n, ast.ImportFrom) else [a.name for a in n.names]
             for mod in mods:
                 top = mod.split(".")[0]
                 if top in _FORBIDDEN_IMPORTS:
-                    reasons.append(f"imports {top} ({_FORBIDDEN_IMPORTS[top]})")
+                    reasons.append(("integrity", f"imports {top} ({_FORBIDDEN_IMPORTS[top]})"))
         elif isinstance(n, ast.Call):
             name = _call_name(n.func)
             if len(name) == 1 and name[0] in _DYNAMIC_CALLS:
-                reasons.append(f"calls {name[0]}() (runs or changes code the grader cannot check)")
+                reasons.append(("integrity", f"calls {name[0]}() (runs or changes code the grader cannot check)"))
             elif len(name) == 1 and name[0] in {"exit", "quit"} or name == ("sys", "exit"):
                 continue  # ends the cell with an error; it can only lose points (nbgrader grades the rest)
             elif len(name) == 2 and name[0] == "os" and name[1] in _FORBIDDEN_OS_CALLS:
-                reasons.append(f"calls {'.'.join(name)}() (acts outside the notebook or ends the kernel)")
+                reasons.append(("integrity", f"calls {'.'.join(name)}() (acts outside the notebook or ends the kernel)"))
         elif isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = list(n.targets if isinstance(n, (ast.Assign, ast.Delete)) else [n.target])
             while targets:
@@ -215,20 +231,20 @@ def _scan_code(tree: ast.AST, protected: set[str]) -> list[str]:
                 elif isinstance(t, ast.Starred):
                     targets.append(t.value)
                 elif isinstance(t, ast.Name) and t.id in protected:
-                    reasons.append(f"rebinds {t.id!r}, which the tests use")
+                    flag(t.id, f"rebinds {t.id!r}, which the tests use")
                 elif isinstance(t, (ast.Attribute, ast.Subscript)):
                     root, text = _root_name(t), ast.unparse(t)
                     if (root in protected or root in {"__builtins__", "sys"}) and not text.startswith(_SETTABLE):
-                        reasons.append(f"changes {text!r}, which the tests use")
+                        flag(root, f"changes {text!r}, which the tests use")
         elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name in protected:
-            reasons.append(f"defines {n.name!r}, which the tests use")
+            flag(n.name, f"defines {n.name!r}, which the tests use")
         elif isinstance(n, ast.Name) and n.id == "__builtins__":
-            reasons.append("uses __builtins__ (can redefine the functions tests use)")
+            reasons.append(("integrity", "uses __builtins__ (can redefine the functions tests use)"))
         elif isinstance(n, ast.Constant) and isinstance(n.value, str):
             text = n.value.replace("\\", "/")
             hit = next((p for p in _INSTRUCTOR_PATHS if p in text), None)
             if hit and ("/" in text or text.endswith(".db")):
-                reasons.append(f"names instructor files ({n.value[:60]!r})")
+                reasons.append(("integrity", f"names instructor files ({n.value[:60]!r})"))
     return list(dict.fromkeys(reasons))
 
 
@@ -305,8 +321,8 @@ def screen_submission(course_dir: str | os.PathLike[str], assignment: str, stude
             tree = _parse(cell.get("source", ""))
             if tree is None:
                 continue
-            for reason in _scan_code(tree, ref.protected):
-                add(name, "integrity", gid or f"cell {i}", reason)
+            for kind, reason in _scan_code(tree, ref.protected, ref.code_names):
+                add(name, kind, gid or f"cell {i}", reason)
     return found
 
 

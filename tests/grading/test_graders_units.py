@@ -129,3 +129,16 @@ def test_canvas_export_empty_gradebook(tmp_path):
                     ["Zed, Zoe", "99", "", "zoe", "", "0"]]
     with sqlite3.connect(course / "gradebook.db") as con:
         assert con.execute("select count(*) from student").fetchone() == (1,)
+
+
+def test_screen_tells_tampering_from_changing_a_data_frame():
+    """Patching a module or builtin the tests call is held; adding a column to a frame the tests read is only noted."""
+    import ast
+
+    from graders._screen import _scan_code
+
+    code = "test['x'] = 1\nfeatures.loc[:, 'y'] = 2\nsd.connect = None\ndef abs(v):\n    return 0\nanswer = 3\n"
+    found = _scan_code(ast.parse(code), protected={"test", "features", "sd", "abs"}, code_names={"sd", "abs"})
+    kinds = sorted((kind, reason.split()[1]) for kind, reason in found)
+    assert kinds == [("integrity", "'abs',"), ("integrity", "'sd.connect',"),
+                     ("structure", '"features.loc[:,'), ("structure", '"test[\'x\']",')]
