@@ -26,7 +26,7 @@ import secrets
 from ._errors import OutputError, StatelabError
 from ._schema import tables
 
-__all__ = ["load_postgres", "create_class", "connect_postgres", "PostgresWorkspace", "READER_ROLE",
+__all__ = ["load_postgres", "create_class", "connect_postgres", "role_name", "PostgresWorkspace", "READER_ROLE",
            "INSTRUCTOR_ROLE"]
 
 READER_ROLE = "statelab_reader"
@@ -50,6 +50,13 @@ def _psycopg():
     except ImportError:  # pragma: no cover - the postgres extra
         raise StatelabError("PostgreSQL support needs psycopg: pip install 'statelab[postgres]'") from None
     return psycopg
+
+
+def role_name(username):
+    """A database role name for a hub user name: lower case, other characters as ``_``, ``u_`` in front
+    when it would not start with a letter (``"Ana.Lopez@state"`` -> ``"ana_lopez_state"``)."""
+    name = re.sub(r"[^a-z0-9_]", "_", str(username).lower())[:40]
+    return name if re.match(r"^[a-z]", name) else f"u_{name}"[:41]
 
 
 def _ident(name):

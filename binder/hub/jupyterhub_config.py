@@ -66,6 +66,9 @@ CPU_LIMIT = float(_env("STATELAB_CPU_LIMIT", "1.0"))
 # A class logs in at once at the start of a session: queue spawns instead of starting thirty
 # servers together (users see "too many users trying to log in" and retry), and cap how many
 # servers may run so a class that forgot to log out cannot exhaust the machine.
+# The class's shared PostgreSQL database (optional; DuckDB files when unset). Read by the hub only:
+# each server receives its own role's URL, never this one.
+DATABASE_ADMIN_URL = os.environ.get("STATELAB_DATABASE_ADMIN_URL", "").strip()
 CONCURRENT_SPAWN_LIMIT = int(_env("STATELAB_CONCURRENT_SPAWN_LIMIT", "10"))
 ACTIVE_SERVER_LIMIT = int(_env("STATELAB_ACTIVE_SERVER_LIMIT", "60"))
 
@@ -223,11 +226,28 @@ def _role_of(spawner) -> str:
     return "instructor" if INSTRUCTOR_GROUP in groups else "student"
 
 
+def _database_env(username: str, role: str) -> dict:
+    """The user's own database login: a role created (or its password renewed) at every spawn."""
+    from psycopg.conninfo import make_conninfo
+
+    from synthetic_data._postgres import create_class, role_name
+
+    name = role_name(username)
+    people = {"instructors": [name]} if role == "instructor" else {"learners": [name]}
+    password = create_class(DATABASE_ADMIN_URL, people.get("learners", []),
+                            instructors=people.get("instructors", []))[name]
+    return {"STATELAB_BACKEND": "postgres",
+            "STATELAB_DATABASE_URL": make_conninfo(DATABASE_ADMIN_URL, user=name, password=password)}
+
+
 def _pre_spawn_hook(spawner) -> None:
     role = _role_of(spawner)
     # _shared_env again here: on Kubernetes, KubeSpawner.environment (singleuser.extraEnv)
     # shadows the Spawner.environment set above.
     env = {**_shared_env, **spawner.environment, "STATELAB_ROLE": role}
+    env.pop("STATELAB_DATABASE_ADMIN_URL", None)
+    if DATABASE_ADMIN_URL:
+        env.update(_database_env(spawner.user.name, role))
     if role == "instructor" and not SERVICE:
         # No formgrader service: the instructor's own server is the formgrader.
         env["JUPYTER_CONFIG_PATH"] = _config_path("grader")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -121,3 +123,27 @@ def test_a_failed_reload_keeps_the_loaded_data(classroom_db, tiny_dataset, tmp_p
 def test_bad_learner_name_is_refused(classroom_db):
     with pytest.raises(ValueError, match="'Robert; DROP'"):
         create_class(classroom_db["admin"], ["Robert; DROP"])
+
+
+def test_hub_hands_each_server_its_own_role(classroom_db, monkeypatch):
+    """binder/hub/jupyterhub_config.py: the spawn hook creates the user's role and passes only its URL."""
+    from types import SimpleNamespace
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from synthetic_data._postgres import role_name
+
+    hub_dir = Path(__file__).resolve().parents[2] / "binder" / "hub"
+    monkeypatch.setenv("STATELAB_PREPARE_EXCHANGE", "0")
+    monkeypatch.setenv("STATELAB_DATABASE_ADMIN_URL", classroom_db["admin"])
+    config = PyFileConfigLoader("jupyterhub_config.py", path=str(hub_dir)).load_config()
+    hook = config.Spawner.pre_spawn_hook
+    spawner = SimpleNamespace(user=SimpleNamespace(name="Dana.Lee", groups=[]), environment={}, args=[])
+    hook(spawner)
+    env = spawner.environment
+    assert env["STATELAB_BACKEND"] == "postgres"
+    assert classroom_db["admin"] not in env.values() and "STATELAB_DATABASE_ADMIN_URL" not in env
+    with connect_postgres(env["STATELAB_DATABASE_URL"]) as dana:
+        assert dana.sql("SELECT current_user").fetchall() == [(role_name("Dana.Lee"),)]
+        assert dana.sql("SELECT count(*) FROM ui_wage").fetchall()[0][0] > 0
+        assert _denied(dana, "SELECT count(*) FROM truth.person")
