@@ -1,0 +1,158 @@
+"""Module 1 (orientation): the lesson's headline results, tied to the hidden truth.
+
+The lesson counts, per quarter, the share of reported SSNs paid by two or more employer accounts, and the
+distinct SSNs with wages in 2023 Q2. The queries are taken from the lesson notebook itself and run on the tiny
+dataset; the truth is reached through `truth.crosswalk` (wage record -> person) and `truth.person.ssn`. What
+must hold:
+
+* grouping clean wage records by SSN is grouping them by person: where no record of a person-quarter has a
+  missing or wrong SSN, the lesson's employer count equals the person's true number of in-region employers;
+* the wage files never show more employers than a person truly has jobs (`truth.earnings.n_jobs`), and a job
+  outside the region is never in any file;
+* the lesson's multiple-employer share, quarter by quarter, lies within the interval that the quarter's noisy
+  records (SSN missing, mistyped or a placeholder) allow around the true share, and below the truth's
+  multiple-job share plus that noise;
+* distinct SSNs in 2023 Q2 differ from the true number of people with in-region earnings by at most the
+  number of noisy records in that quarter.
+
+No expected number is written down: everything is computed from the data.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+
+LESSON = Path(__file__).resolve().parents[2] / "modules" / "01-orientation" / "01-working-with-confidential-data.ipynb"
+
+
+def lesson_sql(marker: str, path: Path = LESSON) -> str:
+    """The one SQL string passed to ``con.sql`` in the lesson that contains ``marker``."""
+    found = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sql"
+                    and node.args and isinstance(node.args[0], ast.Constant) and marker in str(node.args[0].value)):
+                found.append(node.args[0].value)
+    assert len(found) == 1, f"{len(found)} lesson queries contain {marker!r}"
+    return found[0]
+
+
+# Wage records with their true person and whether the reported SSN is wrong (missing, mistyped, placeholder).
+_LINKED = """
+    CREATE OR REPLACE TEMP TABLE linked AS
+    SELECT w.record_id, w.state_fips, w.ui_account, w.ssn, w.year, w.quarter, x.person_id,
+           (w.ssn IS NULL OR w.ssn <> p.ssn) AS noisy
+    FROM ui_wage AS w
+    JOIN truth.crosswalk AS x ON x.source_table = 'ui_wage' AND x.record_id = w.record_id
+    JOIN truth.person AS p ON p.person_id = x.person_id
+"""
+
+
+def _link(con):
+    con.sql(_LINKED)
+    n_wage = con.sql("SELECT COUNT(*) FROM ui_wage").fetchall()[0][0]
+    assert con.sql("SELECT COUNT(*) FROM linked").fetchall()[0][0] == n_wage, "a wage record has no true person"
+
+
+def test_wage_files_never_show_more_employers_than_true_jobs(tiny_con):
+    _link(tiny_con)
+    bad = tiny_con.sql("""
+        WITH pq AS (
+            SELECT person_id, year, quarter, COUNT(DISTINCT (state_fips, ui_account)) AS employers
+            FROM linked GROUP BY person_id, year, quarter
+        )
+        SELECT COUNT(*) AS person_quarters,
+               COUNT(e.person_id) AS with_truth,
+               SUM(CASE WHEN pq.employers + CASE WHEN e.out_of_region_earnings > 0 THEN 1 ELSE 0 END
+                             > e.n_jobs THEN 1 ELSE 0 END) AS too_many
+        FROM pq LEFT JOIN truth.earnings AS e USING (person_id, year, quarter)
+    """).df().iloc[0]
+    assert bad.with_truth == bad.person_quarters, "a person-quarter with wage records has no true earnings"
+    assert bad.too_many == 0
+
+
+def test_clean_ssn_quarters_count_true_employers(tiny_con):
+    """Where no SSN noise touches a person-quarter, the lesson's SSN grouping is exactly the person grouping."""
+    _link(tiny_con)
+    diff = tiny_con.sql("""
+        WITH by_ssn AS (
+            SELECT ssn, year, quarter, COUNT(DISTINCT (state_fips, ui_account)) AS employers,
+                   COUNT(DISTINCT person_id) AS people, MAX(CASE WHEN noisy THEN 1 ELSE 0 END) AS any_noisy
+            FROM linked WHERE ssn IS NOT NULL GROUP BY ssn, year, quarter
+        ),
+        by_person AS (
+            SELECT person_id, year, quarter, COUNT(DISTINCT (state_fips, ui_account)) AS employers,
+                   MAX(CASE WHEN noisy THEN 1 ELSE 0 END) AS any_noisy
+            FROM linked GROUP BY person_id, year, quarter
+        )
+        SELECT COUNT(*) AS clean, SUM(CASE WHEN s.employers <> b.employers THEN 1 ELSE 0 END) AS differ
+        FROM by_ssn AS s
+        JOIN truth.person AS p ON p.ssn = s.ssn
+        JOIN by_person AS b ON b.person_id = p.person_id AND b.year = s.year AND b.quarter = s.quarter
+        WHERE s.any_noisy = 0 AND s.people = 1 AND b.any_noisy = 0
+    """).df().iloc[0]
+    assert diff.clean > 1000
+    assert diff.differ == 0
+
+
+def test_multiple_employer_share_ties_to_truth(tiny_con):
+    _link(tiny_con)
+    measured = tiny_con.sql(lesson_sql("share_multiple")).df()
+    truth = tiny_con.sql("""
+        WITH pq AS (
+            SELECT person_id, year, quarter, COUNT(DISTINCT (state_fips, ui_account)) AS employers
+            FROM linked GROUP BY person_id, year, quarter
+        ),
+        noise AS (
+            SELECT year, quarter, SUM(CASE WHEN noisy THEN 1 ELSE 0 END) AS noisy_records
+            FROM linked GROUP BY year, quarter
+        )
+        SELECT pq.year, pq.quarter, COUNT(*) AS people,
+               SUM(CASE WHEN pq.employers >= 2 THEN 1 ELSE 0 END) AS multi_employer,
+               SUM(CASE WHEN e.n_jobs >= 2 THEN 1 ELSE 0 END) AS multi_job,
+               MAX(noise.noisy_records) AS k
+        FROM pq
+        JOIN truth.earnings AS e USING (person_id, year, quarter)
+        JOIN noise USING (year, quarter)
+        GROUP BY pq.year, pq.quarter
+    """).df()
+    df = measured.merge(truth, on=["year", "quarter"], how="outer", validate="1:1")
+    assert df.notna().all().all(), "the lesson and the truth cover different quarters"
+    assert len(df) >= 40
+    share, k, d = df.share_multiple.astype(float), df.k.astype(float), df.people.astype(float)
+    m_true, jobs = df.multi_employer.astype(float), df.multi_job.astype(float)
+    # Each noisy record, moved from its person's group to its reported SSN's (or dropped), changes the number of
+    # groups and the number of multi-employer groups by at most one each.
+    eps = 1e-12
+    assert (share >= (m_true - k) / (d + k) - eps).all(), df[share < (m_true - k) / (d + k)]
+    assert (share <= (m_true + k) / (d - k) + eps).all(), df[share > (m_true + k) / (d - k)]
+    assert (m_true <= jobs).all()
+    assert (share <= (jobs + k) / (d - k) + eps).all()
+    # The noise is small next to the signal: the bound says something.
+    assert (k <= 0.05 * d).all(), "more SSN noise than the profile plants"
+    assert abs(share.mean() - (m_true / d).mean()) < 0.01
+
+
+def test_distinct_ssns_in_2023q2_tie_to_true_people(tiny_con):
+    _link(tiny_con)
+    grain = tiny_con.sql(lesson_sql("distinct_ssns")).df().iloc[0]
+    t = tiny_con.sql("""
+        SELECT
+            (SELECT COUNT(*) FROM truth.earnings
+              WHERE year = 2023 AND quarter = 2 AND earnings - out_of_region_earnings > 0) AS true_people,
+            (SELECT COUNT(DISTINCT person_id) FROM linked WHERE year = 2023 AND quarter = 2) AS people_in_files,
+            (SELECT COUNT(*) FROM linked WHERE year = 2023 AND quarter = 2 AND noisy) AS k,
+            (SELECT COUNT(*) FROM linked WHERE year = 2023 AND quarter = 2) AS rows
+    """).df().iloc[0]
+    # Everyone with in-region earnings has a wage record, and nobody else does.
+    assert t.true_people == t.people_in_files
+    assert grain.wage_rows == t.rows
+    assert grain.rows_without_ssn <= t.k
+    assert abs(int(grain.distinct_ssns) - int(t.true_people)) <= int(t.k)
+    assert grain.distinct_ssns < grain.wage_rows   # person-quarter is not unique: the lesson's point
+    assert t.k <= 0.05 * t.rows
