@@ -17,25 +17,20 @@ No expected number is written down: everything is computed from the data.
 
 from __future__ import annotations
 
-import ast
+import sys
 from pathlib import Path
 
-import nbformat
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
+import nbrules  # noqa: E402
 
 LESSON = Path(__file__).resolve().parents[2] / "modules" / "02-eda-with-sql" / "01-exploring-the-records.ipynb"
 
 
 def lesson_sql(marker: str, path: Path = LESSON) -> str:
-    """The one SQL string passed to ``con.sql`` in the lesson that contains ``marker``."""
-    found = []
-    for cell in nbformat.read(path, as_version=4).cells:
-        if cell.cell_type != "code":
-            continue
-        for node in ast.walk(ast.parse(cell.source)):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sql"
-                    and node.args and isinstance(node.args[0], ast.Constant) and marker in str(node.args[0].value)):
-                found.append(node.args[0].value)
+    """The one literal SQL string in the lesson that contains ``marker``."""
+    found = [q for q in nbrules.sql_literals(nbrules.read(path)) if marker in q]
     assert len(found) == 1, f"{len(found)} lesson queries contain {marker!r}"
     return found[0]
 

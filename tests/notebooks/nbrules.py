@@ -236,3 +236,25 @@ def check_allowlist(allowlist: list[dict], repo_root: Path = REPO_ROOT) -> list[
         if not any(tag in tags(c) for c in read(path).cells):
             problems.append(f"{label}: stale entry, no cell in the notebook carries the tag")
     return problems
+
+
+def sql_literals(nb) -> list[str]:
+    """Every literal SQL string passed to ``con.sql(...)`` / ``con.execute(...)``, in notebook order.
+
+    Cells tagged ``raises-exception`` are left out (their SQL is meant to fail); SQL built at run time
+    (f-strings, variables) is not a literal and is not returned.
+    """
+    found = []
+    for cell in code_cells(nb):
+        if "raises-exception" in tags(cell):
+            continue
+        source = _python_source(cell.source)
+        if source is None:
+            continue
+        for n in ast.walk(ast.parse(source)):
+            if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("sql", "execute")
+                    and isinstance(n.func.value, ast.Name) and n.func.value.id == "con" and n.args
+                    and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str)):
+                found.append(n.args[0].value)
+    return found
+

@@ -10,7 +10,6 @@ PostgreSQL widen sums differently). SQL built at run time (f-strings) is not che
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import decimal
 import math
@@ -29,20 +28,7 @@ pytestmark = pytest.mark.postgres
 
 
 def _statements(path: Path) -> list[str]:
-    found = []
-    for cell in nbrules.read(path).cells:
-        if cell.cell_type != "code" or "raises-exception" in nbrules.tags(cell):
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for n in ast.walk(tree):
-            if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("sql", "execute")
-                    and isinstance(n.func.value, ast.Name) and n.func.value.id == "con" and n.args
-                    and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str)):
-                found.append(n.args[0].value)
-    return found
+    return nbrules.sql_literals(nbrules.read(path))
 
 
 ALLOWLIST = Path(__file__).with_name("portability_allowlist.toml")
