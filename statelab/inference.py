@@ -68,6 +68,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from .linkage import PLACEHOLDER_SSNS  # the course's one placeholder list, re-exported
 
 __all__ = [
     "DEFAULT_COVARIATES",
@@ -90,8 +91,6 @@ __all__ = [
     "true_effects",
 ]
 
-#: SSN values keyed when the real number was unknown; they cannot link a person.
-PLACEHOLDER_SSNS: tuple[str, ...] = ("999999999", "999999998", "000000000", "666666666")
 
 #: Quarters before the entry quarter kept in the frame (``pre_q1`` is the quarter just before entry).
 PRE_QUARTERS = 8

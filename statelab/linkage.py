@@ -58,10 +58,13 @@ __all__ = [
 ]
 
 #: Values keyed when the real number was unknown: every repeated-digit string, ascending and descending
-#: runs, and ``999999998``. None of them is treated as a person's SSN.
-PLACEHOLDER_SSNS: frozenset[str] = frozenset(
+#: runs, and ``999999998``. None of them is treated as a person's SSN. The course's one list: measures,
+#: snapshot, inference and the Data Labs profiler use it too. (Real files also hold numbers from
+#: never-issued areas 000, 666 and 900-999, but every synthetic SSN comes from those areas on purpose, so
+#: only these exact values are placeholders.)
+PLACEHOLDER_SSNS: tuple[str, ...] = tuple(sorted(
     {d * 9 for d in "0123456789"} | {"123456789", "987654321", "999999998", "012345678"}
-)
+))
 
 #: Column names of a pairs table.
 SOURCE_ID = "source_record_id"

@@ -31,6 +31,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+from .linkage import PLACEHOLDER_SSNS  # the course's one placeholder list, re-exported
 
 __all__ = [
     "MIN_WAGE_QUARTERLY",
@@ -48,8 +49,6 @@ __all__ = [
 #: One training class counted a person as employed only at or above this amount.
 MIN_WAGE_QUARTERLY: float = 7.25 * 35 * 13
 
-#: SSN values keyed when the real number was unknown. They stand for many people at once.
-PLACEHOLDER_SSNS: tuple[str, ...] = ("000000000", "666666666", "999999998", "999999999")
 
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 import pandas as pd
+from .linkage import PLACEHOLDER_SSNS  # the course's one placeholder list, re-exported
 
 __all__ = [
     "PROGRAMS",
@@ -60,10 +61,6 @@ PROGRAMS: tuple[str, ...] = ("TANF", "SNAP", "UI", "WIOA")
 #: The two ways to say "on a programme in the quarter".
 DEFINITIONS: tuple[str, ...] = ("ever", "point")
 
-#: SSN values keyed when the real number was unknown. Real files also hold numbers from never-issued
-#: areas (000, 666, 900-999); every synthetic SSN in this course comes from those areas on purpose, so
-#: here an area rule would drop real records: only these exact values are placeholders.
-PLACEHOLDER_SSNS: tuple[str, ...] = ("000000000", "111111111", "123456789", "666666666", "999999998", "999999999")
 
 #: Age groups (at the reference date), as (label, lowest age, highest age).
 AGE_GROUPS: tuple[tuple[str, int, int], ...] = (

@@ -32,6 +32,7 @@ import pandas as pd
 
 from . import catalog as _catalog
 from . import deliverables as _dl
+from ..linkage import PLACEHOLDER_SSNS  # the course's one placeholder list, re-exported
 
 __all__ = [
     "DIMENSIONS",
@@ -44,9 +45,6 @@ __all__ = [
     "window_end",
 ]
 
-#: SSN values keyed when the real number is unknown. Any value of one digit repeated nine times is also a
-#: placeholder (checked by rule, so 111111111...888888888 are covered too).
-PLACEHOLDER_SSNS = ("000000000", "999999999", "999999998", "123456789", "987654321", "111111111", "666666666")
 
 #: Outcomes of the SSN validity check, in order of precedence.
 SSN_STATUSES = ("missing", "malformed", "placeholder", "never_issued", "valid_format")
