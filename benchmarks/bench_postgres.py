@@ -11,7 +11,7 @@ The two are run alternately ``--repeats`` times and the fastest of each is used 
 The server is the one at ``--dsn`` or, by default, a throwaway one started here with initdb in a
 temporary folder (as ``postgres`` when run as root), on a unix socket only, stopped at the end.
 
-Usage: python benchmarks/bench_postgres.py [--profile tiny|default] [--data-root DIR] [--repeats 2] [--dsn DSN]
+Usage: python benchmarks/bench_postgres.py [--profile tiny|default] [--data-root DIR] [--repeats 2] [--dsn DSN] [--jobs 2]
 Results: benchmarks/results/postgres-<profile>.json
 """
 
@@ -101,6 +101,7 @@ def main():
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--dsn", default=None)
+    ap.add_argument("--jobs", type=int, default=2, help="connections the loader uses at once")
     args = ap.parse_args()
     dataset = sd.ensure_dataset(args.profile, data_root=args.data_root)
     with tempfile.TemporaryDirectory() as tmp, (contextlib.nullcontext(args.dsn) if args.dsn else _server()) as dsn:
@@ -111,11 +112,11 @@ def main():
             rows = _bare_copy(dsn, files)
             bare.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            counts = load_postgres(dataset, dsn)
+            counts = load_postgres(dataset, dsn, jobs=args.jobs)
             loader.append(time.perf_counter() - t0)
             assert sum(counts.values()) == rows, "the loader and the bare COPY loaded different row counts"
     result = {
-        "profile": args.profile, "rows": rows, "repeats": args.repeats,
+        "profile": args.profile, "rows": rows, "repeats": args.repeats, "jobs": args.jobs,
         "bare_copy_s": round(min(bare), 2), "loader_s": round(min(loader), 2),
         "bare_copy_rows_per_s": round(rows / min(bare)), "loader_rows_per_s": round(rows / min(loader)),
         "ratio_loader_over_bare_copy": round(min(loader) / min(bare), 2), "target_ratio": 2.0,

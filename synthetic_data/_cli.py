@@ -2,7 +2,7 @@
 
 Exit codes: 0 success, 1 validation failed, 2 bad arguments (bad profile,
 seed or path), 3 the output could not be written (permissions, full disk,
-existing dataset without --overwrite).
+existing dataset without --overwrite, a database that refused the load).
 """
 
 from pathlib import Path
@@ -31,6 +31,9 @@ def generate(
     overwrite: bool = typer.Option(False, help="Replace an existing dataset (kept until the new one is complete)."),
     validate: bool = typer.Option(True, "--validate/--no-validate", help="Validate before publishing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    dask: Optional[str] = typer.Option(
+        None, help='Run partitions on Dask: "local" (a local cluster of --workers processes) or a scheduler '
+                   'address such as tcp://host:8786 whose workers share the output folder.'),
 ):
     """Generate a dataset and print its folder."""
     from ._generate import generate as run
@@ -41,8 +44,8 @@ def generate(
         _fail(f"seed must be a non-negative integer, got {seed!r}", 2)
     try:
         path = run(profile, seed=seed_value, out=out, workers=workers, truth=truth, overwrite=overwrite,
-                   progress=not quiet, validate=validate)
-    except (ProfileError, SeedError) as exc:
+                   progress=not quiet, validate=validate, dask=dask)
+    except (ProfileError, SeedError, ImportError) as exc:
         _fail(str(exc), 2)
     except OutputError as exc:
         _fail(str(exc), 3)
@@ -63,6 +66,32 @@ def validate(dataset: Path = typer.Argument(..., help="A dataset folder.")):
     except ValidationError as exc:
         _fail(str(exc), 1)
     typer.echo(f"{dataset}: valid")
+
+
+@app.command("load-postgres")
+def load_postgres(
+    dataset: Path = typer.Argument(..., help="A dataset folder."),
+    dsn: str = typer.Option(..., envvar="STATELAB_DATABASE_ADMIN_URL", show_envvar=True,
+                            help="Connection URL of a role that may create schemas (the database owner)."),
+    truth: bool = typer.Option(False, "--truth/--no-truth", help="Also load the truth tables (instructors only)."),
+    jobs: int = typer.Option(2, min=1, help="Connections working at once."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Load a dataset into a shared PostgreSQL database (replaces the loaded one in one transaction)."""
+    from ._errors import DatasetNotFoundError
+    from ._postgres import load_postgres as run
+
+    try:
+        counts = run(dataset, dsn, truth=truth, jobs=jobs, progress=not quiet)
+    except DatasetNotFoundError as exc:
+        _fail(str(exc), 2)
+    except OutputError as exc:
+        _fail(str(exc), 2)
+    except Exception as exc:  # noqa: BLE001 - psycopg's errors: the server refused or is unreachable
+        if type(exc).__module__.startswith("psycopg"):
+            _fail(f"PostgreSQL: {str(exc).strip()}", 3)
+        raise
+    typer.echo(f"loaded {sum(counts.values()):,} rows in {len(counts)} tables")
 
 
 @app.command()

@@ -32,8 +32,8 @@ def _root(explicit):
 
 def dataset_path(profile="default", *, seed=DEFAULT_SEED, data_root=None):
     """The folder of a dataset: ``<data root>/<profile>-<seed>``."""
-    load_profile(profile)                       # a clear error for a bad name
-    return _root(data_root) / f"{profile}-{check_seed(seed)}"
+    name = load_profile(profile)["name"]        # a clear error for a bad name; a profile file's stem
+    return _root(data_root) / f"{name}-{check_seed(seed)}"
 
 
 def manifest(dataset):

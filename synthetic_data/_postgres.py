@@ -17,6 +17,7 @@ schema per learner or team. This module builds that on PostgreSQL from a generat
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import io
 import os
@@ -70,30 +71,66 @@ def _literal(text):
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def _copy_table(cur, schema, t, folder, batch_rows):
+def _copy_table(dsn, schema, t, folder, batch_rows):
+    """Create one staging table, COPY its rows in, ANALYZE it, commit; return the row count."""
     import pyarrow.csv as pacsv
     import pyarrow.dataset as ds
 
+    psycopg = _psycopg()
+    table = f"{schema}.{_ident(t.name)}"
     cols = ", ".join(_ident(c) for c in t.column_names)
-    cur.execute(f"CREATE TABLE {schema}.{_ident(t.name)} ("
-                + ", ".join(f"{_ident(c.name)} {_PG_TYPES[c.type]}" + ("" if c.nullable else " NOT NULL")
-                            for c in t.columns) + ")")
     rows = 0
-    if not folder.exists():
-        return rows
-    data = ds.dataset(str(folder), format="parquet")  # partition folders hold whole rows
-    with cur.copy(f"COPY {schema}.{_ident(t.name)} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-        for batch in data.to_batches(columns=t.column_names, batch_size=batch_rows):
-            buf = io.BytesIO()
-            # strings are always quoted, nulls never: COPY then tells NULL from ''
-            pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=False))
-            copy.write(buf.getvalue())
-            rows += batch.num_rows
+    with psycopg.connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {table} ("
+                    + ", ".join(f"{_ident(c.name)} {_PG_TYPES[c.type]}" + ("" if c.nullable else " NOT NULL")
+                                for c in t.columns) + ")")
+        if folder.exists():
+            data = ds.dataset(str(folder), format="parquet")  # partition folders hold whole rows
+            # FREEZE: the table is new in this transaction, so rows can be written already frozen
+            # (no hint-bit rewrite or anti-wraparound vacuum of a freshly loaded table later)
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, FREEZE)") as copy:
+                for batch in data.to_batches(columns=t.column_names, batch_size=batch_rows):
+                    buf = io.BytesIO()
+                    # strings are always quoted, nulls never: COPY then tells NULL from ''
+                    pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=False))
+                    copy.write(buf.getvalue())
+                    rows += batch.num_rows
+        cur.execute(f"ANALYZE {table}")
     return rows
 
 
-def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=200_000, progress=False):
+def _build_index(dsn, sql):
+    with _psycopg().connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
+        cur.execute("SET LOCAL maintenance_work_mem = '256MB'")   # sort in memory, not in temp files
+        cur.execute(sql)
+
+
+def _index_statements(stage, name, t):
+    """``CREATE [UNIQUE] INDEX`` statements for one staging table; the unique one becomes its key."""
+    table = f"{stage}.{_ident(name)}"
+    out = []
+    if t.primary_key:
+        out.append(f"CREATE UNIQUE INDEX {_ident(f'{name}_pkey')} ON {table} "
+                   f"({', '.join(map(_ident, t.primary_key))})")
+    for i, cols in enumerate(_INDEXES.get(name, ())):
+        out.append(f"CREATE INDEX {_ident(f'{name}_ix{i}')} ON {table} ({', '.join(map(_ident, cols))})")
+    return out
+
+
+def _drop_stages(dsn, stages):
+    with _psycopg().connect(dsn, autocommit=True) as conn:
+        for stage in stages:
+            conn.execute(f"DROP SCHEMA IF EXISTS {stage} CASCADE")
+
+
+def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=200_000, jobs=2, progress=False):
     """Load a generated dataset into PostgreSQL.
+
+    Tables are copied into staging schemas over ``jobs`` connections at once, and each table's
+    indexes are built, also in parallel, as soon as its rows are in. Then one transaction adds
+    the primary keys and comments and swaps the staging schemas in for the live ones, so readers
+    see the old data or the new, never a mix; a failed load removes the staging schemas and
+    leaves the live ones as they were.
 
     Parameters
     ----------
@@ -107,6 +144,8 @@ def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=20
         Also load the truth tables into schema ``truth`` (readable by instructors only).
     batch_rows : int
         Rows per COPY chunk.
+    jobs : int, default 2
+        Connections working at once (COPY and index builds). ``1`` loads one step at a time.
     progress : bool
         Show a progress bar.
 
@@ -115,6 +154,7 @@ def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=20
     dict of str to int
         Rows loaded per table.
     """
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
     from pathlib import Path
 
     from tqdm.auto import tqdm
@@ -122,6 +162,8 @@ def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=20
     from ._connect import manifest
 
     psycopg = _psycopg()
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     root = Path(dataset)
     manifest(root)  # a clear error for a folder that is not a dataset
     targets = [(schema, n, t) for n, t in tables().items() if t.audience != "truth"]
@@ -129,29 +171,59 @@ def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=20
         if not (root / "truth").is_dir():
             raise OutputError(f"the dataset at {root} was generated without truth tables")
         targets += [("truth", n, t) for n, t in tables().items() if t.audience == "truth"]
+
+    def folder(t):
+        return root / ("truth" if t.audience == "truth" else "parquet") / t.name
+
+    def size(t):
+        return sum(f.stat().st_size for f in folder(t).rglob("*.parquet")) if folder(t).exists() else 0
+
+    # Biggest first, so the long COPY and its index builds start at once and the rest fill in around them
+    targets.sort(key=lambda x: -size(x[2]))
+    stages = {s: _ident(f"{s}__loading") for s, _, _ in targets}
     counts = {}
-    with psycopg.connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
-        stages = {s: _ident(f"{s}__loading") for s, _, _ in targets}
-        for stage in stages.values():
-            cur.execute(f"DROP SCHEMA IF EXISTS {stage} CASCADE")
-            cur.execute(f"CREATE SCHEMA {stage}")
-        for s, name, t in tqdm(targets, desc="load postgres", unit="table", disable=not progress):
-            folder = root / ("truth" if t.audience == "truth" else "parquet") / name
-            counts[name] = _copy_table(cur, stages[s], t, folder, batch_rows)
-            table = f"{stages[s]}.{_ident(name)}"
-            if t.primary_key:
-                cur.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(map(_ident, t.primary_key))})")
-            for i, cols in enumerate(_INDEXES.get(name, ())):
-                cur.execute(f"CREATE INDEX {_ident(f'{name}_ix{i}')} ON {table} ({', '.join(map(_ident, cols))})")
-            cur.execute(f"COMMENT ON TABLE {table} IS {_literal(t.title + '. ' + t.grain)}")
-            for c in t.columns:
-                cur.execute(f"COMMENT ON COLUMN {table}.{_ident(c.name)} IS {_literal(c.description)}")
-            cur.execute(f"ANALYZE {table}")
-        for s, stage in stages.items():  # swap in: one transaction, so readers see old or new, never half
-            cur.execute(f"DROP SCHEMA IF EXISTS {_ident(s)} CASCADE")
-            cur.execute(f"ALTER SCHEMA {stage} RENAME TO {_ident(s)}")
-        _grant(cur, schema)
-        conn.commit()
+    try:
+        _drop_stages(dsn, stages.values())
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for stage in stages.values():
+                conn.execute(f"CREATE SCHEMA {stage}")
+        bar = tqdm(total=len(targets), desc="load postgres", unit="table", disable=not progress)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            pending = {pool.submit(_copy_table, dsn, stages[s], t, folder(t), batch_rows): ("copy", name, s, t)
+                       for s, name, t in targets}
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        kind, name, s, t = pending.pop(f)
+                        result = f.result()
+                        if kind == "copy":
+                            counts[name] = result
+                            bar.update()
+                            for sql in _index_statements(stages[s], name, t):
+                                pending[pool.submit(_build_index, dsn, sql)] = ("index", name, s, t)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)   # let running steps end before cleaning up
+                raise
+        bar.close()
+        with psycopg.connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
+            for s, name, t in targets:
+                table = f"{stages[s]}.{_ident(name)}"
+                if t.primary_key:
+                    cur.execute(f"ALTER TABLE {table} ADD CONSTRAINT {_ident(f'{name}_pkey')} "
+                                f"PRIMARY KEY USING INDEX {_ident(f'{name}_pkey')}")
+                cur.execute(f"COMMENT ON TABLE {table} IS {_literal(t.title + '. ' + t.grain)}")
+                for c in t.columns:
+                    cur.execute(f"COMMENT ON COLUMN {table}.{_ident(c.name)} IS {_literal(c.description)}")
+            for s, stage in stages.items():  # swap in: one transaction, so readers see old or new, never half
+                cur.execute(f"DROP SCHEMA IF EXISTS {_ident(s)} CASCADE")
+                cur.execute(f"ALTER SCHEMA {stage} RENAME TO {_ident(s)}")
+            _grant(cur, schema)
+            conn.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):    # keep the original error, even if the server went away
+            _drop_stages(dsn, stages.values())
+        raise
     return counts
 
 

@@ -1,5 +1,6 @@
 """Bad input gets a clear error, and nothing is lost or left half-written."""
 
+import json
 import shutil
 
 import pyarrow as pa
@@ -86,3 +87,23 @@ def test_validation_catches_bad_values_and_broken_foreign_keys(tiny_dataset, tmp
 def test_connect_to_a_missing_dataset(tmp_path):
     with pytest.raises(sd.DatasetNotFoundError, match="no complete dataset"):
         sd.connect(tmp_path)
+
+
+def test_a_profile_file_of_ones_own(tmp_path):
+    # A cluster operator scales a packaged profile without editing the package
+    own = tmp_path / "region-x.toml"
+    own.write_text('extends = "tiny"\n[size]\npeople = 1_200\npartitions = 3\n', encoding="utf-8")
+    params = sd.load_profile(str(own))
+    assert params["name"] == "region-x"
+    assert params["size"]["people"] == 1_200
+    assert params["window"] == sd.load_profile("tiny")["window"]     # the rest comes from what it extends
+    assert sd.dataset_path(str(own), seed=5, data_root=tmp_path).name == "region-x-5"
+    path = sd.generate(str(own), seed=5, out=tmp_path / "d", workers=1, validate=False)
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["profile"] == "region-x"
+    assert len(list((path / "parquet" / "ui_wage").rglob("*.parquet"))) > 0
+
+
+def test_a_missing_profile_file_is_named(tmp_path):
+    with pytest.raises(sd.ProfileError, match="nowhere.toml"):
+        sd.load_profile(str(tmp_path / "nowhere.toml"))

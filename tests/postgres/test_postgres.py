@@ -147,3 +147,29 @@ def test_hub_hands_each_server_its_own_role(classroom_db, monkeypatch):
         assert dana.sql("SELECT current_user").fetchall() == [(role_name("Dana.Lee"),)]
         assert dana.sql("SELECT count(*) FROM ui_wage").fetchall()[0][0] > 0
         assert _denied(dana, "SELECT count(*) FROM truth.person")
+
+
+def test_bad_jobs_is_named(classroom_db, tiny_dataset):
+    with pytest.raises(ValueError, match="got 0"):
+        load_postgres(tiny_dataset, classroom_db["admin"], jobs=0)
+
+
+def test_load_from_the_command_line(classroom_db, tiny_dataset, tmp_path):
+    from typer.testing import CliRunner
+
+    from synthetic_data._cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["load-postgres", str(tiny_dataset), "--truth", "-q"],
+                       env={"STATELAB_DATABASE_ADMIN_URL": classroom_db["admin"]})
+    assert ok.exit_code == 0, ok.output
+    assert f"{sum(classroom_db['counts'].values()):,} rows" in ok.output
+    with connect_postgres(classroom_db["dsn"]("ana")) as ana:      # learners still read after a reload
+        assert ana.sql("SELECT count(*) FROM wioa").fetchall()[0][0] == classroom_db["counts"]["wioa"]
+
+    not_a_dataset = runner.invoke(app, ["load-postgres", str(tmp_path), "--dsn", classroom_db["admin"], "-q"])
+    assert not_a_dataset.exit_code == 2 and "no manifest.json" in not_a_dataset.output
+
+    refused = runner.invoke(app, ["load-postgres", str(tiny_dataset), "-q",
+                                  "--dsn", classroom_db["dsn"]("ana")])      # a learner may not load
+    assert refused.exit_code == 3 and "PostgreSQL:" in refused.output
