@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "replace_dir"]
+__all__ = ["atomic_path", "replace_dir", "file_stamp"]
 
 
 @contextlib.contextmanager
@@ -69,3 +69,15 @@ def replace_dir(new: str | os.PathLike[str], target: str | os.PathLike[str]) -> 
     os.replace(staged, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def file_stamp(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """``(modification time in ns, size)`` of a file, or ``None`` when it does not exist.
+
+    Enough to notice that a file was rewritten since it was last read.
+    """
+    try:
+        st = Path(path).stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size)

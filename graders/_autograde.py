@@ -13,9 +13,9 @@ submission a private, throw-away course directory:
 Each worker process runs the unmodified ``NbGraderAPI.autograde`` in its private
 directory (so scores are nbgrader's own), then returns that submission's rows
 (grades, comments, flags, late penalty, timestamp). The parent process is the
-only writer of the real gradebook: it copies the gradebook, applies every
-submission's rows to the copy in one process, and renames the copy over the
-original; each autograded folder is likewise moved into place whole. Workers are
+only writer of the real gradebook: it applies each submission's rows to a copy
+of the gradebook as they arrive (while the workers grade the rest), and renames
+the copy over the original at the end; each autograded folder is likewise moved into place whole. Workers are
 started with ``spawn`` (never ``fork``: kernels talk over ZeroMQ, which must not
 be shared across a fork).
 """
@@ -37,7 +37,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ._atomic import atomic_path, replace_dir
+from ._atomic import atomic_path, file_stamp, replace_dir
 from ._course import (
     course_path,
     gradebook_file,
@@ -209,6 +209,55 @@ def _record_flagged(gb, assignment: str, student: str) -> None:
     gb.db.commit()
 
 
+class _Staging:
+    """A copy of the gradebook that results are applied to as they arrive, then renamed over it.
+
+    The copy is taken when the first result comes in. If the real gradebook changes before the
+    end (an instructor saved a manual grade in the formgrader meanwhile), the copy is taken
+    again from the changed gradebook and every result re-applied, so nothing entered meanwhile
+    is lost; otherwise the work already done while the workers were grading is kept.
+    """
+
+    def __init__(self, db: Path, path: Path, course_id: str, assignment: str) -> None:
+        self.db, self.path, self.course_id, self.assignment = db, path, course_id, assignment
+        self.gb = None
+        self.stamp: tuple[int, int] | None = None
+        self.ok: list[dict[str, Any]] = []
+
+    def _open(self) -> None:
+        from nbgrader.api import Gradebook
+
+        self.stamp = file_stamp(self.db)
+        _sqlite_copy(self.db, self.path)
+        self.gb = Gradebook(f"sqlite:///{self.path}", self.course_id)
+
+    def add(self, d: Mapping[str, Any]) -> None:
+        if not d["success"]:
+            return
+        if self.gb is None:
+            self._open()
+        _apply(self.gb, self.assignment, d["student"], d["data"])
+        self.ok.append(d)
+
+    def close(self) -> None:
+        if self.gb is not None:
+            self.gb.close()
+            self.gb = None
+
+    def finish(self, flagged: Iterable[str]) -> None:
+        """Record `flagged` students, then put the staged gradebook in place."""
+        if self.gb is None or file_stamp(self.db) != self.stamp:
+            self.close()
+            self._open()
+            for d in sorted(self.ok, key=lambda d: d["student"]):
+                _apply(self.gb, self.assignment, d["student"], d["data"])
+        for s in flagged:
+            _record_flagged(self.gb, self.assignment, s)
+        self.close()
+        with atomic_path(self.db) as new_db:
+            _sqlite_copy(self.path, new_db)
+
+
 def _write_findings(root: Path, assignment: str, findings: list[Finding]) -> Path:
     out = root / "reports" / assignment / "screening.csv"
     with atomic_path(out) as tmp:
@@ -306,23 +355,32 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
         jobs = [{"root": str(root), "assignment": assignment, "student": s, "snapshot": str(snapshot),
                  "course_id": course_id, "overrides": _overrides(timeout), "tmp": tmp} for s in run]
         done: list[dict[str, Any]] = []
+        staging = _Staging(db, Path(tmp) / "staging.db", course_id, assignment)
         bar = tqdm(total=len(jobs), desc=f"autograde {assignment}", unit="sub",
                    disable=(None if progress is None else not progress))
+
+        def finished(d: dict[str, Any]) -> None:
+            done.append(d)
+            staging.add(d)        # the parent applies results while workers still grade
+            bar.update()
+
         try:
             if n_workers == 1:
                 for job in jobs:
-                    done.append(_grade_one(job))
-                    bar.update()
+                    finished(_grade_one(job))
             else:
                 ctx = _mp_context()
                 with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
                     futures = {pool.submit(_grade_one, job): job["student"] for job in jobs}
                     for fut in cf.as_completed(futures):
                         try:
-                            done.append(fut.result())
+                            d = fut.result()
                         except Exception as exc:  # a crashed worker: report, keep the others
-                            done.append({"student": futures[fut], "success": False, "error": repr(exc)})
-                        bar.update()
+                            d = {"student": futures[fut], "success": False, "error": repr(exc)}
+                        finished(d)
+        except BaseException:
+            staging.close()
+            raise
         finally:
             bar.close()
 
@@ -331,17 +389,7 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
         for d in ok:  # whole folders, moved into place one at a time
             replace_dir(d["autograded"], root / "autograded" / d["student"] / assignment)
         if done or res.held:
-            from nbgrader.api import Gradebook
-
-            # Copy the gradebook as it is now (not the snapshot), so grades entered in
-            # the formgrader meanwhile are kept; apply every result; rename into place.
-            with atomic_path(db) as new_db:
-                _sqlite_copy(db, new_db)
-                with Gradebook(f"sqlite:///{new_db}", course_id) as gb:
-                    for d in sorted(ok, key=lambda d: d["student"]):
-                        _apply(gb, assignment, d["student"], d["data"])
-                    for s in sorted(res.failed) + sorted(res.held):
-                        _record_flagged(gb, assignment, s)
+            staging.finish(sorted(res.failed) + sorted(res.held))
         res.scores, res.max_score = _read_scores(db, course_id, assignment, todo)
         _write_findings(root, assignment, res.findings)
 

@@ -32,12 +32,15 @@ separate unprivileged user is what isolates them fully (see the hub notes).
 from __future__ import annotations
 
 import ast
+import functools
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from ._atomic import file_stamp
 
 __all__ = ["Finding", "MAX_SUBMISSION_BYTES", "screen_submission", "findings_table"]
 
@@ -248,6 +251,21 @@ def _scan_code(tree: ast.AST, protected: set[str], code_names: set[str] = frozen
     return list(dict.fromkeys(reasons))
 
 
+@functools.lru_cache(maxsize=32)
+def _expected_cached(source: Path, released: Path, _stamps: tuple) -> _Reference:
+    ref = _reference(source)
+    if released.exists():  # learners receive locked cells without hidden tests; instructors test with them
+        for c in nbformat.read(released, as_version=4).cells:
+            if (g := _grade_id(c)) and _is_locked(c):
+                ref.locked_source.setdefault(g, set()).add(c.source)
+    return ref
+
+
+def _expected(source: Path, released: Path) -> _Reference:
+    """The reference for one notebook, read once per class (and again if either file changes)."""
+    return _expected_cached(source, released, (file_stamp(source), file_stamp(released)))
+
+
 def screen_submission(course_dir: str | os.PathLike[str], assignment: str, student: str) -> list[Finding]:
     """Check one submission against the assignment's source notebooks, without running it.
 
@@ -292,12 +310,7 @@ def screen_submission(course_dir: str | os.PathLike[str], assignment: str, stude
             add(name, "structure", "", f"{name} is not a valid notebook ({type(exc).__name__}: "
                 f"{str(exc).splitlines()[0][:120]}): not graded")
             continue
-        ref = _reference(src_dir / name)
-        released = root / "release" / assignment / name
-        if released.exists():  # learners receive locked cells without hidden tests; instructors test with them
-            for c in nbformat.read(released, as_version=4).cells:
-                if (g := _grade_id(c)) and _is_locked(c):
-                    ref.locked_source.setdefault(g, set()).add(c.source)
+        ref = _expected(src_dir / name, root / "release" / assignment / name)
         ids = [g for g in (_grade_id(c) for c in nb.cells) if g]
         for gid in ref.grade_ids:
             if gid not in ids:

@@ -87,6 +87,7 @@ def build_databases(root, *, salt, truth=True, mode="tables", memory_limit="1GB"
         raise ValueError(f"output.database must be 'tables' or 'views', got {mode!r}")
     con = duckdb.connect(str(root / LEARNER_DB))
     try:
+        con.execute("SET enable_progress_bar = false")   # no progress widgets in a caller's notebook or log
         con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
         con.execute(f"SET file_search_path = {_sql_str(root)}")
         for name, t in tables().items():
@@ -113,6 +114,7 @@ def build_databases(root, *, salt, truth=True, mode="tables", memory_limit="1GB"
         (root / "truth").mkdir(exist_ok=True)
         tcon = duckdb.connect(str(root / TRUTH_DB))
         try:
+            tcon.execute("SET enable_progress_bar = false")
             tcon.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
             tcon.execute(f"SET file_search_path = {_sql_str(root)}")
             for name, t in tables().items():

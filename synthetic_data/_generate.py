@@ -7,6 +7,7 @@ complete one, never a half-written one.
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import shutil
@@ -51,17 +52,37 @@ def _folder(root, name):
     return root / ("truth" if tables()[name].audience == "truth" else "parquet") / name
 
 
+@functools.lru_cache(maxsize=2)
+def _world(profile, seed):
+    # A worker process runs many partitions of one world: build its employers once
+    return World(load_profile(profile), seed)
+
+
+def _split(t, key):
+    """``(value, rows)`` for each value of ``t[key]`` in sorted order.
+
+    Tables come out of a partition sorted by their folder key, so each value is one run of
+    rows and a zero-copy slice; an unsorted table falls back to a filter per value.
+    """
+    runs = pc.run_end_encode(t.column(key)).chunks
+    if len(runs) == 1:
+        values = runs[0].values.to_pylist()
+        if values == sorted(set(values)):
+            ends = runs[0].run_ends.to_pylist()
+            return [(v, t.slice(a, b - a)) for v, a, b in zip(values, [0] + ends[:-1], ends)]
+    return [(v, t.filter(pc.equal(t.column(key), v))) for v in sorted(set(pc.unique(t.column(key)).to_pylist()))]
+
+
 def write_partition(profile, seed, k, root, truth=True):
     """Build partition ``k`` and write its files under ``root``; return row counts."""
-    world = World(load_profile(profile), seed)
+    world = _world(profile, seed)
     counts = {}
     for name, t in build_partition(world, k).items():
         if not name.startswith("_") and tables()[name].audience == "truth" and not truth:
             continue
         key = None if name.startswith("_") else tables()[name].partition_by
         if key:
-            for value in sorted(set(t.column(key).to_pylist())):
-                part = t.filter(pc.equal(t.column(key), value))
+            for value, part in _split(t, key):
                 _write(part, _folder(root, name) / value / f"part-{k:05d}.parquet")
         elif t.num_rows or k == 0:
             _write(t, _folder(root, name) / f"part-{k:05d}.parquet")

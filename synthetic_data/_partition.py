@@ -128,7 +128,8 @@ def build_partition(world, k):
     rng = stream(seed, "ui_wage_noise", k)
     jobs_in = np.flatnonzero(J["employer"] >= 0)
     ssn, first, last, _ = _identity(P, J["person"][jobs_in], J["start"][jobs_in], noise["ui_wage"], rng)
-    middle = np.array([m[0] if isinstance(m, str) else None for m in P["middle"][J["person"][jobs_in]]], dtype=object)
+    initial = np.array([m[0] if isinstance(m, str) else None for m in P["middle"]], dtype=object)  # once per person
+    middle = initial[J["person"][jobs_in]]
     middle[rng.random(len(middle)) < 0.35] = None
     pos = np.full(len(J["person"]), -1)
     pos[jobs_in] = np.arange(len(jobs_in))
@@ -300,11 +301,9 @@ def build_partition(world, k):
         "county_fips": geo.county_fips[res_county[o]].astype(object),
         "start_date": cal.start_date(res_start[o]),
         "end_date": np.where(res_end[o] >= 0, cal.start_date(np.maximum(res_end[o], 0)), np.datetime64("NaT"))})
-    out_of_region = np.zeros((n, T))
     outside = J["employer"][job] < 0
-    np.add.at(out_of_region, (person[outside], q[outside]), wages[outside])
-    n_jobs = np.zeros((n, T), dtype=np.int64)
-    np.add.at(n_jobs, (person, q), 1)
+    out_of_region = _grid((n, T), (person[outside], q[outside]), wages[outside])
+    n_jobs = _grid((n, T), (person, q)).astype(np.int64)
     pi, qi = np.nonzero(n_jobs)
     out["earnings"] = _arrow("earnings", {
         "person_id": P["person_id"][pi], "year": cal.year(qi), "quarter": cal.quarter(qi),

@@ -78,6 +78,7 @@ def _q(con, sql):
 def _check_database(root, truth):
     failures = []
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"SET file_search_path = '{root}'")
     con.execute(f"ATTACH '{root / LEARNER_DB}' AS statelab (READ_ONLY)")
     if truth:

@@ -204,3 +204,33 @@ def test_held_submission_is_graded_once_cleared(hostile, tmp_path):
     # honest content, but the notebook was executed and graded by nbgrader.
     assert (course / "autograded" / "fake-data-connection" / ASSIGNMENT).is_dir()
     assert res.scores["fake-data-connection"] <= sum(v for q, v in hostile["points"].items() if q != "q1")
+
+
+def test_a_manual_grade_entered_while_grading_is_kept(hostile, tmp_path, monkeypatch):
+    """Results are applied to a copy while grading; a formgrader save meanwhile must survive the swap."""
+    from nbgrader.api import Gradebook
+
+    from graders import _autograde
+
+    course = shutil.copytree(hostile["course"], tmp_path / "course")
+    db, course_id = _autograde.gradebook_file(course)
+    calls = []
+    grade_one = _autograde._grade_one
+
+    def grade_then_instructor_saves(job):
+        out = grade_one(job)
+        calls.append(job["student"])
+        if len(calls) == 2:  # after the first result was staged: the instructor grades another student
+            with Gradebook(f"sqlite:///{db}", course_id) as gb:
+                gb.find_grade("q4-written", ASSIGNMENT, ASSIGNMENT, "honest-b").manual_score = 0.5
+                gb.db.commit()
+        return out
+
+    monkeypatch.setattr(_autograde, "_grade_one", grade_then_instructor_saves)
+    regraded = ["edited-test-cell", "honest-a"]
+    res = graders.autograde_class(course, ASSIGNMENT, workers=1, students=regraded, timeout=CELL_TIMEOUT)
+    assert calls == regraded
+    assert res.scores["honest-a"] == sum(hostile["points"].values())
+    assert res.scores["edited-test-cell"] == hostile["scores"]["edited-test-cell"]
+    with Gradebook(f"sqlite:///{db}", course_id) as gb:
+        assert gb.find_grade("q4-written", ASSIGNMENT, ASSIGNMENT, "honest-b").manual_score == 0.5
