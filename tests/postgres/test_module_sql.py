@@ -31,12 +31,6 @@ def _statements(path: Path) -> list[str]:
     return nbrules.sql_literals(nbrules.read(path))
 
 
-ALLOWLIST = Path(__file__).with_name("portability_allowlist.toml")
-with open(ALLOWLIST, "rb") as _fh:
-    import tomllib
-
-    ALLOWED = {e["notebook"]: e["reason"] for e in tomllib.load(_fh).get("allow", [])}
-
 NOTEBOOKS = [p for p in nbrules.discover_notebooks() if p.parts[-3:-2] != ("assignments",) and _statements(p)]
 
 
@@ -95,15 +89,4 @@ def test_module_sql_is_portable(path, loaded, tiny_dataset):
         pg.sql(f"DROP SCHEMA IF EXISTS {scratch} CASCADE")
     if unchecked == len(statements):
         pytest.skip("every literal statement reads a table the notebook builds in Python: nothing to compare")
-    reason = ALLOWED.get(nbrules.rel(path))
-    if reason is None:
-        assert not problems, "\n\n".join(problems)
-    else:  # a reviewed exception must still be needed
-        assert problems, f"{nbrules.rel(path)} is portable now: remove it from {ALLOWLIST.name}"
-
-
-def test_allowlist_names_existing_notebooks():
-    assert ALLOWED, "empty allow-list: delete the file and this test"
-    missing = [nb for nb in ALLOWED if not (nbrules.REPO_ROOT / nb).exists()]
-    assert not missing, f"{ALLOWLIST.name} lists notebooks that do not exist: {missing}"
-    assert all(len(reason) > 20 for reason in ALLOWED.values())
+    assert not problems, "\n\n".join(problems)

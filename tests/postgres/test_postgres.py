@@ -65,6 +65,9 @@ def test_values_survive_the_load(classroom_db, tiny_dataset):
         a = duck.sql(q.format("wioa")).df()
         b = pg.sql(q.format("statelab.wioa")).df()
     pd.testing.assert_frame_equal(a.astype(str), b.astype(str))
+    # the same dtypes as DuckDB gives, so `.dt` works on dates in notebooks and hidden tests
+    assert b["exit_date"].dtype == a["exit_date"].dtype
+    assert (b["exit_date"].dt.year.dropna() == a["exit_date"].dt.year.dropna()).all()
     assert a["ssn"].isna().any() and a["training_cip_code"].isna().any(), "sanity: there are NULLs to check"
     assert b["ssn"].isna().sum() == a["ssn"].isna().sum()
 
