@@ -35,9 +35,11 @@ INSTRUCTOR_ROLE = "statelab_instructor"
 _PG_TYPES = {"string": "text", "int64": "bigint", "int32": "integer", "int16": "smallint", "int8": "smallint",
              "float64": "double precision", "bool": "boolean", "date": "date"}
 #: Indexes for the joins and filters the lessons use (identifiers and state-quarter slices).
+#: Not indexed: a state-quarter slice of ui_wage (lessons read whole years or states, where a sequential
+#: scan wins) and ui_claim_week.claim_id (the first column of its primary key already serves it).
 _INDEXES = {
-    "ui_wage": [("ssn",), ("state_fips", "year", "quarter"), ("ui_account",)],
-    "ui_claim": [("ssn",)], "ui_claim_week": [("claim_id",)],
+    "ui_wage": [("ssn",), ("ui_account",)],
+    "ui_claim": [("ssn",)],
     "tanf": [("head_ssn",)], "snap": [("head_ssn",)], "wioa": [("ssn",)],
     "postsec_enrollment": [("ssn",)], "postsec_completion": [("ssn",)],
     "crosswalk": [("person_id",)],
@@ -71,50 +73,71 @@ def _literal(text):
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def _copy_table(dsn, schema, t, folder, batch_rows):
-    """Create one staging table, COPY its rows in, ANALYZE it, commit; return the row count."""
+#: A table whose Parquet files hold more than this many bytes is copied over two connections at once.
+_SPLIT_BYTES = 8 * 2**20
+
+
+def _create_tables(dsn, steps):
+    with _psycopg().connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
+        for stage in {st.stage for st in steps}:
+            cur.execute(f"CREATE SCHEMA {stage}")
+        for st in steps:
+            t = st.spec
+            cur.execute(f"CREATE TABLE {st.table} ("
+                        + ", ".join(f"{_ident(c.name)} {_PG_TYPES[c.type]}" + ("" if c.nullable else " NOT NULL")
+                                    for c in t.columns) + ")")
+
+
+def _copy_files(dsn, table, columns, files, batch_rows):
+    """COPY the rows of some Parquet files into `table` over one connection; return the row count."""
     import pyarrow.csv as pacsv
     import pyarrow.dataset as ds
 
-    psycopg = _psycopg()
-    table = f"{schema}.{_ident(t.name)}"
-    cols = ", ".join(_ident(c) for c in t.column_names)
     rows = 0
-    with psycopg.connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE {table} ("
-                    + ", ".join(f"{_ident(c.name)} {_PG_TYPES[c.type]}" + ("" if c.nullable else " NOT NULL")
-                                for c in t.columns) + ")")
-        if folder.exists():
-            data = ds.dataset(str(folder), format="parquet")  # partition folders hold whole rows
-            # FREEZE: the table is new in this transaction, so rows can be written already frozen
-            # (no hint-bit rewrite or anti-wraparound vacuum of a freshly loaded table later)
-            with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv, FREEZE)") as copy:
-                for batch in data.to_batches(columns=t.column_names, batch_size=batch_rows):
-                    buf = io.BytesIO()
-                    # strings are always quoted, nulls never: COPY then tells NULL from ''
-                    pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=False))
-                    copy.write(buf.getvalue())
-                    rows += batch.num_rows
-        cur.execute(f"ANALYZE {table}")
+    cols = ", ".join(_ident(c) for c in columns)
+    with _psycopg().connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
+        with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+            for batch in ds.dataset([str(f) for f in files], format="parquet").to_batches(
+                    columns=columns, batch_size=batch_rows):
+                buf = io.BytesIO()
+                # strings are always quoted, nulls never: COPY then tells NULL from ''
+                pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=False))
+                copy.write(buf.getvalue())
+                rows += batch.num_rows
     return rows
 
 
-def _build_index(dsn, sql):
+def _run_sql(dsn, *statements):
     with _psycopg().connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
-        cur.execute("SET LOCAL maintenance_work_mem = '256MB'")   # sort in memory, not in temp files
-        cur.execute(sql)
+        cur.execute("SET LOCAL maintenance_work_mem = '256MB'")   # index builds sort in memory
+        for sql in statements:
+            cur.execute(sql)
 
 
-def _index_statements(stage, name, t):
-    """``CREATE [UNIQUE] INDEX`` statements for one staging table; the unique one becomes its key."""
-    table = f"{stage}.{_ident(name)}"
-    out = []
-    if t.primary_key:
-        out.append(f"CREATE UNIQUE INDEX {_ident(f'{name}_pkey')} ON {table} "
-                   f"({', '.join(map(_ident, t.primary_key))})")
-    for i, cols in enumerate(_INDEXES.get(name, ())):
-        out.append(f"CREATE INDEX {_ident(f'{name}_ix{i}')} ON {table} ({', '.join(map(_ident, cols))})")
-    return out
+class _Step:
+    """One table's load: its COPY parts, then its index builds, then ANALYZE."""
+
+    def __init__(self, stage, name, spec, files):
+        self.stage, self.name, self.spec, self.files = stage, name, spec, files
+        self.table = f"{stage}.{_ident(name)}"
+        self.bytes = sum(f.stat().st_size for f in files)
+        self.rows = 0
+        self.waiting = 0          # tasks of the current phase still running
+
+    def copy_tasks(self, batch_rows):
+        parts = [self.files[0::2], self.files[1::2]] if self.bytes > _SPLIT_BYTES and len(self.files) > 1 \
+            else ([self.files] if self.files else [])
+        return [(_copy_files, (self.table, self.spec.column_names, part, batch_rows)) for part in parts]
+
+    def index_tasks(self):
+        out = []
+        if self.spec.primary_key:
+            out.append(f"CREATE UNIQUE INDEX {_ident(f'{self.name}_pkey')} ON {self.table} "
+                       f"({', '.join(map(_ident, self.spec.primary_key))})")
+        for i, cols in enumerate(_INDEXES.get(self.name, ())):
+            out.append(f"CREATE INDEX {_ident(f'{self.name}_ix{i}')} ON {self.table} "
+                       f"({', '.join(map(_ident, cols))})")
+        return [(_run_sql, (sql,)) for sql in out]
 
 
 def _drop_stages(dsn, stages):
@@ -123,14 +146,67 @@ def _drop_stages(dsn, stages):
             conn.execute(f"DROP SCHEMA IF EXISTS {stage} CASCADE")
 
 
+def _schedule(dsn, steps, jobs, batch_rows, bar):
+    """Run every step's COPY parts, index builds and ANALYZE over `jobs` connections.
+
+    Ready work is started biggest table first, so the long pole (the wage table's COPY, then its
+    indexes) is never queued behind small tables' work. A table's indexes start when all its
+    rows are in; its ANALYZE when its indexes are built (ANALYZE would wait for them anyway).
+    """
+    import heapq
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    ready, order = [], 0
+
+    def push(step, phase, tasks):
+        nonlocal order
+        step.phase, step.waiting = phase, len(tasks)
+        for fn, args in tasks:
+            heapq.heappush(ready, (-step.bytes, order, step, fn, args))
+            order += 1
+        return bool(tasks)
+
+    def advance(step):
+        # the next phase with work in it; a step with nothing left is done
+        if step.phase == "copy" and push(step, "index", step.index_tasks()):
+            return
+        if step.phase in ("copy", "index"):
+            push(step, "analyze", [(_run_sql, (f"ANALYZE {step.table}",))])
+            return
+        bar.update()
+
+    for step in steps:
+        if not push(step, "copy", step.copy_tasks(batch_rows)):
+            advance(step)
+    running = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        try:
+            while ready or running:
+                while ready and len(running) < jobs:
+                    _, _, step, fn, args = heapq.heappop(ready)
+                    running[pool.submit(fn, dsn, *args)] = step
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for f in done:
+                    step = running.pop(f)
+                    result = f.result()
+                    if step.phase == "copy":
+                        step.rows += result
+                    step.waiting -= 1
+                    if step.waiting == 0:
+                        advance(step)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)   # let running steps end before cleaning up
+            raise
+
+
 def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=200_000, jobs=2, progress=False):
     """Load a generated dataset into PostgreSQL.
 
-    Tables are copied into staging schemas over ``jobs`` connections at once, and each table's
-    indexes are built, also in parallel, as soon as its rows are in. Then one transaction adds
-    the primary keys and comments and swaps the staging schemas in for the live ones, so readers
-    see the old data or the new, never a mix; a failed load removes the staging schemas and
-    leaves the live ones as they were.
+    The tables are created in staging schemas; their rows are copied in (the largest over two
+    connections at once) and their indexes built and statistics gathered, ``jobs`` steps at a
+    time, largest table first. Then one transaction adds the primary keys and comments and swaps
+    the staging schemas in for the live ones, so readers see the old data or the new, never a mix;
+    a failed load removes the staging schemas and leaves the live ones as they were.
 
     Parameters
     ----------
@@ -145,7 +221,7 @@ def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=20
     batch_rows : int
         Rows per COPY chunk.
     jobs : int, default 2
-        Connections working at once (COPY and index builds). ``1`` loads one step at a time.
+        Connections working at once. ``1`` loads one step at a time.
     progress : bool
         Show a progress bar.
 
@@ -154,14 +230,12 @@ def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=20
     dict of str to int
         Rows loaded per table.
     """
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
     from pathlib import Path
 
     from tqdm.auto import tqdm
 
     from ._connect import manifest
 
-    psycopg = _psycopg()
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     root = Path(dataset)
@@ -171,50 +245,25 @@ def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=20
         if not (root / "truth").is_dir():
             raise OutputError(f"the dataset at {root} was generated without truth tables")
         targets += [("truth", n, t) for n, t in tables().items() if t.audience == "truth"]
-
-    def folder(t):
-        return root / ("truth" if t.audience == "truth" else "parquet") / t.name
-
-    def size(t):
-        return sum(f.stat().st_size for f in folder(t).rglob("*.parquet")) if folder(t).exists() else 0
-
-    # Biggest first, so the long COPY and its index builds start at once and the rest fill in around them
-    targets.sort(key=lambda x: -size(x[2]))
     stages = {s: _ident(f"{s}__loading") for s, _, _ in targets}
-    counts = {}
+    steps = []
+    for s, name, t in targets:
+        folder = root / ("truth" if t.audience == "truth" else "parquet") / name
+        steps.append(_Step(stages[s], name, t, sorted(folder.rglob("*.parquet")) if folder.exists() else []))
     try:
         _drop_stages(dsn, stages.values())
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for stage in stages.values():
-                conn.execute(f"CREATE SCHEMA {stage}")
-        bar = tqdm(total=len(targets), desc="load postgres", unit="table", disable=not progress)
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            pending = {pool.submit(_copy_table, dsn, stages[s], t, folder(t), batch_rows): ("copy", name, s, t)
-                       for s, name, t in targets}
-            try:
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        kind, name, s, t = pending.pop(f)
-                        result = f.result()
-                        if kind == "copy":
-                            counts[name] = result
-                            bar.update()
-                            for sql in _index_statements(stages[s], name, t):
-                                pending[pool.submit(_build_index, dsn, sql)] = ("index", name, s, t)
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)   # let running steps end before cleaning up
-                raise
-        bar.close()
-        with psycopg.connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
-            for s, name, t in targets:
-                table = f"{stages[s]}.{_ident(name)}"
+        _create_tables(dsn, steps)
+        with tqdm(total=len(steps), desc="load postgres", unit="table", disable=not progress) as bar:
+            _schedule(dsn, steps, jobs, batch_rows, bar)
+        with _psycopg().connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
+            for st in steps:
+                t = st.spec
                 if t.primary_key:
-                    cur.execute(f"ALTER TABLE {table} ADD CONSTRAINT {_ident(f'{name}_pkey')} "
-                                f"PRIMARY KEY USING INDEX {_ident(f'{name}_pkey')}")
-                cur.execute(f"COMMENT ON TABLE {table} IS {_literal(t.title + '. ' + t.grain)}")
+                    cur.execute(f"ALTER TABLE {st.table} ADD CONSTRAINT {_ident(f'{st.name}_pkey')} "
+                                f"PRIMARY KEY USING INDEX {_ident(f'{st.name}_pkey')}")
+                cur.execute(f"COMMENT ON TABLE {st.table} IS {_literal(t.title + '. ' + t.grain)}")
                 for c in t.columns:
-                    cur.execute(f"COMMENT ON COLUMN {table}.{_ident(c.name)} IS {_literal(c.description)}")
+                    cur.execute(f"COMMENT ON COLUMN {st.table}.{_ident(c.name)} IS {_literal(c.description)}")
             for s, stage in stages.items():  # swap in: one transaction, so readers see old or new, never half
                 cur.execute(f"DROP SCHEMA IF EXISTS {_ident(s)} CASCADE")
                 cur.execute(f"ALTER SCHEMA {stage} RENAME TO {_ident(s)}")
@@ -224,7 +273,7 @@ def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=20
         with contextlib.suppress(Exception):    # keep the original error, even if the server went away
             _drop_stages(dsn, stages.values())
         raise
-    return counts
+    return {st.name: st.rows for st in steps}
 
 
 def _role_exists(cur, role):
