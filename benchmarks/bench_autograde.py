@@ -1,7 +1,8 @@
 """Autograding a whole class: graders.autograde_class (parallel) against nbgrader's own sequential autograde.
 
 Reports, in one run:
-- wall time to autograde a class (default 40 students) with ``graders.autograde_class(..., workers=2)``;
+- wall time to autograde a class (default 40 students) with ``graders.autograde_class`` and its default
+  number of workers (the cores plus one; ``--workers`` to choose);
 - wall time for the same class with ``graders.autograde_sequential`` (plain ``NbGraderAPI.autograde``, one
   submission after another: nbgrader's own behaviour and the baseline) on an identical copy of the course;
 - the speedup, sequential / parallel (target >= 1.8x on 2 cores), and the time per submission of each;
@@ -145,7 +146,8 @@ def cell_max_scores(course: Path, assignment: str) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--students", type=int, default=40, help="class size (default 40)")
-    ap.add_argument("--workers", type=int, default=2, help="autograde_class worker processes (default 2)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="autograde_class worker processes (default: the grader's own default, cores + 1)")
     ap.add_argument("--assignment", default="01-orientation")
     ap.add_argument("--mistakes", type=int, default=0,
                     help="students whose submission carries a known mistake (default 0: every submission is the solution)")

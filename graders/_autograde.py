@@ -88,6 +88,11 @@ class AutogradeResult:
     held: dict[str, str] = field(default_factory=dict)
 
 
+def default_workers() -> int:
+    """Worker processes used when none are asked for: the cores plus one."""
+    return (os.cpu_count() or 1) + 1
+
+
 def _mp_context():
     """A start method that never forks a process holding kernels or ZeroMQ state.
 
@@ -294,7 +299,9 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
         The assignment id; it must already be in the gradebook (run
         :func:`graders.release_assignments` first).
     workers : int, optional
-        Worker processes; default ``os.cpu_count()``, capped at the number of
+        Worker processes; default one more than ``os.cpu_count()`` (each worker
+        waits on its kernel while the kernel runs, and on nbgrader while nbgrader
+        converts: one extra keeps every core busy), capped at the number of
         submissions. ``1`` grades in this process, one after another, through the
         same private-directory path.
     students : iterable of str, optional
@@ -336,7 +343,7 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
     for s in todo:
         if not (root / "submitted" / s / assignment).is_dir():
             raise SubmissionError(f"no submission folder submitted/{s}/{assignment}")
-    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    n_workers = max(1, min(workers or default_workers(), len(todo) or 1))
     res = AutogradeResult(assignment=assignment, workers=n_workers)
     res.findings = [f for s in todo for f in screen_submission(root, assignment, s)]
     cleared = set(cleared)

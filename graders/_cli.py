@@ -93,7 +93,7 @@ def collect(assignment: str,
 @app.command()
 def autograde(assignment: str,
               workers: Annotated[Optional[int], typer.Option(
-                  "--workers", "-j", min=1, help="Parallel workers (default: all cores).")] = None,
+                  "--workers", "-j", min=1, help="Parallel workers (default: the cores plus one).")] = None,
               timeout: Annotated[Optional[int], typer.Option(
                   min=1, help="Per-cell timeout in seconds (default: the course config).")] = None,
               student: Annotated[Optional[list[str]], typer.Option(help="Only these students.")] = None,
