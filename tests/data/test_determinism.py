@@ -36,7 +36,7 @@ def test_same_bytes_on_a_local_dask_cluster(one_process, tmp_path):
 def test_same_bytes_through_a_scheduler_address(one_process, tmp_path):
     distributed = pytest.importorskip("distributed")
     # A cluster started elsewhere, reached only by its address, as on a real cluster
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster:
         path = sd.generate("tiny", seed=7, out=tmp_path / "remote", dask=cluster.scheduler_address, validate=False)
         ran = {str(t[0]).split("-")[0] for t in cluster.scheduler.transition_log}
     assert "write_partition" in ran, "the partitions must have run on the cluster"
