@@ -15,9 +15,10 @@ directory (so scores are nbgrader's own), then returns that submission's rows
 (grades, comments, flags, late penalty, timestamp). The parent process is the
 only writer of the real gradebook: it applies each submission's rows to a copy
 of the gradebook as they arrive (while the workers grade the rest), and renames
-the copy over the original at the end; each autograded folder is likewise moved into place whole. Workers are
-started with ``spawn`` (never ``fork``: kernels talk over ZeroMQ, which must not
-be shared across a fork).
+the copy over the original at the end; each autograded folder is likewise moved
+into place whole. Workers are started by a clean ``forkserver`` (``spawn`` where
+there is none), never forked from the caller: kernels talk over ZeroMQ, which
+must not be shared across a fork.
 """
 
 from __future__ import annotations

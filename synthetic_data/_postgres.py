@@ -34,7 +34,7 @@ READER_ROLE = "statelab_reader"
 INSTRUCTOR_ROLE = "statelab_instructor"
 _PG_TYPES = {"string": "text", "int64": "bigint", "int32": "integer", "int16": "smallint", "int8": "smallint",
              "float64": "double precision", "bool": "boolean", "date": "date"}
-#: Indexes for the joins and filters the lessons use (identifiers and state-quarter slices).
+#: Indexes for the joins the lessons make (on identifiers), besides each table's primary key.
 #: Not indexed: a state-quarter slice of ui_wage (lessons read whole years or states, where a sequential
 #: scan wins) and ui_claim_week.claim_id (the first column of its primary key already serves it).
 _INDEXES = {
@@ -122,6 +122,7 @@ class _Step:
         self.table = f"{stage}.{_ident(name)}"
         self.bytes = sum(f.stat().st_size for f in files)
         self.rows = 0
+        self.phase = "copy"       # then "index", then "analyze"
         self.waiting = 0          # tasks of the current phase still running
 
     def copy_tasks(self, batch_rows):
