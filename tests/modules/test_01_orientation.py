@@ -30,11 +30,8 @@ import nbrules  # noqa: E402
 LESSON = Path(__file__).resolve().parents[2] / "modules" / "01-orientation" / "01-working-with-confidential-data.ipynb"
 
 
-def lesson_sql(marker: str, path: Path = LESSON) -> str:
-    """The one literal SQL string in the lesson that contains ``marker``."""
-    found = [q for q in nbrules.sql_literals(nbrules.read(path)) if marker in q]
-    assert len(found) == 1, f"{len(found)} lesson queries contain {marker!r}"
-    return found[0]
+def lesson_sql(marker: str) -> str:
+    return nbrules.sql_containing(LESSON, marker)
 
 
 # Wage records with their true person and whether the reported SSN is wrong (missing, mistyped, placeholder).

@@ -28,11 +28,8 @@ import nbrules  # noqa: E402
 LESSON = Path(__file__).resolve().parents[2] / "modules" / "02-eda-with-sql" / "01-exploring-the-records.ipynb"
 
 
-def lesson_sql(marker: str, path: Path = LESSON) -> str:
-    """The one literal SQL string in the lesson that contains ``marker``."""
-    found = [q for q in nbrules.sql_literals(nbrules.read(path)) if marker in q]
-    assert len(found) == 1, f"{len(found)} lesson queries contain {marker!r}"
-    return found[0]
+def lesson_sql(marker: str) -> str:
+    return nbrules.sql_containing(LESSON, marker)
 
 
 def _link(con):

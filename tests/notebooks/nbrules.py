@@ -258,3 +258,10 @@ def sql_literals(nb) -> list[str]:
                 found.append(n.args[0].value)
     return found
 
+
+def sql_containing(path: Path, marker: str) -> str:
+    """The one literal SQL string of notebook `path` that contains ``marker`` (module tests rerun it)."""
+    found = [q for q in sql_literals(read(path)) if marker in q]
+    assert len(found) == 1, f"{len(found)} queries in {path.name} contain {marker!r}"
+    return found[0]
+
