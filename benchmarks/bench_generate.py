@@ -8,13 +8,18 @@ Reports, in one run:
   fields (target >= 100x), both on one core;
 - peak memory of each profile's generation (a separate process per profile, so peaks do not mix).
 
-Usage: python benchmarks/bench_generate.py [--profiles tiny default] [--faker-rows 20000]
-Machines are shared and noisy: read the ratios, not the seconds.
+Usage: python benchmarks/bench_generate.py [--profiles tiny default] [--faker-rows 20000] [--repeats 3]
+Machines are shared and noisy: read the ratios, not the seconds. With --repeats N each
+measurement runs N times (a fresh process per profile run) and the table shows the median
+ratio with its range; the one-time import of pandas, which pyarrow pulls in on its first
+conversion of Python strings, and of Faker, used for the name pools, happen before the clock starts.
 """
 
 import argparse
 import json
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,23 +37,24 @@ def _child(profile, out):
     from synthetic_data import _generate as g
     from synthetic_data._database import EmployerQuarter, build_databases
     from synthetic_data._global_tables import global_tables
-    from synthetic_data._world import World
+
+    import faker  # noqa: F401  (one-time library imports, not generation work)
+    import pandas  # noqa: F401
 
     out = Path(out)
     params = sd.load_profile(profile)
     t0, c0 = time.perf_counter(), time.process_time()
     rows = {}
-    world = World(params, sd.DEFAULT_SEED)
+    world = g._world(profile, sd.DEFAULT_SEED)
     eq = EmployerQuarter(world)
     for k in range(params["size"]["partitions"]):
-        for name, n in g.write_partition(profile, sd.DEFAULT_SEED, k, out).items():
+        counts, partial = g.write_partition(profile, sd.DEFAULT_SEED, k, out)
+        for name, n in counts.items():
             rows[name] = rows.get(name, 0) + n
-        eq.add(g._folder(out, "_employer_quarter_partial") / f"part-{k:05d}.parquet")
+        eq.add(partial)
     for name, t in global_tables(world).items():
         g._write(t, g._folder(out, name) / "part-00000.parquet")
     g._write(eq.table(), g._folder(out, "employer_quarter") / "part-00000.parquet")
-    import shutil
-    shutil.rmtree(out / g._WORK)
     tables_s, tables_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     build_databases(out, salt=params["linkage"]["hash_salt"], mode=params.get("output", {}).get("database", "tables"))
@@ -71,8 +77,11 @@ def _child(profile, out):
                       "wage_rows": rows["ui_wage"], "peak_rss_mb": peak_mb}))
 
 
-def _wage_table_rows_per_second(profile="default", partitions=3):
-    """Only the wage table: people, job spells, earnings, reported identities, as an Arrow table."""
+def _wage_table_rows_per_second(profile="default"):
+    """Only the wage table: people, job spells, earnings, reported identities, as an Arrow table.
+
+    Partition 0 runs first, untimed, to warm up the libraries; the rest are timed in CPU seconds.
+    """
     import numpy as np
 
     import synthetic_data as sd
@@ -82,10 +91,12 @@ def _wage_table_rows_per_second(profile="default", partitions=3):
     from synthetic_data._rng import stream
     from synthetic_data._world import World
 
-    world = World(sd.load_profile(profile), sd.DEFAULT_SEED)     # set-up, like Faker() in the baseline
-    rows = 0
-    t0 = time.perf_counter()
-    for k in range(partitions):
+    params = sd.load_profile(profile)
+    world = World(params, sd.DEFAULT_SEED)     # set-up, like Faker() in the baseline
+    rows, c0 = 0, None
+    for k in range(params["size"]["partitions"]):
+        if k == 1:
+            rows, c0 = 0, time.process_time()
         first, n = world.partition_people(k)
         P = make_people(first, n, rng=stream(1, "people", k), world=world)
         J = simulate_jobs(P, rng=stream(1, "jobs", k), world=world)
@@ -101,7 +112,7 @@ def _wage_table_rows_per_second(profile="default", partitions=3):
             "ein": Take(E["reported_ein"].astype(object), J["employer"][job[keep]]), "year": world.cal.year(q[keep]),
             "quarter": world.cal.quarter(q[keep]), "wages": np.round(w[keep]).astype(np.int64)})
         rows += t.num_rows
-    return rows / (time.perf_counter() - t0)
+    return rows / (time.process_time() - c0)
 
 
 def _faker_rows_per_second(n):
@@ -113,56 +124,73 @@ def _faker_rows_per_second(n):
     fake = Faker("en_US")
     fake.seed_instance(0)
     rnd = random.Random(0)
-    t0 = time.perf_counter()
+    fake.first_name(), fake.last_name()    # warm-up, as for the generator
+    t0 = time.process_time()
     rows = []
     for _ in range(n):
         rows.append({"ssn": f"9{rnd.randint(0, 99_999_999):08d}", "first_name": fake.first_name(),
                      "last_name": fake.last_name(), "ui_account": f"17{rnd.randint(0, 99_999_999):08d}",
                      "year": 2014 + rnd.randint(0, 11), "quarter": rnd.randint(1, 4),
                      "wages": int(rnd.lognormvariate(9.2, 0.8))})
-    return n / (time.perf_counter() - t0)
+    return n / (time.process_time() - t0)
+
+
+def _run_child(profile, out):
+    proc = subprocess.run([sys.executable, __file__, "--child", profile, str(out)], capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"benchmark child for {profile} failed:\n{proc.stderr}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    r["wage_rows_per_s_per_core"] = r["wage_rows"] / r["tables_s"]
+    r["generate_over_pyarrow_write"] = r["tables_s"] / r["pyarrow_write_s"]
+    # CPU seconds of this one process: what other jobs on a shared machine disturb least
+    r["generate_over_pyarrow_write_cpu"] = r["tables_cpu_s"] / r["pyarrow_write_cpu_s"]
+    r["with_databases_over_pyarrow_write"] = (r["tables_s"] + r["databases_s"]) / r["pyarrow_write_s"]
+    return r
+
+
+def _spread(values, fmt):
+    """Median, and the range when there is more than one value."""
+    values = sorted(values)
+    median = statistics.median(values)
+    return format(median, fmt) if len(values) == 1 else f"{median:{fmt}} ({values[0]:{fmt}}-{values[-1]:{fmt}})"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profiles", nargs="+", default=["tiny", "default"])
     ap.add_argument("--faker-rows", type=int, default=20_000)
+    ap.add_argument("--repeats", type=int, default=1, help="runs of each measurement (median and range reported)")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return _child(*args.child)
-    faker_rps = _faker_rows_per_second(args.faker_rows)
-    wage_rps = _wage_table_rows_per_second()
-    results = []
+    speedups, runs = [], {profile: [] for profile in args.profiles}
     with tempfile.TemporaryDirectory() as tmp:
-        for profile in args.profiles:
-            out = Path(tmp) / profile
-            proc = subprocess.run([sys.executable, __file__, "--child", profile, str(out)],
-                                  capture_output=True, text=True)
-            if proc.returncode:
-                sys.exit(f"benchmark child for {profile} failed:\n{proc.stderr}")
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
-            r["wage_rows_per_s_per_core"] = r["wage_rows"] / r["tables_s"]
-            r["generate_over_pyarrow_write"] = r["tables_s"] / r["pyarrow_write_s"]
-            # CPU seconds of this one process: what other jobs on a shared machine disturb least
-            r["generate_over_pyarrow_write_cpu"] = r["tables_cpu_s"] / r["pyarrow_write_cpu_s"]
-            r["with_databases_over_pyarrow_write"] = (r["tables_s"] + r["databases_s"]) / r["pyarrow_write_s"]
-            r["speedup_over_faker_rows"] = r["wage_rows_per_s_per_core"] / faker_rps
-            results.append(r)
-    print(f"wage table alone (same fields), one core: {wage_rps:,.0f} rows/s; row-by-row Faker: {faker_rps:,.0f} rows/s;"
-          f" speedup {wage_rps / faker_rps:,.0f}x")
-    print("gen/write: all tables generated and written, over pyarrow writing the same tables;"
-          " +db adds building the DuckDB files")
-    print(f"{'profile':8s} {'wage rows':>11s} {'rows/s/core':>12s} {'gen/write':>10s} {'(CPU)':>6s} {'+db/write':>10s} "
-          f"{'vs Faker':>9s} {'peak MB':>8s}")
-    for r in results:
-        print(f"{r['profile']:8s} {r['wage_rows']:>11,} {r['wage_rows_per_s_per_core']:>12,.0f} "
-              f"{r['generate_over_pyarrow_write']:>10.1f} {r['generate_over_pyarrow_write_cpu']:>6.1f} "
-              f"{r['with_databases_over_pyarrow_write']:>10.1f} "
-              f"{r['speedup_over_faker_rows']:>9.0f} {r['peak_rss_mb']:>8.0f}")
+        for i in range(args.repeats):
+            # the two sides of the Faker comparison run back to back, so both see the same machine
+            faker_rps = _faker_rows_per_second(args.faker_rows)
+            wage_rps = _wage_table_rows_per_second()
+            speedups.append({"faker_rows_per_s": faker_rps, "wage_table_rows_per_s": wage_rps,
+                             "speedup": wage_rps / faker_rps})
+            for profile in args.profiles:
+                out = Path(tmp) / f"{Path(profile).stem}-{i}"
+                runs[profile].append(_run_child(profile, out))
+                shutil.rmtree(out)
+    print(f"wage table alone (same fields) over row-by-row Faker, one core, CPU seconds: "
+          f"{_spread([s['speedup'] for s in speedups], '.0f')}x "
+          f"({_spread([s['wage_table_rows_per_s'] for s in speedups], ',.0f')} vs "
+          f"{_spread([s['faker_rows_per_s'] for s in speedups], ',.0f')} rows/s)")
+    print("gen/write: all tables generated and written, over pyarrow writing the same tables, in wall and in CPU"
+          " seconds; +db adds building the DuckDB files (wall)")
+    for profile, rs in runs.items():
+        print(f"{profile}: {rs[0]['wage_rows']:,} wage rows, "
+              f"{_spread([r['wage_rows_per_s_per_core'] for r in rs], ',.0f')} wage rows/s on one core; "
+              f"gen/write {_spread([r['generate_over_pyarrow_write'] for r in rs], '.2f')}, "
+              f"CPU {_spread([r['generate_over_pyarrow_write_cpu'] for r in rs], '.2f')}, "
+              f"+db {_spread([r['with_databases_over_pyarrow_write'] for r in rs], '.1f')}; "
+              f"peak {_spread([r['peak_rss_mb'] for r in rs], '.0f')} MB")
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "generate.json").write_text(json.dumps(
-        {"faker_rows_per_s": faker_rps, "wage_table_rows_per_s": wage_rps, "profiles": results}, indent=2))
+    (HERE / "results" / "generate.json").write_text(json.dumps({"faker": speedups, "profiles": runs}, indent=2))
 
 
 if __name__ == "__main__":

@@ -55,8 +55,9 @@ def simulate_claims(P, J, earn_state, *, rng, world):
     bp = earn_state[person[:, None], state[:, None], base_q]
     bpw = np.round(bp.sum(axis=1)).astype(np.int64)
     hqw = np.round(bp.max(axis=1)).astype(np.int64)
-    fips = world.geo.state_fips[state]
-    law = {k: np.array([ui["state"][f][k] for f in fips]) for k in ("min_wba", "max_wba", "max_weeks", "min_base_period")}
+    # each state's law once, then one lookup per claim
+    law = {k: np.array([ui["state"][f][k] for f in world.geo.state_fips])[state]
+           for k in ("min_wba", "max_wba", "max_weeks", "min_base_period")}
     eligible = (bpw >= law["min_base_period"]) & (hqw > 0)
     wba = np.where(eligible, np.clip(np.round(ui["replacement"] * hqw / 13), law["min_wba"], law["max_wba"]), 0).astype(np.int32)
     max_weeks = law["max_weeks"]
@@ -167,8 +168,8 @@ def simulate_assistance(P, earn, *, rng, world, program):
         allot = np.asarray(cfg["max_allotment"])[hh - 1] - 0.3 * net
         benefit = np.maximum(np.round(allot), cfg["min_benefit"]).astype(np.int32)
     else:
-        fips = world.geo.state_fips[P["state_q"][person, q]]
-        max3 = np.array([cfg["max_benefit_family_of_3"][f] for f in fips], dtype=np.float64)
+        max3 = np.array([cfg["max_benefit_family_of_3"][f] for f in world.geo.state_fips],
+                        dtype=np.float64)[P["state_q"][person, q]]
         benefit = np.maximum(np.round(max3 * (hh / 3) ** 0.5 - cfg["earned_income_disregard"] * gross), 10).astype(np.int32)
     first_month = np.full(n_spells, 10**9, dtype=np.int64)
     np.minimum.at(first_month, s, month)

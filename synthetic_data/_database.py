@@ -48,14 +48,12 @@ class EmployerQuarter:
         shape = (len(world.employers["ui_account"]), world.T)
         self.m1, self.m3, self.wages = (np.zeros(shape, dtype=np.int64) for _ in range(3))
 
-    def add(self, path):
-        import pyarrow.parquet as pq
-
-        t = pq.read_table(str(path))
+    def add(self, partial):
+        """Add one partition's partial: arrays ``employer``, ``q``, ``m1``, ``m3``, ``wages``."""
         # (employer, quarter) pairs are unique within a partial, so plain fancy-index addition is exact
-        idx = (t.column("employer").to_numpy(), t.column("q").to_numpy())
-        for target, col in ((self.m1, "m1"), (self.m3, "m3"), (self.wages, "wages")):
-            target[idx] += t.column(col).to_numpy()
+        idx = (partial["employer"], partial["q"])
+        for name in ("m1", "m3", "wages"):
+            getattr(self, name)[idx] += partial[name]
 
     def table(self):
         import numpy as np

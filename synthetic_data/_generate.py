@@ -34,7 +34,7 @@ from ._world import World
 __all__ = ["generate", "write_partition", "MANIFEST", "GENERATOR_VERSION"]
 
 MANIFEST = "manifest.json"
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 _PARQUET = dict(compression="zstd", use_dictionary=True, write_statistics=True)
 
 
@@ -43,12 +43,7 @@ def _write(table, path):
     pq.write_table(table, str(path), **_PARQUET)
 
 
-_WORK = "_work"          # intermediate files, removed before the dataset is published
-
-
 def _folder(root, name):
-    if name.startswith("_"):
-        return root / _WORK / name
     return root / ("truth" if tables()[name].audience == "truth" else "parquet") / name
 
 
@@ -74,21 +69,26 @@ def _split(t, key):
 
 
 def write_partition(profile, seed, k, root, truth=True):
-    """Build partition ``k`` and write its files under ``root``; return row counts."""
+    """Build partition ``k`` and write its files under ``root``.
+
+    Returns ``(row counts per table, employer-quarter partial)``; the partial is a few
+    arrays per employer and quarter, small enough to send back from a worker process.
+    """
     world = _world(profile, seed)
     counts = {}
-    for name, t in build_partition(world, k).items():
-        if not name.startswith("_") and tables()[name].audience == "truth" and not truth:
+    built = build_partition(world, k)
+    partial = built.pop("_employer_quarter_partial")
+    for name, t in built.items():
+        if tables()[name].audience == "truth" and not truth:
             continue
-        key = None if name.startswith("_") else tables()[name].partition_by
+        key = tables()[name].partition_by
         if key:
             for value, part in _split(t, key):
                 _write(part, _folder(root, name) / value / f"part-{k:05d}.parquet")
         elif t.num_rows or k == 0:
             _write(t, _folder(root, name) / f"part-{k:05d}.parquet")
-        if not name.startswith("_"):
-            counts[name] = t.num_rows
-    return counts
+        counts[name] = t.num_rows
+    return counts, partial
 
 
 def _pid_alive(pid):
@@ -189,37 +189,35 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
     workers = min(workers or os.cpu_count() or 1, n_parts)
     try:
         counts = {}
-        world = World(params, seed)
+        world = _world(profile, seed)      # in-process partitions (workers=1) reuse it
         eq = EmployerQuarter(world)
         bar = None
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=n_parts + 2, desc=f"generating {profile}", unit="part")
 
-        def add(k, c):
+        def add(result):
+            c, partial = result
             for name, v in c.items():
                 counts[name] = counts.get(name, 0) + v
-            partial = _folder(tmp, "_employer_quarter_partial") / f"part-{k:05d}.parquet"
             eq.add(partial)
-            partial.unlink()
             if bar:
                 bar.update()
 
         if workers == 1 and dask is None:
             for k in range(n_parts):
-                add(k, write_partition(profile, seed, k, tmp, truth))
+                add(write_partition(profile, seed, k, tmp, truth))
         else:
             with _executor(workers, dask) as pool:
-                futures = {pool.submit(write_partition, profile, seed, k, tmp, truth): k for k in range(n_parts)}
+                futures = [pool.submit(write_partition, profile, seed, k, tmp, truth) for k in range(n_parts)]
                 for f in as_completed(futures):
-                    add(futures[f], f.result())
+                    add(f.result())
         for name, t in global_tables(world).items():
             if tables()[name].audience == "truth" and not truth:
                 continue
             _write(t, _folder(tmp, name) / "part-00000.parquet")
             counts[name] = t.num_rows
         eq = eq.table()
-        shutil.rmtree(tmp / _WORK, ignore_errors=True)
         _write(eq, _folder(tmp, "employer_quarter") / "part-00000.parquet")
         counts["employer_quarter"] = eq.num_rows
         build_databases(tmp, salt=params["linkage"]["hash_salt"], truth=truth,

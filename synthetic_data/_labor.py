@@ -6,6 +6,8 @@ jobs, some workers take second jobs, establishments close, and jobs separate.
 Earnings are then computed for every job-quarter in one pass.
 """
 
+import functools
+
 import numpy as np
 
 from . import _reference as ref
@@ -61,17 +63,20 @@ class _EmployerSampler:
         self.sorted_group = self.group[self.order]
         self.size = E["size"][self.order]
         self.birth, self.death = E["birth_q"][self.order], E["death_q"][self.order]
+        self._by_quarter = {}
 
     def prepare(self, q):
-        active = (self.birth <= q) & ((self.death < 0) | (self.death > q))
-        w = self.size * active
-        G = self.S * self.K
-        self.total = np.bincount(self.sorted_group, weights=w, minlength=G)
-        before = np.concatenate([[0.0], np.cumsum(self.total)[:-1]])
-        cum = np.cumsum(w) - before[self.sorted_group]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            self.key = self.sorted_group + np.where(self.total[self.sorted_group] > 0,
-                                                    cum / self.total[self.sorted_group], 0.0)
+        if q not in self._by_quarter:      # the same for every partition of the world: keep it
+            active = (self.birth <= q) & ((self.death < 0) | (self.death > q))
+            w = self.size * active
+            G = self.S * self.K
+            total = np.bincount(self.sorted_group, weights=w, minlength=G)
+            before = np.concatenate([[0.0], np.cumsum(total)[:-1]])
+            cum = np.cumsum(w) - before[self.sorted_group]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                key = self.sorted_group + np.where(total[self.sorted_group] > 0, cum / total[self.sorted_group], 0.0)
+            self._by_quarter[q] = total, key
+        self.total, self.key = self._by_quarter[q]
 
     def draw(self, state, sector, rng):
         g = state * self.K + sector
@@ -83,6 +88,12 @@ class _EmployerSampler:
         u = rng.random(len(g)) * (1 - 1e-12) + 1e-12
         pos = np.searchsorted(self.key, g + u, side="left")
         return self.order[np.minimum(pos, len(self.order) - 1)]
+
+
+@functools.lru_cache(maxsize=2)
+def _sampler(world):
+    # a worker process runs many partitions of one world (see _generate._world)
+    return _EmployerSampler(world)
 
 
 def _commute_tables(world):
@@ -110,7 +121,7 @@ def simulate_jobs(P, *, rng, world):
     p, T, ind, E = world.params, world.T, world.ind, world.employers
     lab, rec = p["labor"], p["recession"]
     n = len(P["person_id"])
-    sampler = _EmployerSampler(world)
+    sampler = _sampler(world)
     c_dest, c_cum = _commute_tables(world)
     sector_cum = np.cumsum(ind.share_by_education, axis=1)
     edu_find = np.array([lab["find_rate_by_education"][e] for e in ref.EDUCATION])
@@ -120,9 +131,11 @@ def simulate_jobs(P, *, rng, world):
     second = np.full(n, -1, dtype=np.int64)
     retired = np.zeros(n, dtype=bool)
     last_quit_q = np.full(n, -10, dtype=np.int64)
+    last_sector = np.full(n, -1, dtype=np.int64)      # sector of the person's last main job
     education = P["education"]
 
     def hire(who, q, kind):
+        """Start jobs for ``who`` (main jobs where ``kind`` is 0, second jobs where 1); return their ids."""
         m = len(who)
         if m == 0:
             return np.empty(0, dtype=np.int64)
@@ -136,19 +149,23 @@ def simulate_jobs(P, *, rng, world):
         wstate = np.where(commute & ~out, world.geo.county_state[np.maximum(dest_c, 0)], P["state_q"][who, q])
         sector = (rng.random(m)[:, None] >= sector_cum[education[who]]).sum(axis=1)
         sector = np.minimum(sector, world.K - 1)
+        stays = (kind == 0) & (last_sector[who] >= 0) & (rng.random(m) < lab["same_sector_rate"])
+        sector[stays] = last_sector[who[stays]]
         emp = np.full(m, -1, dtype=np.int64)
         inside = ~out
         emp[inside] = sampler.draw(wstate[inside], sector[inside], rng)
         sector = np.where(inside, E["sector"][np.maximum(emp, 0)], sector)
         eff = np.where(inside, E["effect"][np.maximum(emp, 0)], rng.normal(0, p["earnings"]["employer_sd"], m))
         eff = eff + rng.normal(0, 0.08, m)
+        last_sector[who[kind == 0]] = sector[kind == 0]
         return jobs.add(person=who, employer=emp, sector=sector, wstate=np.where(out, -1, wstate),
-                        start=np.full(m, q), end=np.full(m, -1), kind=np.full(m, kind, dtype=np.int8),
+                        start=np.full(m, q), end=np.full(m, -1), kind=kind,
                         reason=np.zeros(m, dtype=np.int8), effect=eff)
 
+    age_by_q = np.ascontiguousarray(P["age"].T)      # one contiguous row per quarter
     for q in range(T):
         sampler.prepare(q)
-        age = P["age"][:, q]
+        age = age_by_q[q]
         alive = (P["death_q"] < 0) | (q <= P["death_q"])
         lf = alive & ~P["never_works"] & (age >= lab["start_work_age"]) & ~retired
         # Retirement, and interstate moves, end jobs at the end of the previous quarter.
@@ -175,12 +192,15 @@ def simulate_jobs(P, *, rng, world):
         a = age[searching]
         rate = rate * np.where(a < 20, 0.6, 1.0) * np.where(a >= 55, 0.7, 1.0) * np.where(a >= 65, 0.4, 1.0)
         hired = searching[rng.random(len(searching)) < np.minimum(rate, 0.95)]
-        main[hired] = hire(hired, q, 0)
 
-        # Second jobs start and end.
-        cand = np.flatnonzero(lf & (main >= 0) & (second < 0))
+        # Second jobs start (the newly hired too) and end; both kinds of hire in one call.
+        employed = main >= 0
+        employed[hired] = True
+        cand = np.flatnonzero(lf & employed & (second < 0))
         starting = cand[rng.random(len(cand)) < lab["second_job_start_rate"]]
-        second[starting] = hire(starting, q, 1)
+        ids = hire(np.concatenate([hired, starting]), q,
+                   np.repeat(np.array([0, 1], dtype=np.int8), [len(hired), len(starting)]))
+        main[hired], second[starting] = ids[:len(hired)], ids[len(hired):]
 
         # Deaths and establishment closures end jobs in this quarter.
         dying = P["death_q"] == q

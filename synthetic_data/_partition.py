@@ -49,7 +49,7 @@ def _arrow_array(v, type_):
     if isinstance(v, np.ndarray) and v.dtype.kind == "M":
         return pa.array(v.astype("datetime64[D]"), type=pa.date32())
     if isinstance(v, np.ndarray) and v.dtype == object:
-        return pa.array(v, type=type_, from_pandas=True)
+        return pa.array(v, type=type_)
     return pa.array(v, type=type_)
 
 
@@ -67,27 +67,38 @@ def _ids(base, n):
     return np.arange(base, base + n, dtype=np.int64)
 
 
-def _employer_quarter_partial(emp, person, q, wages):
+def _employer_quarter_partial(key, emp, q, wages, *, spell, next_quarter, n_quarters):
     """This partition's share of the QCEW-like counts, per employer and quarter.
 
     A worker belongs to one partition, so whether they were paid by the same
     account last or next quarter is known here; the final table is the sum of
     the partials. Month 1 counts workers also paid last quarter, month 3 those
-    also paid next quarter.
+    also paid next quarter. ``key`` holds the wage rows' sort keys, ascending and
+    unique, in which ``key + next_quarter`` is the same worker at the same account
+    a quarter later; ``spell`` is the (start, end) quarter of each row's job.
+    Returns numpy arrays: the parent adds them into its totals.
     """
-    order = np.lexsort((q, person, emp))
-    emp, person, q, wages = emp[order], person[order], q[order], wages[order]
-    same = (emp[1:] == emp[:-1]) & (person[1:] == person[:-1])
-    had_prev = np.concatenate([[False], same & (q[1:] == q[:-1] + 1)])
-    has_next = np.concatenate([same & (q[1:] == q[:-1] + 1), [False]])
-    key = emp * 1000 + q
-    uniq, inv = np.unique(key, return_inverse=True)
-    return pa.table({
-        "employer": (uniq // 1000).astype(np.int64), "q": (uniq % 1000).astype(np.int64),
-        "m1": np.bincount(inv, weights=had_prev, minlength=len(uniq)).astype(np.int64),
-        "m3": np.bincount(inv, weights=has_next, minlength=len(uniq)).astype(np.int64),
-        "wages": np.bincount(inv, weights=wages, minlength=len(uniq)).astype(np.int64),
-    })
+    def paid_at(step, within_job, exists):
+        # Inside its job's spell a row has a neighbour quarter at the same account for sure;
+        # only the first and last quarters (a rehire, a second spell) need a search.
+        out = within_job.copy()
+        look = np.flatnonzero(~within_job & exists)
+        other = key[look] + step
+        at = np.minimum(np.searchsorted(key, other), max(len(key) - 1, 0))
+        out[look] = key[at] == other if len(key) else False
+        return out
+
+    start, end = spell
+    had_prev = paid_at(-next_quarter, q > start, q > 0)
+    has_next = paid_at(next_quarter, q < end, q < n_quarters - 1)
+    cell = emp * n_quarters + q
+    paid = np.flatnonzero(np.bincount(cell))
+    return {
+        "employer": paid // n_quarters, "q": paid % n_quarters,
+        "m1": np.bincount(cell, weights=had_prev)[paid].astype(np.int64),
+        "m3": np.bincount(cell, weights=has_next)[paid].astype(np.int64),
+        "wages": np.bincount(cell, weights=wages)[paid].astype(np.int64),
+    }
 
 
 def _grid(shape, index, weights=None):
@@ -97,7 +108,11 @@ def _grid(shape, index, weights=None):
 
 
 def build_partition(world, k):
-    """Return ``{table name: pyarrow.Table}`` for partition ``k``."""
+    """Return ``{table name: pyarrow.Table}`` for partition ``k``.
+
+    The entry ``"_employer_quarter_partial"`` is not a table but this partition's
+    share of ``employer_quarter`` as numpy arrays (see :class:`EmployerQuarter`).
+    """
     p, T, cal, geo, E = world.params, world.T, world.cal, world.geo, world.employers
     seed = world.seed
     first_id, n = world.partition_people(k)
@@ -135,15 +150,19 @@ def build_partition(world, k):
     pos[jobs_in] = np.arange(len(jobs_in))
     rows = np.flatnonzero(inside)
     emp = J["employer"][job[rows]]
-    order = np.lexsort((emp, J["person"][job[rows]], q[rows], J["wstate"][job[rows]]))
-    rows, emp = rows[order], emp[order]
+    # Sorted by state, quarter, person, employer. One int64 key sorts faster than a four-key
+    # lexsort; an employer is in one state, so equal keys are equal (employer, person, quarter).
+    n_emp = len(E["ui_account"])
+    key = ((J["wstate"][job[rows]] * T + q[rows]) * n + J["person"][job[rows]]) * n_emp + emp
+    order = np.argsort(key, kind="stable")
+    rows, emp, key = rows[order], emp[order], key[order]
     # An employer files one record per worker and quarter: two spells at one account in
     # a quarter (a second job there, a rehire) are summed into one row.
     key_change = np.ones(len(rows), dtype=bool)
-    key_change[1:] = (emp[1:] != emp[:-1]) | (person[rows][1:] != person[rows][:-1]) | (q[rows][1:] != q[rows][:-1])
+    key_change[1:] = key[1:] != key[:-1]
     starts = np.flatnonzero(key_change)
     summed = np.add.reduceat(wages[rows], starts) if len(rows) else wages[rows]
-    rows, emp = rows[starts], emp[starts]
+    rows, emp, key = rows[starts], emp[starts], key[starts]
     jr = pos[job[rows]]
     ui_wage = {
         "record_id": _ids(rid, len(rows)),
@@ -154,7 +173,9 @@ def build_partition(world, k):
         "wages": summed,
     }
     out["ui_wage"] = _arrow("ui_wage", ui_wage)
-    out["_employer_quarter_partial"] = _employer_quarter_partial(emp, person[rows], q[rows], summed)
+    out["_employer_quarter_partial"] = _employer_quarter_partial(
+        key, emp, q[rows], summed, spell=(J["start"][job[rows]], J["end"][job[rows]]), next_quarter=n * n_emp,
+        n_quarters=T)
     xwalk.append(("ui_wage", ui_wage["record_id"], P["person_id"][person[rows]]))
     rid += 100_000_000
 
@@ -303,12 +324,14 @@ def build_partition(world, k):
         "end_date": np.where(res_end[o] >= 0, cal.start_date(np.maximum(res_end[o], 0)), np.datetime64("NaT"))})
     outside = J["employer"][job] < 0
     out_of_region = _grid((n, T), (person[outside], q[outside]), wages[outside])
-    n_jobs = _grid((n, T), (person, q)).astype(np.int64)
-    pi, qi = np.nonzero(n_jobs)
+    n_jobs = np.bincount(person * T + q, minlength=n * T)
+    cell = np.flatnonzero(n_jobs)                      # by person, then quarter
+    pi, qi = cell // T, cell % T
     out["earnings"] = _arrow("earnings", {
         "person_id": P["person_id"][pi], "year": cal.year(qi), "quarter": cal.quarter(qi),
-        "earnings": np.round(earn[pi, qi]).astype(np.int64), "out_of_region_earnings": np.round(out_of_region[pi, qi]).astype(np.int64),
-        "n_jobs": n_jobs[pi, qi].astype(np.int8)})
+        "earnings": np.round(earn.ravel()[cell]).astype(np.int64),
+        "out_of_region_earnings": np.round(out_of_region.ravel()[cell]).astype(np.int64),
+        "n_jobs": n_jobs[cell].astype(np.int8)})
     out["crosswalk"] = pa.concat_tables([
         _arrow("crosswalk", {"source_table": Take(np.array([t], dtype=object), np.zeros(len(i))), "record_id": i, "person_id": pid})
         for t, i, pid in xwalk])

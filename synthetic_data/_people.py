@@ -35,8 +35,9 @@ def make_people(first_id, n, *, rng, world):
     age = (qstart[None, :] - dob[:, None]).astype(np.int64) / 365.25
 
     # Death: Gompertz hazard per quarter, drawn once per person from a uniform.
-    annual = pp["annual_mortality_at_65"] * 1.09 ** (age - 65)
-    q_surv = np.cumprod((1 - np.clip(annual, 0, 1)) ** 0.25, axis=1)
+    # exp and two square roots instead of float powers: the same figures, several times faster
+    annual = pp["annual_mortality_at_65"] * np.exp((age - 65) * np.log(1.09))
+    q_surv = np.cumprod(np.sqrt(np.sqrt(1 - np.clip(annual, 0, 1))), axis=1)
     u = rng.random(n)
     died = q_surv[:, -1] < u
     death_q = np.where(died, np.argmax(q_surv < u[:, None], axis=1), -1)
