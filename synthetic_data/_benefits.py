@@ -122,22 +122,26 @@ def simulate_assistance(P, earn, *, rng, world, program):
     eligible = alive & (age >= 22) & (age < 80) & (income < limit * fpl_month[:, None])
     if program == "tanf":
         eligible &= (P["n_children"] > 0)[:, None] & (age < 65)
-    on = np.zeros((n, T), dtype=bool)
     used = np.zeros(n, dtype=np.int64)
     moved = np.zeros((n, T), dtype=bool)
     moved[:, 1:] = P["state_q"][:, 1:] != P["state_q"][:, :-1]
+    # The loop reads and writes one quarter of everyone at a time: keep quarters contiguous.
+    on_q = np.zeros((T, n), dtype=bool)
+    eligible_q, stays_q = eligible.T.copy(), (~moved & alive).T.copy()
+    alive_q = alive.T.copy()
     for q in range(T):
-        was = on[:, q - 1] if q else np.zeros(n, dtype=bool)
+        was = on_q[q - 1] if q else np.zeros(n, dtype=bool)
         u = rng.random(n)
         if program == "snap":
-            stay = was & (u >= np.where(eligible[:, q], cfg["exit_rate_eligible"], cfg["exit_rate_ineligible"]))
+            stay = was & (u >= np.where(eligible_q[q], cfg["exit_rate_eligible"], cfg["exit_rate_ineligible"]))
         else:
-            stay = was & eligible[:, q] & (u >= cfg["exit_rate"]) & (used < cfg["lifetime_limit_months"])
-        enter = ~was & eligible[:, q] & (rng.random(n) < cfg["entry_rate"])
+            stay = was & eligible_q[q] & (u >= cfg["exit_rate"]) & (used < cfg["lifetime_limit_months"])
+        enter = ~was & eligible_q[q] & (rng.random(n) < cfg["entry_rate"])
         if program == "tanf":
             enter &= used < cfg["lifetime_limit_months"]
-        on[:, q] = ((stay & ~moved[:, q]) | enter) & alive[:, q]
-        used += 3 * on[:, q]
+        on_q[q] = (stay & stays_q[q]) | (enter & alive_q[q])
+        used += 3 * on_q[q]
+    on = np.ascontiguousarray(on_q.T)
 
     # Spells are runs of on-quarters; a move between states starts a new case.
     prev = np.zeros_like(on)

@@ -34,7 +34,7 @@ from ._world import World
 __all__ = ["generate", "write_partition", "MANIFEST", "GENERATOR_VERSION"]
 
 MANIFEST = "manifest.json"
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "1"
 _PARQUET = dict(compression="zstd", use_dictionary=True, write_statistics=True)
 
 

@@ -137,7 +137,8 @@ def apply_noise(rng, rates, *, ssn, first, last, dob, birth_last=None, changed=N
     idx = np.flatnonzero(nick)[has]
     picks = rng.random(len(idx))
     first[idx] = [table[f][int(p * len(table[f]))] for f, p in zip(first[idx], picks)]
-    flags["nickname"] = np.isin(np.arange(n), idx)
+    flags["nickname"] = np.zeros(n, dtype=bool)
+    flags["nickname"][idx] = True
 
     which = rng.random(n) < r["name_typo"]
     in_first = rng.random(n) < 0.5
