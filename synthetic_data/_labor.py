@@ -159,16 +159,20 @@ def simulate_jobs(P, *, rng, world):
 
     age_by_q = np.ascontiguousarray(P["age"].T)      # one contiguous row per quarter
     state_by_q = np.ascontiguousarray(P["state_q"].T)
+    alive_by_q = (P["death_q"] < 0) | (np.arange(T)[:, None] <= P["death_q"])
+    may_work_by_q = alive_by_q & ~P["never_works"] & (age_by_q >= lab["start_work_age"])
+    moving_by_q = (P["move_q"] == np.arange(T)[:, None])
+    moving_by_q[1:] &= state_by_q[1:] != state_by_q[:-1]
+    moving_by_q[0] = False
     for q in range(T):
         sampler.prepare(q)
         age = age_by_q[q]
-        alive = (P["death_q"] < 0) | (q <= P["death_q"])
-        lf = alive & ~P["never_works"] & (age >= lab["start_work_age"]) & ~retired
+        lf = may_work_by_q[q] & ~retired
         # Retirement, and interstate moves, end jobs at the end of the previous quarter.
         retiring = lf & (age >= 62) & (rng.random(n) < lab["retire_rate_after_62"])
         retired |= retiring
         lf &= ~retiring
-        moving = (P["move_q"] == q) & (state_by_q[q] != state_by_q[max(q - 1, 0)])
+        moving = moving_by_q[q]
         for who, reason in ((retiring, LEFT), (moving, QUIT)):
             jobs.end(main[who], q - 1, reason)
             jobs.end(second[who], q - 1, reason)
@@ -253,7 +257,9 @@ def wage_rows(J, P, *, rng, world):
     edu_prem = np.array([er["education_premium"][e] for e in ref.EDUCATION])
     race_gap = np.array([er["race_gap"].get(r, 0.0) for r in np.asarray(list(p["person"]["race_ethnicity"]))])
     age = P["age"][person, q]
-    lw = (er["base_log_quarterly"] + edu_prem[P["education"][person]] + P["potential"][person]
+    # the person-level terms summed once per person (same operations, same order, same bits)
+    personal = er["base_log_quarterly"] + edu_prem[P["education"]] + P["potential"]
+    lw = (personal[person]
           + ind.wage[J["sector"][job]] + J["effect"][job]
           - er["age_curvature"] * (np.clip(age, 16, 80) - er["age_peak"]) ** 2
           + np.asarray(er["season"])[q % 4]

@@ -4,6 +4,8 @@ A partition depends only on (profile, seed, partition number), so partitions
 can run in any order, in any process, and give the same bytes.
 """
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 
@@ -25,7 +27,7 @@ class Take:
 
     Identity fields repeat on every row of a job or a case: converting the few
     distinct values to Arrow once and letting Arrow expand them is much faster
-    than converting a Python string per row.
+    than converting a Python string per row. ``values`` may already be an Arrow array.
     """
 
     def __init__(self, values, index):
@@ -38,7 +40,7 @@ def _arrow(name, cols):
     for field in schema:
         v = cols[field.name]
         if isinstance(v, Take):
-            small = _arrow_array(v.values, field.type)
+            small = v.values if isinstance(v.values, pa.Array) else _arrow_array(v.values, field.type)
             arrays.append(small.take(pa.array(v.index)))
         else:
             arrays.append(_arrow_array(v, field.type))
@@ -61,6 +63,17 @@ def _identity(P, who, when_q, rates, rng):
         rng, rates, ssn=P["ssn"][who].copy(), first=P["first"][who].copy(), last=last,
         dob=P["dob"][who].copy(), birth_last=P["birth_last"][who], changed=changed_by_then)
     return ssn, first, last, dob
+
+
+@functools.lru_cache(maxsize=2)
+def _employer_strings(world):
+    """The employers' account numbers and reported EINs as Arrow strings, converted once per world.
+
+    A `large` world has about 10^5 employers: converting them for every partition cost
+    more than the partition's own employer work.
+    """
+    E = world.employers
+    return {name: pa.array(E[name].astype(object), pa.string()) for name in ("ui_account", "reported_ein")}
 
 
 def _ids(base, n):
@@ -91,10 +104,16 @@ def _employer_quarter_partial(key, emp, q, wages, *, spell, next_quarter, n_quar
     start, end = spell
     had_prev = paid_at(-next_quarter, q > start, q > 0)
     has_next = paid_at(next_quarter, q < end, q < n_quarters - 1)
-    cell = emp * n_quarters + q
+    # Number the employers this partition pays densely, so the sums run over their cells
+    # only, not over every employer of the region.
+    used = np.zeros(int(emp.max()) + 1 if len(emp) else 0, dtype=bool)
+    used[emp] = True
+    employers = np.flatnonzero(used)
+    local = np.cumsum(used) - 1
+    cell = local[emp] * n_quarters + q
     paid = np.flatnonzero(np.bincount(cell))
     return {
-        "employer": paid // n_quarters, "q": paid % n_quarters,
+        "employer": employers[paid // n_quarters], "q": paid % n_quarters,
         "m1": np.bincount(cell, weights=had_prev)[paid].astype(np.int64),
         "m3": np.bincount(cell, weights=has_next)[paid].astype(np.int64),
         "wages": np.bincount(cell, weights=wages)[paid].astype(np.int64),
@@ -168,8 +187,9 @@ def build_partition(world, k):
         "record_id": _ids(rid, len(rows)),
         "state_fips": Take(geo.state_fips.astype(object), J["wstate"][job[rows]]),
         "ssn": Take(ssn, jr), "first_name": Take(first, jr), "middle_initial": Take(middle, jr), "last_name": Take(last, jr),
-        "ui_account": Take(E["ui_account"].astype(object), emp), "reporting_unit": Take(np.array(["00001"], dtype=object), np.zeros(len(rows))),
-        "ein": Take(E["reported_ein"].astype(object), emp), "year": cal.year(q[rows]), "quarter": cal.quarter(q[rows]),
+        "ui_account": Take(_employer_strings(world)["ui_account"], emp),
+        "reporting_unit": Take(np.array(["00001"], dtype=object), np.zeros(len(rows))),
+        "ein": Take(_employer_strings(world)["reported_ein"], emp), "year": cal.year(q[rows]), "quarter": cal.quarter(q[rows]),
         "wages": summed,
     }
     out["ui_wage"] = _arrow("ui_wage", ui_wage)
@@ -194,7 +214,7 @@ def build_partition(world, k):
         "county_fips": geo.county_fips[claims["county"]].astype(object), "date_filed": claims["filed"],
         "benefit_year_start": claims["by_start"], "benefit_year_end": claims["by_end"],
         "separation_reason": claims["reason"].astype(object),
-        "last_employer_ui_account": E["ui_account"][emp].astype(object),
+        "last_employer_ui_account": Take(_employer_strings(world)["ui_account"], emp),
         "naics_sector": world.ind.code[claims["sector"]].astype(object),
         "base_period_wages": claims["bpw"], "high_quarter_wages": claims["hqw"],
         "monetarily_eligible": claims["eligible"], "weekly_benefit_amount": claims["wba"],
