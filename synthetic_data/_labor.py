@@ -65,8 +65,13 @@ class _EmployerSampler:
         self.birth, self.death = E["birth_q"][self.order], E["death_q"][self.order]
         self._by_quarter = {}
 
-    def prepare(self, q):
-        if q not in self._by_quarter:      # the same for every partition of the world: keep it
+    def at(self, q):
+        """The active establishments' sampling tables in quarter ``q``: ``(total, key)``.
+
+        The same for every partition of the world, so they are kept; nothing here changes
+        per call, so partitions may share one sampler, even from threads.
+        """
+        if q not in self._by_quarter:
             active = (self.birth <= q) & ((self.death < 0) | (self.death > q))
             w = self.size * active
             G = self.S * self.K
@@ -76,17 +81,18 @@ class _EmployerSampler:
             with np.errstate(invalid="ignore", divide="ignore"):
                 key = self.sorted_group + np.where(total[self.sorted_group] > 0, cum / total[self.sorted_group], 0.0)
             self._by_quarter[q] = total, key
-        self.total, self.key = self._by_quarter[q]
+        return self._by_quarter[q]
 
-    def draw(self, state, sector, rng):
+    def draw(self, tables, state, sector, rng):
+        total, key = tables
         g = state * self.K + sector
-        empty = self.total[g] <= 0
+        empty = total[g] <= 0
         if empty.any():
             # No active establishment in that sector of that state: take the state's largest open sector.
-            by_state = self.total.reshape(self.S, self.K)
+            by_state = total.reshape(self.S, self.K)
             g[empty] = state[empty] * self.K + by_state[state[empty]].argmax(axis=1)
         u = rng.random(len(g)) * (1 - 1e-12) + 1e-12
-        pos = np.searchsorted(self.key, g + u, side="left")
+        pos = np.searchsorted(key, g + u, side="left")
         return self.order[np.minimum(pos, len(self.order) - 1)]
 
 
@@ -149,7 +155,7 @@ def simulate_jobs(P, *, rng, world):
         sector = np.minimum(sector, world.K - 1)
         emp = np.full(m, -1, dtype=np.int64)
         inside = ~out
-        emp[inside] = sampler.draw(wstate[inside], sector[inside], rng)
+        emp[inside] = sampler.draw(sampler.at(q), wstate[inside], sector[inside], rng)
         sector = np.where(inside, E["sector"][np.maximum(emp, 0)], sector)
         eff = np.where(inside, E["effect"][np.maximum(emp, 0)], rng.normal(0, p["earnings"]["employer_sd"], m))
         eff = eff + rng.normal(0, 0.08, m)
@@ -165,7 +171,6 @@ def simulate_jobs(P, *, rng, world):
     moving_by_q[1:] &= state_by_q[1:] != state_by_q[:-1]
     moving_by_q[0] = False
     for q in range(T):
-        sampler.prepare(q)
         age = age_by_q[q]
         lf = may_work_by_q[q] & ~retired
         # Retirement, and interstate moves, end jobs at the end of the previous quarter.
