@@ -7,7 +7,6 @@ complete one, never a half-written one.
 
 import contextlib
 import errno
-import functools
 import json
 import os
 import shutil
@@ -47,10 +46,22 @@ def _folder(root, name):
     return root / ("truth" if tables()[name].audience == "truth" else "parquet") / name
 
 
-@functools.lru_cache(maxsize=2)
+_WORLDS = {}
+
+
 def _world(profile, seed):
-    # A worker process runs many partitions of one world: build its employers once
-    return World(load_profile(profile), seed)
+    """The world of (profile, seed), built once per process for all the partitions it runs.
+
+    Keyed by the profile's parameters, not its name: a profile file edited between two
+    runs in one process (a notebook) gives a new world, never a stale one.
+    """
+    params = load_profile(profile)
+    key = (json.dumps(params, sort_keys=True, default=str), seed)
+    if key not in _WORLDS:
+        while len(_WORLDS) >= 2:
+            del _WORLDS[next(iter(_WORLDS))]
+        _WORLDS[key] = World(params, seed)
+    return _WORLDS[key]
 
 
 def _split(t, key):

@@ -102,6 +102,11 @@ def test_a_profile_file_of_ones_own(tmp_path):
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["profile"] == "region-x"
     assert len(list((path / "parquet" / "ui_wage").rglob("*.parquet"))) > 0
+    # Edited and generated again in the same process: the new parameters are used, not a kept world
+    own.write_text('extends = "tiny"\n[size]\npeople = 1_500\npartitions = 3\n', encoding="utf-8")
+    again = sd.generate(str(own), seed=5, out=tmp_path / "e", workers=1, validate=False)
+    people = {p: json.loads((p / "manifest.json").read_text())["rows"]["person"] for p in (path, again)}
+    assert (people[path], people[again]) == (1_200, 1_500)
 
 
 def test_a_missing_profile_file_is_named(tmp_path):
