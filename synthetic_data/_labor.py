@@ -6,8 +6,6 @@ jobs, some workers take second jobs, establishments close, and jobs separate.
 Earnings are then computed for every job-quarter in one pass.
 """
 
-import functools
-
 import numpy as np
 
 from . import _reference as ref
@@ -52,7 +50,7 @@ class _Jobs:
         return {k: v[: self.n].copy() for k, v in self.cols.items()}
 
 
-class _EmployerSampler:
+class EmployerSampler:
     """Draws an active establishment in a (state, sector) cell, weighted by size."""
 
     def __init__(self, world):
@@ -96,12 +94,6 @@ class _EmployerSampler:
         return self.order[np.minimum(pos, len(self.order) - 1)]
 
 
-@functools.lru_cache(maxsize=2)
-def _sampler(world):
-    # a worker process runs many partitions of one world (see _generate._world)
-    return _EmployerSampler(world)
-
-
 def _commute_tables(world):
     geo = world.geo
     C = len(geo.county_fips)
@@ -127,7 +119,7 @@ def simulate_jobs(P, *, rng, world):
     p, T, ind, E = world.params, world.T, world.ind, world.employers
     lab, rec = p["labor"], p["recession"]
     n = len(P["person_id"])
-    sampler = _sampler(world)
+    sampler = world.employer_sampler
     c_dest, c_cum = _commute_tables(world)
     sector_cum = np.cumsum(ind.share_by_education, axis=1)
     edu_find = np.array([lab["find_rate_by_education"][e] for e in ref.EDUCATION])

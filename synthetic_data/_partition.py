@@ -4,8 +4,6 @@ A partition depends only on (profile, seed, partition number), so partitions
 can run in any order, in any process, and give the same bytes.
 """
 
-import functools
-
 import numpy as np
 import pyarrow as pa
 
@@ -63,17 +61,6 @@ def _identity(P, who, when_q, rates, rng):
         rng, rates, ssn=P["ssn"][who].copy(), first=P["first"][who].copy(), last=last,
         dob=P["dob"][who].copy(), birth_last=P["birth_last"][who], changed=changed_by_then)
     return ssn, first, last, dob
-
-
-@functools.lru_cache(maxsize=2)
-def _employer_strings(world):
-    """The employers' account numbers and reported EINs as Arrow strings, converted once per world.
-
-    A `large` world has about 10^5 employers: converting them for every partition cost
-    more than the partition's own employer work.
-    """
-    E = world.employers
-    return {name: pa.array(E[name].astype(object), pa.string()) for name in ("ui_account", "reported_ein")}
 
 
 def _ids(base, n):
@@ -187,9 +174,9 @@ def build_partition(world, k):
         "record_id": _ids(rid, len(rows)),
         "state_fips": Take(geo.state_fips.astype(object), J["wstate"][job[rows]]),
         "ssn": Take(ssn, jr), "first_name": Take(first, jr), "middle_initial": Take(middle, jr), "last_name": Take(last, jr),
-        "ui_account": Take(_employer_strings(world)["ui_account"], emp),
+        "ui_account": Take(world.employer_strings["ui_account"], emp),
         "reporting_unit": Take(np.array(["00001"], dtype=object), np.zeros(len(rows))),
-        "ein": Take(_employer_strings(world)["reported_ein"], emp), "year": cal.year(q[rows]), "quarter": cal.quarter(q[rows]),
+        "ein": Take(world.employer_strings["reported_ein"], emp), "year": cal.year(q[rows]), "quarter": cal.quarter(q[rows]),
         "wages": summed,
     }
     out["ui_wage"] = _arrow("ui_wage", ui_wage)
@@ -214,7 +201,7 @@ def build_partition(world, k):
         "county_fips": geo.county_fips[claims["county"]].astype(object), "date_filed": claims["filed"],
         "benefit_year_start": claims["by_start"], "benefit_year_end": claims["by_end"],
         "separation_reason": claims["reason"].astype(object),
-        "last_employer_ui_account": Take(_employer_strings(world)["ui_account"], emp),
+        "last_employer_ui_account": Take(world.employer_strings["ui_account"], emp),
         "naics_sector": world.ind.code[claims["sector"]].astype(object),
         "base_period_wages": claims["bpw"], "high_quarter_wages": claims["hqw"],
         "monetarily_eligible": claims["eligible"], "weekly_benefit_amount": claims["wba"],
@@ -344,7 +331,7 @@ def build_partition(world, k):
         "end_date": np.where(res_end[o] >= 0, cal.start_date(np.maximum(res_end[o], 0)), np.datetime64("NaT"))})
     outside = J["employer"][job] < 0
     out_of_region = _grid((n, T), (person[outside], q[outside]), wages[outside])
-    n_jobs = np.bincount(person * T + q, minlength=n * T)
+    n_jobs = _grid((n, T), (person, q)).ravel()
     cell = np.flatnonzero(n_jobs)                      # by person, then quarter
     pi, qi = cell // T, cell % T
     out["earnings"] = _arrow("earnings", {

@@ -4,7 +4,10 @@ Built deterministically from (profile parameters, seed), so a worker process
 needs only those two to reproduce it; nothing large crosses process boundaries.
 """
 
+import functools
+
 import numpy as np
+import pyarrow as pa
 
 from . import _reference as ref
 from ._calendar import Calendar
@@ -32,6 +35,21 @@ class World:
         self.recession[max(start, 0):max(start + rec["quarters"], 0)] = True
         self.hit_sector = np.isin(self.ind.code, rec["hit_sectors"])
         self.people_per_partition = -(-params["size"]["people"] // params["size"]["partitions"])
+
+    # Derived from the employers and the same for every partition: a worker process running
+    # many partitions of one world builds them once.
+    @functools.cached_property
+    def employer_sampler(self):
+        """Size-weighted draws of an active establishment by (state, sector) and quarter."""
+        from ._labor import EmployerSampler
+
+        return EmployerSampler(self)
+
+    @functools.cached_property
+    def employer_strings(self):
+        """Account numbers and reported EINs as Arrow strings (about 10^5 of them for `large`)."""
+        return {name: pa.array(self.employers[name].astype(object), pa.string())
+                for name in ("ui_account", "reported_ein")}
 
     def partition_people(self, k):
         """(first person_id, count) of partition ``k``: contiguous blocks of ids."""
