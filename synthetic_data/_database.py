@@ -51,9 +51,9 @@ class EmployerQuarter:
     def add(self, partial):
         """Add one partition's partial: arrays ``employer``, ``q``, ``m1``, ``m3``, ``wages``."""
         # (employer, quarter) pairs are unique within a partial, so plain fancy-index addition is exact
-        idx = (partial["employer"], partial["q"])
+        cell = partial["employer"] * self.m1.shape[1] + partial["q"]
         for name in ("m1", "m3", "wages"):
-            getattr(self, name)[idx] += partial[name]
+            getattr(self, name).ravel()[cell] += partial[name]
 
     def table(self):
         import numpy as np

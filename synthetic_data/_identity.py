@@ -19,11 +19,12 @@ _SPACE = len(_AREAS) * _GROUPS * _SERIALS
 _PLACEHOLDERS = np.array(["999999999", "000000000", "999999998", "666666666"])
 
 
-def make_ssns(person_ids, *, seed):
+def make_ssns(person_ids, *, seed, as_bytes=False):
     """Unique SSN strings for distinct ``person_ids`` (a bijection of the never-issued space).
 
     Person ``i`` maps to ``(a * i + b) mod N`` with ``a`` coprime to ``N``, so no
-    two people share an SSN whatever partition they are generated in.
+    two people share an SSN whatever partition they are generated in. With
+    ``as_bytes``, a numpy ``S9`` array instead of Python strings.
     """
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7_777,)))
     while True:
@@ -35,11 +36,8 @@ def make_ssns(person_ids, *, seed):
     area = _AREAS[k // (_GROUPS * _SERIALS)]
     group = (k // _SERIALS) % _GROUPS + 1
     serial = k % _SERIALS + 1
-    return _digits(area * 1_000_000 + group * 10_000 + serial, 9)
-
-
-def _digits(values, width):
-    return np.char.zfill(np.asarray(values).astype(str), width).astype(object)
+    digits = np.char.zfill((area * 1_000_000 + group * 10_000 + serial).astype(str), 9)
+    return digits.astype("S9") if as_bytes else digits.astype(object)
 
 
 def is_never_issued(ssn):

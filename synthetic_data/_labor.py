@@ -90,7 +90,11 @@ class EmployerSampler:
             by_state = total.reshape(self.S, self.K)
             g[empty] = state[empty] * self.K + by_state[state[empty]].argmax(axis=1)
         u = rng.random(len(g)) * (1 - 1e-12) + 1e-12
-        pos = np.searchsorted(key, g + u, side="left")
+        # searched in ascending order, each search starts where the last one ended (same result)
+        at = g + u
+        ascending = np.argsort(at)
+        pos = np.empty(len(at), dtype=np.int64)
+        pos[ascending] = np.searchsorted(key, at[ascending], side="left")
         return self.order[np.minimum(pos, len(self.order) - 1)]
 
 
@@ -253,7 +257,7 @@ def wage_rows(J, P, *, rng, world):
     person = J["person"][job]
     edu_prem = np.array([er["education_premium"][e] for e in ref.EDUCATION])
     race_gap = np.array([er["race_gap"].get(r, 0.0) for r in np.asarray(list(p["person"]["race_ethnicity"]))])
-    age = P["age"][person, q]
+    age = P["age"].ravel()[person * world.T + q]
     # the person-level terms summed once per person (same operations, same order, same bits)
     personal = er["base_log_quarterly"] + edu_prem[P["education"]] + P["potential"]
     lw = (personal[person]

@@ -26,10 +26,12 @@ class Take:
     Identity fields repeat on every row of a job or a case: converting the few
     distinct values to Arrow once and letting Arrow expand them is much faster
     than converting a Python string per row. ``values`` may already be an Arrow array.
+    With ``width``, the values are codes of exactly that many ASCII characters (or
+    None): they are gathered as fixed-width bytes with numpy, faster still.
     """
 
-    def __init__(self, values, index):
-        self.values, self.index = values, np.asarray(index, dtype=np.int64)
+    def __init__(self, values, index, width=None):
+        self.values, self.index, self.width = values, np.asarray(index, dtype=np.int64), width
 
 
 def _arrow(name, cols):
@@ -37,12 +39,51 @@ def _arrow(name, cols):
     arrays = []
     for field in schema:
         v = cols[field.name]
-        if isinstance(v, Take):
+        if isinstance(v, Take) and v.width:
+            arrays.append(_fixed_width_take(v.values, v.index, v.width))
+        elif isinstance(v, Take):
             small = v.values if isinstance(v.values, pa.Array) else _arrow_array(v.values, field.type)
             arrays.append(small.take(pa.array(v.index)))
         else:
             arrays.append(_arrow_array(v, field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def fixed_width(values, width):
+    """Strings of ``width`` ASCII characters, or None, as an Arrow ``fixed_size_binary`` array.
+
+    Checked, since a shorter code would silently be padded: raises ``ValueError``
+    naming the first value of another length.
+    """
+    values = np.asarray(values)
+    valid = np.not_equal(values, None) if values.dtype == object else np.ones(len(values), dtype=bool)
+    codes = np.where(valid, values, "").astype(f"S{width}")
+    wrong = valid & (np.char.str_len(codes) != width)
+    if wrong.any():
+        raise ValueError(f"expected codes of {width} characters, got {values[np.argmax(wrong)]!r}")
+    return _codes(codes, valid)
+
+
+_OFFSETS = {}   # width -> 0, width, 2 * width, ...: string offsets shared by every call
+
+
+def _fixed_width_take(values, index, width):
+    """The Arrow strings ``values[index]``: a take of fixed-width bytes, relabelled as strings.
+
+    Every row, null or not, takes ``width`` bytes, so the string offsets are a plain
+    arithmetic sequence; the result equals a take of the same strings.
+    """
+    n = len(index)
+    if (n + 1) * width >= 2**31:
+        raise ValueError(f"{n} codes of {width} characters exceed one Arrow string array")
+    if len(_OFFSETS.get(width, ())) <= n:
+        _OFFSETS[width] = np.arange(0, 2 * (n + 1) * width, width, dtype=np.int32)
+    small = values if isinstance(values, pa.FixedSizeBinaryArray) else fixed_width(values, width)
+    if len(small) == 1 and small.null_count == 0:
+        validity, data = None, pa.py_buffer(small[0].as_py() * n)       # a constant column
+    else:
+        validity, data = small.take(pa.array(index)).buffers()
+    return pa.StringArray.from_buffers(n, pa.py_buffer(_OFFSETS[width][: n + 1]), data, validity)
 
 
 def _arrow_array(v, type_):
@@ -53,14 +94,45 @@ def _arrow_array(v, type_):
     return pa.array(v, type=type_)
 
 
-def _identity(P, who, when_q, rates, rng):
-    """Noisy identity fields for ``who`` (row indexes into P) as known at quarter ``when_q``."""
+def _identity(P, who, when_q, rates, rng, *, as_codes=False):
+    """Noisy identity fields for ``who`` (row indexes into P) as known at quarter ``when_q``.
+
+    With ``as_codes``, for columns of many rows: the SSNs come back as a fixed-width
+    Arrow array, and each name column as ``(Arrow strings, index per identity)``. Values
+    as issued are taken from the person's codes; only the few altered by noise are
+    converted from Python strings.
+    """
     changed_by_then = P["surname_changed"][who] & (P["change_q"][who] <= when_q)
     last = np.where(changed_by_then, P["last"][who], P["birth_last"][who]).astype(object)
-    ssn, first, last, dob, _ = apply_noise(
-        rng, rates, ssn=P["ssn"][who].copy(), first=P["first"][who].copy(), last=last,
-        dob=P["dob"][who].copy(), birth_last=P["birth_last"][who], changed=changed_by_then)
+    ssn, first, last, dob, flags = apply_noise(
+        rng, rates, ssn=P["ssn"][who], first=P["first"][who], last=last,
+        dob=P["dob"][who], birth_last=P["birth_last"][who], changed=changed_by_then)
+    if as_codes:
+        codes = P["ssn_bytes"][who]
+        altered = flags["ssn_typo"] | flags["ssn_transpose"] | flags["ssn_placeholder"]
+        codes[altered] = ssn[altered].astype("S9")
+        ssn = _codes(codes, ~flags["ssn_missing"])
+        first = _pooled(first, P["first_code"][who])
+        last = _pooled(last, np.where(changed_by_then, P["last_code"][who], P["birth_last_code"][who]))
     return ssn, first, last, dob
+
+
+def _pooled(values, codes):
+    """``values`` as (Arrow strings, index): the name pools, then the values that are not their code's name."""
+    pools = ref.name_pools()
+    altered = np.flatnonzero(values != pools.names[codes])
+    if not len(altered):
+        return pools.arrow, codes
+    index = codes.copy()
+    index[altered] = len(pools.names) + np.arange(len(altered))
+    return pa.concat_arrays([pools.arrow, pa.array(values[altered], pa.string())]), index
+
+
+def _codes(codes, valid):
+    """A fixed-size binary Arrow array from a numpy ``S`` array and a validity mask."""
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    codes = np.ascontiguousarray(codes)
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(codes.itemsize), len(codes), [bitmap, pa.py_buffer(codes)])
 
 
 def _ids(base, n):
@@ -99,17 +171,22 @@ def _employer_quarter_partial(key, emp, q, wages, *, spell, next_quarter, n_quar
     local = np.cumsum(used) - 1
     cell = local[emp] * n_quarters + q
     paid = np.flatnonzero(np.bincount(cell))
+    size = int(cell.max()) + 1 if len(cell) else 0
     return {
         "employer": employers[paid // n_quarters], "q": paid % n_quarters,
-        "m1": np.bincount(cell, weights=had_prev)[paid].astype(np.int64),
-        "m3": np.bincount(cell, weights=has_next)[paid].astype(np.int64),
+        "m1": np.bincount(cell[had_prev], minlength=size)[paid],
+        "m3": np.bincount(cell[has_next], minlength=size)[paid],
+        # float sums of integer wages are exact below 2**53 (9e15) per employer and quarter
         "wages": np.bincount(cell, weights=wages)[paid].astype(np.int64),
     }
 
 
 def _grid(shape, index, weights=None):
-    """Sum ``weights`` into a dense array of ``shape`` at the tuple ``index`` (a fast scatter-add)."""
-    flat = np.ravel_multi_index(index, shape)
+    """Sum ``weights`` into a dense array of ``shape`` at ``index`` (a fast scatter-add).
+
+    ``index`` is a tuple of coordinate arrays, or the flat (C-order) positions themselves.
+    """
+    flat = np.ravel_multi_index(index, shape) if isinstance(index, tuple) else index
     return np.bincount(flat, weights=weights, minlength=int(np.prod(shape))).reshape(shape)
 
 
@@ -131,13 +208,15 @@ def build_partition(world, k):
     mult = np.ones((n, T))
     students, enroll, completion = simulate_postsecondary(P, rng=stream(seed, "postsecondary", k), world=world,
                                                           multiplier=mult)
-    earn0 = _grid((n, T), (person, q), w * mult[person, q])
+    row_cell = person * T + q                          # each wage row's (person, quarter) cell
+    earn0 = _grid((n, T), row_cell, w * mult.ravel()[row_cell])
     wioa = simulate_wioa(P, J, earn0, rng=stream(seed, "wioa", k), world=world, multiplier=mult)
-    wages = np.round(w * mult[person, q]).astype(np.int64)
+    wages = np.round(w * mult.ravel()[row_cell]).astype(np.int64)
 
-    earn = _grid((n, T), (person, q), wages)
-    inside = J["employer"][job] >= 0
-    earn_state = _grid((n, world.S, T), (person[inside], J["wstate"][job][inside], q[inside]), wages[inside])
+    earn = _grid((n, T), row_cell, wages)
+    wstate = J["wstate"][job]
+    inside = wstate >= 0
+    earn_state = _grid((n, world.S, T), (person[inside], wstate[inside], q[inside]), wages[inside])
     claims, weeks = simulate_claims(P, J, earn_state, rng=stream(seed, "ui_claim", k), world=world)
     snap = simulate_assistance(P, earn, rng=stream(seed, "snap", k), world=world, program="snap")
     tanf = simulate_assistance(P, earn, rng=stream(seed, "tanf", k), world=world, program="tanf")
@@ -148,10 +227,9 @@ def build_partition(world, k):
     # UI wage records: identity per job, as the employer reported it at hire.
     rng = stream(seed, "ui_wage_noise", k)
     jobs_in = np.flatnonzero(J["employer"] >= 0)
-    ssn, first, last, _ = _identity(P, J["person"][jobs_in], J["start"][jobs_in], noise["ui_wage"], rng)
-    initial = np.array([m[0] if isinstance(m, str) else None for m in P["middle"]], dtype=object)  # once per person
-    middle = initial[J["person"][jobs_in]]
-    middle[rng.random(len(middle)) < 0.35] = None
+    ssn, first, last, _ = _identity(P, J["person"][jobs_in], J["start"][jobs_in], noise["ui_wage"], rng, as_codes=True)
+    initial = P["middle"].astype("S1")                 # bytes truncate to the first letter
+    middle = _codes(initial[J["person"][jobs_in]], rng.random(len(jobs_in)) >= 0.35)
     pos = np.full(len(J["person"]), -1)
     pos[jobs_in] = np.arange(len(jobs_in))
     rows = np.flatnonzero(inside)
@@ -159,7 +237,7 @@ def build_partition(world, k):
     # Sorted by state, quarter, person, employer. One int64 key sorts faster than a four-key
     # lexsort; an employer is in one state, so equal keys are equal (employer, person, quarter).
     n_emp = len(E["ui_account"])
-    key = ((J["wstate"][job[rows]] * T + q[rows]) * n + J["person"][job[rows]]) * n_emp + emp
+    key = ((wstate[rows] * T + q[rows]) * n + person[rows]) * n_emp + emp
     order = np.argsort(key, kind="stable")
     rows, emp, key = rows[order], emp[order], key[order]
     # An employer files one record per worker and quarter: two spells at one account in
@@ -169,20 +247,20 @@ def build_partition(world, k):
     starts = np.flatnonzero(key_change)
     summed = np.add.reduceat(wages[rows], starts) if len(rows) else wages[rows]
     rows, emp, key = rows[starts], emp[starts], key[starts]
-    jr = pos[job[rows]]
+    job_r, q_r = job[rows], q[rows]
+    jr = pos[job_r]
     ui_wage = {
         "record_id": _ids(rid, len(rows)),
-        "state_fips": Take(geo.state_fips.astype(object), J["wstate"][job[rows]]),
-        "ssn": Take(ssn, jr), "first_name": Take(first, jr), "middle_initial": Take(middle, jr), "last_name": Take(last, jr),
-        "ui_account": Take(world.employer_strings["ui_account"], emp),
-        "reporting_unit": Take(np.array(["00001"], dtype=object), np.zeros(len(rows))),
-        "ein": Take(world.employer_strings["reported_ein"], emp), "year": cal.year(q[rows]), "quarter": cal.quarter(q[rows]),
+        "state_fips": Take(world.codes["state_fips"], wstate[rows], width=2),
+        "ssn": Take(ssn, jr, width=9), "first_name": Take(first[0], first[1][jr]),
+        "middle_initial": Take(middle, jr, width=1), "last_name": Take(last[0], last[1][jr]), "ui_account": Take(world.codes["ui_account"], emp, width=10),
+        "reporting_unit": Take(np.array(["00001"], dtype=object), np.zeros(len(rows)), width=5),
+        "ein": Take(world.codes["reported_ein"], emp, width=9), "year": cal.year(q_r), "quarter": cal.quarter(q_r),
         "wages": summed,
     }
     out["ui_wage"] = _arrow("ui_wage", ui_wage)
     out["_employer_quarter_partial"] = _employer_quarter_partial(
-        key, emp, q[rows], summed, spell=(J["start"][job[rows]], J["end"][job[rows]]), next_quarter=n * n_emp,
-        n_quarters=T)
+        key, emp, q_r, summed, spell=(J["start"][job_r], J["end"][job_r]), next_quarter=n * n_emp, n_quarters=T)
     xwalk.append(("ui_wage", ui_wage["record_id"], P["person_id"][person[rows]]))
     rid += 100_000_000
 
@@ -201,7 +279,7 @@ def build_partition(world, k):
         "county_fips": geo.county_fips[claims["county"]].astype(object), "date_filed": claims["filed"],
         "benefit_year_start": claims["by_start"], "benefit_year_end": claims["by_end"],
         "separation_reason": claims["reason"].astype(object),
-        "last_employer_ui_account": Take(world.employer_strings["ui_account"], emp),
+        "last_employer_ui_account": Take(world.codes["ui_account"], emp, width=10),
         "naics_sector": world.ind.code[claims["sector"]].astype(object),
         "base_period_wages": claims["bpw"], "high_quarter_wages": claims["hqw"],
         "monetarily_eligible": claims["eligible"], "weekly_benefit_amount": claims["wba"],
@@ -222,17 +300,18 @@ def build_partition(world, k):
         # spells whose months were all trimmed have no rows: renumber the rest densely
         _, first_row, s = np.unique(A["spell"], return_index=True, return_inverse=True)
         sp_person = A["person"][first_row]
-        ssn, first, last, dob = _identity(P, sp_person, A["q"][first_row], noise[name], rng)
+        ssn, first, last, dob = _identity(P, sp_person, A["q"][first_row], noise[name], rng, as_codes=True)
         ids = _ids(rid, len(s))
         case_num = _ids(rid, len(first_row))
         prefix = "T" if name == "tanf" else "S"
         case_id = np.char.add(np.char.add(prefix, geo.state_abbr[A["state"][first_row]].astype(str)),
                               case_num.astype(str)).astype(object)
         cols = {
-            "record_id": ids, "case_id": Take(case_id, s), "state_fips": Take(geo.state_fips.astype(object), A["state"]),
-            "county_fips": Take(geo.county_fips.astype(object), A["county"]),
-            "head_ssn": Take(ssn, s), "head_first_name": Take(first, s), "head_last_name": Take(last, s), "head_dob": dob[s],
-            "head_sex": Take(np.array(["M", "F"], dtype=object), P["female"][A["person"]].astype(np.int64)),
+            "record_id": ids, "case_id": Take(case_id, s), "state_fips": Take(world.codes["state_fips"], A["state"], width=2),
+            "county_fips": Take(world.codes["county_fips"], A["county"], width=5),
+            "head_ssn": Take(ssn, s, width=9), "head_first_name": Take(first[0], first[1][s]),
+            "head_last_name": Take(last[0], last[1][s]),
+            "head_dob": dob[s], "head_sex": Take(np.array(["M", "F"], dtype=object), P["female"][A["person"]], width=1),
         }
         ym = cal.yyyymm(A["month"])
         if name == "tanf":
@@ -329,9 +408,8 @@ def build_partition(world, k):
         "county_fips": geo.county_fips[res_county[o]].astype(object),
         "start_date": cal.start_date(res_start[o]),
         "end_date": np.where(res_end[o] >= 0, cal.start_date(np.maximum(res_end[o], 0)), np.datetime64("NaT"))})
-    outside = J["employer"][job] < 0
-    out_of_region = _grid((n, T), (person[outside], q[outside]), wages[outside])
-    n_jobs = _grid((n, T), (person, q)).ravel()
+    out_of_region = _grid((n, T), row_cell[~inside], wages[~inside])
+    n_jobs = _grid((n, T), row_cell).ravel()
     cell = np.flatnonzero(n_jobs)                      # by person, then quarter
     pi, qi = cell // T, cell % T
     out["earnings"] = _arrow("earnings", {
@@ -340,7 +418,8 @@ def build_partition(world, k):
         "out_of_region_earnings": np.round(out_of_region.ravel()[cell]).astype(np.int64),
         "n_jobs": n_jobs[cell].astype(np.int8)})
     out["crosswalk"] = pa.concat_tables([
-        _arrow("crosswalk", {"source_table": Take(np.array([t], dtype=object), np.zeros(len(i))), "record_id": i, "person_id": pid})
+        _arrow("crosswalk", {"source_table": Take(np.array([t], dtype=object), np.zeros(len(i)), width=len(t)),
+                             "record_id": i, "person_id": pid})
         for t, i, pid in xwalk])
     out["wioa_effect"] = _arrow("wioa_effect", {
         "person_id": P["person_id"][wp], "entry_date": wioa["entry_date"], "exit_date": wioa["exit_date"],

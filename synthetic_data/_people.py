@@ -44,17 +44,22 @@ def make_people(first_id, n, *, rng, world):
     death_date = np.where(died, qstart[np.clip(death_q, 0, T - 1)] + rng.integers(0, 90, size=n),
                           np.datetime64("NaT"))
 
+    # Names are drawn as codes into the pools (the same draws as drawing the names themselves).
     pools = ref.name_pools()
-    first = np.where(female, rng.choice(pools.female, size=n, p=pools.female_p),
-                     rng.choice(pools.male, size=n, p=pools.male_p)).astype(object)
-    middle = np.where(female, rng.choice(pools.female, size=n, p=pools.female_p),
-                      rng.choice(pools.male, size=n, p=pools.male_p)).astype(object)
+    at = pools.offset
+
+    def given():
+        f = rng.choice(len(pools.female), size=n, p=pools.female_p) + at["female"]
+        m = rng.choice(len(pools.male), size=n, p=pools.male_p) + at["male"]
+        return np.where(female, f, m)
+
+    first_code, middle_code = given(), given()
     hispanic = races[race] == "Hispanic or Latino"
-    birth_last = np.where(hispanic, rng.choice(pools.hispanic_last, size=n),
-                          rng.choice(pools.last, size=n, p=pools.last_p)).astype(object)
+    birth_last_code = np.where(hispanic, rng.choice(len(pools.hispanic_last), size=n) + at["hispanic_last"],
+                               rng.choice(len(pools.last), size=n, p=pools.last_p) + at["last"])
     changes = female & (rng.random(n) < pp["surname_change_rate"]) & (birth_year < y1 - 18)
-    new_last = rng.choice(pools.last, size=n, p=pools.last_p).astype(object)
-    last = np.where(changes, new_last, birth_last)
+    new_last_code = rng.choice(len(pools.last), size=n, p=pools.last_p) + at["last"]
+    last_code = np.where(changes, new_last_code, birth_last_code)
     change_q = np.where(changes, rng.integers(0, T, size=n), -1)
     change_date = np.where(changes, qstart[np.clip(change_q, 0, T - 1)] + rng.integers(0, 90, size=n),
                            np.datetime64("NaT"))
@@ -90,11 +95,13 @@ def make_people(first_id, n, *, rng, world):
     potential = rng.normal(0.0, p["earnings"]["person_sd"], size=n)
     never = rng.random(n) < p["labor"]["never_work_share"]
 
+    ssn_bytes = make_ssns(ids, seed=world.seed, as_bytes=True)
     return {
-        "person_id": ids, "ssn": make_ssns(ids, seed=world.seed), "female": female, "race": race,
+        "person_id": ids, "ssn": ssn_bytes.astype("U9").astype(object), "ssn_bytes": ssn_bytes, "female": female, "race": race,
         "race_label": races[race], "education": education, "dob": dob, "age": age,
-        "death_q": death_q, "death_date": death_date, "first": first, "middle": middle,
-        "last": last, "birth_last": birth_last, "surname_changed": changes, "change_q": change_q,
+        "death_q": death_q, "death_date": death_date, "first": pools.names[first_code],
+        "middle": pools.names[middle_code], "last": pools.names[last_code], "birth_last": pools.names[birth_last_code],
+        "first_code": first_code, "last_code": last_code, "birth_last_code": birth_last_code, "surname_changed": changes, "change_q": change_q,
         "change_date": change_date, "n_children": n_children.astype(np.int8), "has_partner": has_partner,
         "home": home, "dest": dest, "move_q": move_q, "county_q": county_q,
         "state_q": geo.county_state[county_q], "potential": potential, "never_works": never,

@@ -128,6 +128,27 @@ class NamePools:
     last_p: np.ndarray
     hispanic_last: np.ndarray
 
+    # Every pool end to end: people keep a code into this list, so that identity columns
+    # can be assembled from a few thousand Arrow strings instead of one Python string per row.
+    @functools.cached_property
+    def offset(self):
+        """Where each pool starts in :attr:`names`."""
+        sizes = [len(self.female), len(self.male), len(self.last), len(self.hispanic_last)]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        return dict(zip(("female", "male", "last", "hispanic_last"), starts.tolist()))
+
+    @functools.cached_property
+    def names(self):
+        """All names as one object array, in pool order."""
+        return np.concatenate([self.female, self.male, self.last, self.hispanic_last]).astype(object)
+
+    @functools.cached_property
+    def arrow(self):
+        """:attr:`names` as an Arrow string array."""
+        import pyarrow as pa
+
+        return pa.array(self.names, pa.string())
+
 
 @functools.cache
 def name_pools():

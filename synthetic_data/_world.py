@@ -7,7 +7,6 @@ needs only those two to reproduce it; nothing large crosses process boundaries.
 import functools
 
 import numpy as np
-import pyarrow as pa
 
 from . import _reference as ref
 from ._calendar import Calendar
@@ -46,10 +45,16 @@ class World:
         return EmployerSampler(self)
 
     @functools.cached_property
-    def employer_strings(self):
-        """Account numbers and reported EINs as Arrow strings (about 10^5 of them for `large`)."""
-        return {name: pa.array(self.employers[name].astype(object), pa.string())
-                for name in ("ui_account", "reported_ein")}
+    def codes(self):
+        """Fixed-width codes that fill whole columns (accounts, EINs, FIPS) as ``(bytes, valid)``.
+
+        About 10^5 account numbers for `large`: encoded once, then gathered per row with numpy.
+        """
+        from ._partition import fixed_width
+
+        return {"ui_account": fixed_width(self.employers["ui_account"], 10),
+                "reported_ein": fixed_width(self.employers["reported_ein"], 9),
+                "state_fips": fixed_width(self.geo.state_fips, 2), "county_fips": fixed_width(self.geo.county_fips, 5)}
 
     def partition_people(self, k):
         """(first person_id, count) of partition ``k``: contiguous blocks of ids."""
