@@ -181,6 +181,21 @@ def _employer_quarter_partial(key, emp, q, wages, *, spell, next_quarter, n_quar
     }
 
 
+def _rows_by_state_quarter(J, jobs, wstate, q, T):
+    """Indexes of the wage rows of ``jobs``, job after job, then stably by (state, quarter).
+
+    Rows are laid out job after job (as :func:`wage_rows` makes them), so the rows of
+    job ``j`` are the ``end - start + 1`` positions from the sum of the durations before it.
+    """
+    dur = J["end"] - J["start"] + 1
+    first = np.cumsum(dur) - dur
+    d = dur[jobs]
+    rows = np.repeat(first[jobs] - (np.cumsum(d) - d), d) + np.arange(d.sum())
+    small = np.int16 if int(wstate.max(initial=0) + 1) * T < 2**15 else np.int64
+    bucket = (wstate[rows] * T + q[rows]).astype(small)
+    return rows[np.argsort(bucket, kind="stable")]
+
+
 def _grid(shape, index, weights=None):
     """Sum ``weights`` into a dense array of ``shape`` at ``index`` (a fast scatter-add).
 
@@ -232,14 +247,15 @@ def build_partition(world, k):
     middle = _codes(initial[J["person"][jobs_in]], rng.random(len(jobs_in)) >= 0.35)
     pos = np.full(len(J["person"]), -1)
     pos[jobs_in] = np.arange(len(jobs_in))
-    rows = np.flatnonzero(inside)
-    emp = J["employer"][job[rows]]
-    # Sorted by state, quarter, person, employer. One int64 key sorts faster than a four-key
-    # lexsort; an employer is in one state, so equal keys are equal (employer, person, quarter).
+    # Sorted by state, quarter, person, employer, then job: the jobs are put in (person,
+    # employer) order, their rows laid out job after job, and those rows sorted stably by
+    # (state, quarter), a radix sort of small integers instead of a sort of the whole key.
     n_emp = len(E["ui_account"])
+    rows = _rows_by_state_quarter(J, jobs_in[np.argsort(J["person"][jobs_in] * n_emp + J["employer"][jobs_in],
+                                                        kind="stable")], wstate, q, T)
+    emp = J["employer"][job[rows]]
+    # an employer is in one state, so equal keys are equal (employer, person, quarter)
     key = ((wstate[rows] * T + q[rows]) * n + person[rows]) * n_emp + emp
-    order = np.argsort(key, kind="stable")
-    rows, emp, key = rows[order], emp[order], key[order]
     # An employer files one record per worker and quarter: two spells at one account in
     # a quarter (a second job there, a rehire) are summed into one row.
     key_change = np.ones(len(rows), dtype=bool)
