@@ -127,3 +127,96 @@ def build_once(root: Path, key: str, build) -> tuple[Path, dict]:
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return folder, json.loads(done.read_text())
+
+
+#: Appended to an answer cell so that its autograded copy records what the answer was: one line per
+#: name the solution cell assigns, with a fingerprint of the value (exact for numbers and strings).
+_PROBE_HEAD = """
+import hashlib as _qa_hashlib, numbers as _qa_numbers, pickle as _qa_pickle
+def _qa_print(name, value):
+    if isinstance(value, _qa_numbers.Real) and not isinstance(value, bool):
+        data = repr(float(value)).encode()
+    elif hasattr(value, "to_csv"):
+        data = value.to_csv().encode()
+    else:
+        data = _qa_pickle.dumps(value)
+    print("@@answer", name, _qa_hashlib.sha256(data).hexdigest())
+"""
+_PROBE_NAME = """
+try:
+    _qa_print({name!r}, {name})
+except NameError:
+    print("@@answer", {name!r}, "undefined")
+"""
+
+
+def answer_names(notebook: Path, grade_id: str) -> list[str]:
+    """Names the reference solution's cell ``grade_id`` assigns at top level (its answer variables)."""
+    import ast
+
+    nb = nbformat.read(notebook, as_version=4)
+    cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
+    names: list[str] = []
+    for node in ast.parse(cell.source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AnnAssign, ast.AugAssign)) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
+
+
+def with_probe(source: str, names: list[str]) -> str:
+    """``source`` followed by the fingerprint probe for ``names`` (unchanged when there are none)."""
+    if not names:
+        return source
+    return source.rstrip("\n") + "\n" + _PROBE_HEAD + "".join(_PROBE_NAME.format(name=n) for n in names)
+
+
+def probe_answers(notebook: Path, grade_ids: list[str], out: Path) -> Path:
+    """Write a copy of ``notebook`` whose answer cells ``grade_ids`` end with the fingerprint probe."""
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid in grade_ids:
+            cell.source = with_probe(cell.source, answer_names(notebook, gid))
+    nbformat.write(nb, out)
+    return out
+
+
+def fingerprints(notebook: Path) -> dict[str, dict[str, str]]:
+    """grade_id -> {answer name: fingerprint} from the probe lines in an executed notebook's outputs."""
+    found: dict[str, dict[str, str]] = {}
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        for out in cell.get("outputs", []):
+            for line in out.get("text", "").splitlines():
+                if line.startswith("@@answer "):
+                    _, name, digest = line.split(" ", 2)
+                    found.setdefault(gid, {})[name] = digest
+    return found
+
+
+def reads(notebook: Path, grade_id: str) -> set[str]:
+    """Names the cell ``grade_id`` (visible and hidden tests alike) reads."""
+    import ast
+
+    nb = nbformat.read(notebook, as_version=4)
+    cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
+    return {n.id for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def expected_losses(mistake: dict, source: Path, solution_fp: dict, mistake_fp: dict) -> tuple[set[str], set[str]]:
+    """(test cells the mistake must lose, test cells where on this data its answer equals the right one).
+
+    A listed test cell is not expected to be lost when every answer variable it reads (of those the
+    answer cell assigns) has the same fingerprint as the reference solution's: on this dataset the
+    mistaken method gives the right number, and no test of the value can tell them apart.
+    """
+    cell = mistake["answer_cell"]
+    assigned = set(answer_names(source, cell))
+    lose, coincide = set(), set()
+    for test in mistake["loses"]:
+        names = reads(source, test) & assigned
+        ref, got = solution_fp.get(cell, {}), mistake_fp.get(cell, {})
+        same = bool(names) and all(n in ref and ref[n] != "undefined" and ref[n] == got.get(n) for n in names)
+        (coincide if same else lose).add(test)
+    return lose, coincide

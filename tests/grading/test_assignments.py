@@ -25,11 +25,16 @@ from grading_support import (
     copy_course,
     build_once,
     html_text,
+    answer_names,
+    expected_losses,
+    fingerprints,
     mistakes,
     nbgrader_meta,
+    probe_answers,
     replace_cell,
     shared_dir,
     split_regions,
+    with_probe,
 )
 
 pytestmark = [pytest.mark.grading, pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")]
@@ -95,15 +100,14 @@ def graded(released, tmp_path_factory):
             for name in notebooks:  # unchanged notebooks are the solution
                 shutil.copy(files.get(name, src_dir / name), downloads / student / name)
 
-        submit("solution", {})
+        # The solution and the mistakes record their answers' fingerprints (see probe_answers).
+        submit("solution", _probed_solution(src_dir, assignment, folder))
         students["solution"] = "solution"
         submit("blank", {n: rel_dir / n for n in notebooks})
         students["blank"] = "blank"
         for i, m in enumerate(mistakes(assignment)):
             name = f"mistake-{i}"
-            tmp = folder / f"{name}.ipynb"
-            replace_cell(src_dir / f"{m['notebook']}.ipynb", m["answer_cell"], m["source"], tmp)
-            submit(name, {f"{m['notebook']}.ipynb": tmp})
+            submit(name, {f"{m['notebook']}.ipynb": _mistake_notebook(src_dir, m, folder / f"{name}.ipynb")})
             students[name] = "mistake"
         platform = assignment == PLATFORM_ASSIGNMENT
         while platform and len(students) < CLASS_SIZE:
@@ -129,6 +133,51 @@ def graded(released, tmp_path_factory):
     course = folder / "course"
     return {"assignment": assignment, "course": course, "sequential_course": folder / "sequential",
             "scores": _scores(course, assignment), **info}
+
+
+def _probed_solution(src_dir: Path, assignment: str, folder: Path) -> dict[str, Path]:
+    """The reference notebooks with a fingerprint probe after every answer cell a mistake replaces."""
+    files = {}
+    for nb in sorted({m["notebook"] for m in mistakes(assignment)}):
+        cells = [m["answer_cell"] for m in mistakes(assignment) if m["notebook"] == nb]
+        (folder / "probed").mkdir(exist_ok=True)
+        files[f"{nb}.ipynb"] = probe_answers(src_dir / f"{nb}.ipynb", cells, folder / "probed" / f"{nb}.ipynb")
+    return files
+
+
+def _mistake_notebook(src_dir: Path, m: dict, out: Path) -> Path:
+    source = src_dir / f"{m['notebook']}.ipynb"
+    return replace_cell(source, m["answer_cell"], with_probe(m["source"], answer_names(source, m["answer_cell"])), out)
+
+
+def _check_mistakes(course: Path, assignment: str, scores: dict, students: dict[str, dict]) -> None:
+    """Each mistake loses exactly its questions, except where on this data its answer is the right one.
+
+    ``students`` maps a student to its mistake. Every test cell a mistake is listed to lose must be
+    lost by at least one mistake here, so that each hidden test is shown to catch a wrong answer.
+    """
+    pts = _points(course, assignment)
+    src = course / "source" / assignment
+    ref_fp = {nb.stem: fingerprints(course / "autograded" / "solution" / assignment / nb.name)
+              for nb in src.glob("*.ipynb")}
+    wrong, caught, coincident = [], set(), []
+    for student, m in students.items():
+        fp = fingerprints(course / "autograded" / student / assignment / f"{m['notebook']}.ipynb")
+        names = answer_names(src / f"{m['notebook']}.ipynb", m["answer_cell"])
+        for who, found in (("solution", ref_fp[m["notebook"]]), (student, fp)):
+            assert set(names) <= set(found.get(m["answer_cell"], {})), f"{who}: no answer fingerprints in {m['answer_cell']}"
+        lose, same = expected_losses(m, src / f"{m['notebook']}.ipynb", ref_fp[m["notebook"]], fp)
+        expected = {q: (0.0 if q in lose else p) for q, p in pts.items()}
+        got = _auto(scores[student], pts)
+        if got != expected:
+            wrong.append(f"{student} ({m['why']}): {got} != {expected}")
+        caught |= lose
+        coincident += [f"{m['why']} ({q})" for q in sorted(same)]
+    assert not wrong, "\n".join(wrong)
+    listed = {q for m in students.values() for q in m["loses"]}
+    assert listed <= caught, (
+        f"on this dataset no scripted mistake changes the answer checked by {sorted(listed - caught)}, so no test "
+        f"shows that those hidden tests catch a wrong answer (answers equal to the right one: {coincident})")
 
 
 def _points(course: Path, assignment: str) -> dict[str, float]:
@@ -235,14 +284,8 @@ def test_screen_finds_nothing_in_honest_work(graded):
 def test_mistakes_lose_exactly_their_questions(graded):
     ms = mistakes(graded["assignment"])
     assert ms, f"assignments/checks/{graded['assignment']}.toml lists no mistakes"
-    pts = _points(graded["course"], graded["assignment"])
-    wrong = []
-    for index, m in enumerate(ms):
-        expected = {q: (0.0 if q in m["loses"] else p) for q, p in pts.items()}
-        got = _auto(graded["scores"][f"mistake-{index}"], pts)
-        if got != expected:
-            wrong.append(f"mistake {index} ({m['why']}): {got} != {expected}")
-    assert not wrong, "\n".join(wrong)
+    _check_mistakes(graded["course"], graded["assignment"], graded["scores"],
+                    {f"mistake-{i}": m for i, m in enumerate(ms)})
 
 
 @ON_PLATFORM
@@ -380,17 +423,17 @@ def test_grades_correctly_on_another_seed(assignment, tmp_path, tmp_path_factory
         graders.set_parameters(nb, profile="tiny", seed=seed, data_root=str(data))
     graders.release_assignments(course, [assignment])
     kinds = {"solution": None} | {f"mistake-{i}": m for i, m in enumerate(mistakes(assignment))}
+    probed = _probed_solution(src, assignment, tmp_path)
     for student, m in kinds.items():
         folder = course / "submitted" / student / assignment
         folder.mkdir(parents=True)
         for nb in sorted(src.glob("*.ipynb")):
             if m is not None and nb.stem == m["notebook"]:
-                replace_cell(nb, m["answer_cell"], m["source"], folder / nb.name)
+                _mistake_notebook(src, m, folder / nb.name)
             else:
-                shutil.copy(nb, folder / nb.name)
+                shutil.copy(probed.get(nb.name, nb), folder / nb.name)
     graders.autograde_class(course, assignment, workers=2, progress=False)
     scores = _scores(course, assignment)
     pts = _points(course, assignment)
-    for student, m in kinds.items():
-        expected = {q: (0.0 if m is not None and q in m["loses"] else p) for q, p in pts.items()}
-        assert _auto(scores[student], pts) == expected, student
+    assert _auto(scores["solution"], pts) == pts
+    _check_mistakes(course, assignment, scores, {s: m for s, m in kinds.items() if m is not None})
