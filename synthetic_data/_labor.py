@@ -133,9 +133,11 @@ def simulate_jobs(P, *, rng, world):
     second = np.full(n, -1, dtype=np.int64)
     retired = np.zeros(n, dtype=bool)
     last_quit_q = np.full(n, -10, dtype=np.int64)
+    last_sector = np.full(n, -1, dtype=np.int64)      # sector of the person's last main job
     education = P["education"]
 
     def hire(who, q, kind):
+        """Start jobs for ``who``: main jobs where ``kind`` is 0, second jobs where 1; return their ids."""
         m = len(who)
         if m == 0:
             return np.empty(0, dtype=np.int64)
@@ -149,14 +151,18 @@ def simulate_jobs(P, *, rng, world):
         wstate = np.where(commute & ~out, world.geo.county_state[np.maximum(dest_c, 0)], P["state_q"][who, q])
         sector = (rng.random(m)[:, None] >= sector_cum[education[who]]).sum(axis=1)
         sector = np.minimum(sector, world.K - 1)
+        # a new main job stays in the sector of the last one at a configured rate
+        stays = (kind == 0) & (last_sector[who] >= 0) & (rng.random(m) < lab["same_sector_rate"])
+        sector[stays] = last_sector[who[stays]]
         emp = np.full(m, -1, dtype=np.int64)
         inside = ~out
         emp[inside] = sampler.draw(sampler.at(q), wstate[inside], sector[inside], rng)
         sector = np.where(inside, E["sector"][np.maximum(emp, 0)], sector)
         eff = np.where(inside, E["effect"][np.maximum(emp, 0)], rng.normal(0, p["earnings"]["employer_sd"], m))
         eff = eff + rng.normal(0, 0.08, m)
+        last_sector[who[kind == 0]] = sector[kind == 0]
         return jobs.add(person=who, employer=emp, sector=sector, wstate=np.where(out, -1, wstate),
-                        start=np.full(m, q), end=np.full(m, -1), kind=np.full(m, kind, dtype=np.int8),
+                        start=np.full(m, q), end=np.full(m, -1), kind=kind,
                         reason=np.zeros(m, dtype=np.int8), effect=eff)
 
     age_by_q = np.ascontiguousarray(P["age"].T)      # one contiguous row per quarter
@@ -193,12 +199,15 @@ def simulate_jobs(P, *, rng, world):
         a = age[searching]
         rate = rate * np.where(a < 20, 0.6, 1.0) * np.where(a >= 55, 0.7, 1.0) * np.where(a >= 65, 0.4, 1.0)
         hired = searching[rng.random(len(searching)) < np.minimum(rate, 0.95)]
-        main[hired] = hire(hired, q, 0)
 
-        # Second jobs start and end.
-        cand = np.flatnonzero(lf & (main >= 0) & (second < 0))
+        # Second jobs start (the newly hired too) and end; both kinds of hire in one call.
+        employed = main >= 0
+        employed[hired] = True
+        cand = np.flatnonzero(lf & employed & (second < 0))
         starting = cand[rng.random(len(cand)) < lab["second_job_start_rate"]]
-        second[starting] = hire(starting, q, 1)
+        ids = hire(np.concatenate([hired, starting]), q,
+                   np.repeat(np.array([0, 1], dtype=np.int8), [len(hired), len(starting)]))
+        main[hired], second[starting] = ids[:len(hired)], ids[len(hired):]
 
         # Deaths and establishment closures end jobs in this quarter.
         dying = P["death_q"] == q
