@@ -8,6 +8,7 @@ same mistake repeats on every row that identity produces.
 import numpy as np
 
 from ._reference import nicknames
+from ._strings import ljust, zfill
 
 __all__ = ["make_ssns", "is_never_issued", "apply_noise", "NOISE_FIELDS"]
 
@@ -36,14 +37,14 @@ def make_ssns(person_ids, *, seed, as_bytes=False):
     area = _AREAS[k // (_GROUPS * _SERIALS)]
     group = (k // _SERIALS) % _GROUPS + 1
     serial = k % _SERIALS + 1
-    digits = np.char.zfill((area * 1_000_000 + group * 10_000 + serial).astype(str), 9)
+    digits = zfill((area * 1_000_000 + group * 10_000 + serial).astype(str), 9)
     return digits.astype("S9") if as_bytes else digits.astype(object)
 
 
 def is_never_issued(ssn):
     """Vectorized check that SSN strings lie in the never-issued ranges."""
     s = np.asarray(ssn, dtype=str)
-    area = np.char.ljust(s, 3).astype("U3")
+    area = ljust(s, 3).astype("U3")
     return (np.char.str_len(s) == 9) & (np.isin(area, ["000", "666"]) | (np.char.startswith(s, "9")))
 
 

@@ -15,6 +15,7 @@ from ._people import make_people
 from ._postsec import simulate_postsecondary
 from ._rng import stream
 from ._schema import table as schema_of
+from ._strings import zfill
 from ._wioa import simulate_wioa
 
 __all__ = ["build_partition"]
@@ -350,7 +351,7 @@ def build_partition(world, k):
     st = students
     ssn, first, last, dob = _identity(P, st["person"], np.zeros(len(st["person"]), dtype=np.int64),
                                       noise["postsecondary"], rng)
-    student_id = np.char.add("S", np.char.zfill(_ids(rid, len(st["person"])).astype(str), 11)).astype(object)
+    student_id = np.char.add("S", zfill(_ids(rid, len(st["person"])).astype(str), 11)).astype(object)
     es = enroll["student"]
     ids = _ids(rid, len(es))
     out["postsec_enrollment"] = _arrow("postsec_enrollment", {

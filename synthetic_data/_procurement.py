@@ -12,6 +12,7 @@ import numpy as np
 from . import _reference as ref
 from ._partition import _arrow
 from ._rng import stream
+from ._strings import ljust, replace, zfill
 
 __all__ = ["procurement_tables"]
 
@@ -24,8 +25,8 @@ def _variant(names, rng):
     """How a second system spells a business name: case, punctuation, suffix and DBA drift."""
     out = np.char.title(names.astype(str))
     u = rng.random(len(names))
-    out = np.where(u < 0.3, np.char.replace(np.char.replace(out, " Llc", ", L.L.C."), " Inc", ", Inc."), out)
-    out = np.where((u >= 0.3) & (u < 0.5), np.char.replace(np.char.replace(out, " Llc", ""), " Inc", ""), out)
+    out = np.where(u < 0.3, replace(replace(out, " Llc", ", L.L.C."), " Inc", ", Inc."), out)
+    out = np.where((u >= 0.3) & (u < 0.5), replace(replace(out, " Llc", ""), " Inc", ""), out)
     out = np.where((u >= 0.5) & (u < 0.6), np.char.add("The ", out), out)
     return out
 
@@ -48,7 +49,7 @@ def procurement_tables(world):
     owner_race = np.where(minority, rng.choice(_OWNER_RACES, size=n, p=[0.45, 0.35, 0.15, 0.05]), "White")
     certified = (minority | woman) & (rng.random(n) < pr["certified_share_of_eligible"])
     size = E["size"][chosen]
-    zip_ = np.char.zfill(rng.integers(60000, 63000, n).astype(str), 5)
+    zip_ = zfill(rng.integers(60000, 63000, n).astype(str), 5)
     pools = ref.name_pools()
     out = {"business": _arrow("business", {
         "business_id": bid, "name": name.astype(object), "ein": ein.astype(object), "minority_owned": minority,
@@ -59,10 +60,10 @@ def procurement_tables(world):
     in_c = rng.random(n) < 0.9
     dup = in_c & (rng.random(n) < 0.04)
     rows = np.concatenate([np.flatnonzero(in_c), np.flatnonzero(dup)])
-    vnum = np.char.add("V", np.char.zfill(rng.choice(9_000_000, len(rows), replace=False).astype(str) if len(rows) else np.array([], dtype=str), 7))
+    vnum = np.char.add("V", zfill(rng.choice(9_000_000, len(rows), replace=False).astype(str) if len(rows) else np.array([], dtype=str), 7))
     cname = name[rows].copy()
-    cname[np.sum(in_c):] = np.char.replace(cname[np.sum(in_c):], " LLC", " L L C")
-    fein = np.char.add(np.char.add(np.char.ljust(ein[rows], 2).astype("U2"), "-"), np.array([e[2:] for e in ein[rows]], dtype=str) if len(rows) else np.array([], dtype=str))
+    cname[np.sum(in_c):] = replace(cname[np.sum(in_c):], " LLC", " L L C")
+    fein = np.char.add(np.char.add(ljust(ein[rows], 2).astype("U2"), "-"), np.array([e[2:] for e in ein[rows]], dtype=str) if len(rows) else np.array([], dtype=str))
     fein = np.where(rng.random(len(rows)) < 0.05, None, fein).astype(object)
     out["vendor_comptroller"] = _arrow("vendor_comptroller", {
         "vendor_number": vnum.astype(object), "legal_name": cname.astype(object), "fein": fein,
@@ -84,7 +85,7 @@ def procurement_tables(world):
 
     # Certification registry: trade names, no EIN.
     c = np.flatnonzero(certified)
-    cert = np.char.add("BEP-", np.char.zfill(np.arange(1, len(c) + 1).astype(str), 6))
+    cert = np.char.add("BEP-", zfill(np.arange(1, len(c) + 1).astype(str), 6))
     trade = _variant(name[c], rng)
     ctype = np.where(minority[c] & woman[c], "MWBE", np.where(minority[c], "MBE", "WBE"))
     cdate = cal.start_date(rng.integers(0, world.T, len(c))) + rng.integers(0, 90, len(c))
@@ -97,7 +98,7 @@ def procurement_tables(world):
 
     # Contracts: awarded in proportion to size, less to certified minority-owned firms.
     years = world.T // 4
-    m = pr["contracts_per_year"] * years
+    m = pr["contracts_per_year"] * years if n else 0  # no businesses, no contracts
     weight = size * np.where(certified & minority, pr["minority_award_gap"], 1.0)
     winner = rng.choice(n, size=m, p=weight / weight.sum()) if n else np.array([], dtype=np.int64)
     via_dot = in_d[winner] & (rng.random(m) < 0.7)
@@ -111,7 +112,7 @@ def procurement_tables(world):
     amount = np.round(np.exp(rng.normal(11.0, 1.2, len(winner))) * (1 + np.log1p(size[winner])) / 100).astype(np.int64) * 100
     order = np.argsort(award, kind="stable")
     out["contract"] = _arrow("contract", {
-        "contract_id": np.char.add("K", np.char.zfill(np.arange(1, len(winner) + 1).astype(str), 7)).astype(object),
+        "contract_id": np.char.add("K", zfill(np.arange(1, len(winner) + 1).astype(str), 7)).astype(object),
         "awarding_agency": np.where(via_dot, _AGENCIES[0], rng.choice(_AGENCIES[1:], len(winner)))[order].astype(object),
         "source_system": np.where(via_dot, "dot", "comptroller")[order].astype(object),
         "vendor_key": vkey[order], "award_date": award[order], "amount": amount[order],
