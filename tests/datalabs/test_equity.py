@@ -4,9 +4,12 @@ What is planted, and so what the checks expect:
 
 - Sex is recorded without error, so missing-identifier shares by *recorded* sex equal the shares by the
   person's true sex.
-- A share of women change surname during the window and some files keep the old name, so when the SSN is
-  missing, names carry fewer of women's links: the *true* linkage recall is lower (and under-linking higher)
-  for women than for men, and the workbook's proxy estimate must order the groups the same way.
+- A share of women change surname during the window and some files keep the old name, so surnames disagree
+  far more often within women's true pairs than men's, and the proxy the workbook shows (near-certain
+  matches whose surnames differ) sees it. First name and date of birth still carry most such pairs over the
+  threshold, so the resulting gap in *missed links* is small: on the course data it is within its sampling
+  error, in the truth and in the estimate, and its sign changes with the seed. The tests therefore check the
+  mechanism and that the deliverable weighs a gap against its sampling error, not an ordering of the groups.
 - Completers without a valid SSN anywhere cannot reach the wage records and count as not employed, so the
   measured rate understates the truth; the rate among linkable completers is closer to it.
 - Certified minority-owned firms win 0.6 times the contracts their size predicts
@@ -16,6 +19,9 @@ What is planted, and so what the checks expect:
 
 from __future__ import annotations
 
+import math
+
+import pandas as pd
 import pytest
 
 import synthetic_data as sd
@@ -74,20 +80,61 @@ def test_colleges_lack_ssns_most_often(tiny):
 
 
 # -------------------------------------------------------------------------------- disparate linkage error
-def _ordering(est, true):
-    est = est.set_index("group")["est_missed_share"]
-    true = true.set_index("group")
-    assert est["F"] > est["M"], est
-    assert true.loc["F", "missed_share"] > true.loc["M", "missed_share"], true
-    assert true.loc["F", "under_linking_rate"] > true.loc["M", "under_linking_rate"], true
+_SURNAME_DIFFERS = "AVG(CASE WHEN s.last_level = 'agree' THEN 0.0 ELSE 1.0 END)"
 
 
-# On `tiny` a few hundred links are missed per group, so the planted gap between women and men is within
-# its sampling noise there and the ordering is checked on the course data; on `tiny` the estimate must
-# still be the right size for each group (below).
-@pytest.mark.slow
-def test_linkage_error_ordering_by_sex_matches_truth_on_course_data(course):
-    _ordering(eq.linkage_error_by_group(course, by="sex"), eq.true_linkage_error_by_group(course, by="sex"))
+def _clearly_higher(a, b):
+    """Share ``a`` (of ``(share, n)``) exceeds share ``b`` by more than three standard errors."""
+    se = math.sqrt(a[0] * (1 - a[0]) / a[1] + b[0] * (1 - b[0]) / b[1])
+    return a[0] - b[0] > 3 * se
+
+
+def test_surnames_differ_more_often_in_womens_matches(tiny):
+    # What learners see: near-certain matches (same valid SSN and date of birth), no truth needed.
+    proxy = dict((sex, (share, n)) for sex, share, n in tiny.sql(f"""
+        SELECT COALESCE(a.sex, b.sex) AS sex, {_SURNAME_DIFFERS}, COUNT(*)
+        FROM mpi_scored AS s
+        JOIN mpi_units AS a ON a.unit_id = s.unit_a JOIN mpi_units AS b ON b.unit_id = s.unit_b
+        WHERE s.ssn_level = 'agree' AND s.dob_level = 'agree' AND COALESCE(a.sex, b.sex) IS NOT NULL
+        GROUP BY ALL
+    """).fetchall())
+    # The planted cause: every scored pair of units that belong to one person, by the person's true sex.
+    truth = dict((sex, (share, n)) for sex, share, n in tiny.sql(f"""
+        WITH up AS (SELECT r.unit_id, MIN(c.person_id) AS person_id FROM mpi_records AS r
+                    JOIN truth.crosswalk AS c ON c.source_table = r.source_table AND c.record_id = r.record_id
+                    GROUP BY r.unit_id)
+        SELECT tp.sex, {_SURNAME_DIFFERS}, COUNT(*)
+        FROM mpi_scored AS s JOIN up AS a ON a.unit_id = s.unit_a JOIN up AS b ON b.unit_id = s.unit_b
+        JOIN truth.person AS tp ON tp.person_id = a.person_id
+        WHERE a.person_id = b.person_id
+        GROUP BY ALL
+    """).fetchall())
+    for shares in (proxy, truth):
+        assert min(shares["F"][1], shares["M"][1]) > 200, shares
+        assert _clearly_higher(shares["F"], shares["M"]), shares
+
+
+def _estimate(f, m):
+    """A linkage_error_by_group table from (share_without_ssn, name_dob_recall, anchor_pairs) per group."""
+    rows = [dict(group=g, share_without_ssn=w, name_dob_recall=r, anchor_pairs=n, est_missed_share=w * (1 - r))
+            for g, (w, r, n) in (("F", f), ("M", m))]
+    return pd.DataFrame(rows)
+
+
+def test_missed_link_finding_weighs_the_gap_against_sampling_error():
+    clear = eq._missed_link_finding(_estimate((0.10, 0.90, 5000), (0.10, 0.99, 5000)))
+    assert clear.startswith("Estimated missed links are higher for group F (1.00%) than for group M (0.10%)")
+    assert "Surname changes" in clear
+    # The course data's situation: a gap of 0.01 points on ten thousand pairs per group.
+    close = eq._missed_link_finding(_estimate((0.09, 0.9941, 14743), (0.086, 0.9926, 10913)))
+    assert close.startswith("Estimated missed links are about the same for group M")
+    assert "higher" not in close and "Surname" not in close
+    # A recall of exactly 1 on a handful of pairs is not certainty.
+    few = eq._missed_link_finding(_estimate((0.5, 1.0, 10), (0.5, 0.9, 10)))
+    assert "about the same" in few
+    men = eq._missed_link_finding(_estimate((0.10, 0.99, 5000), (0.10, 0.90, 5000)))
+    assert men.startswith("Estimated missed links are higher for group M") and "Surname" not in men
+    assert eq._missed_link_finding(_estimate((0.1, 0.9, 10), (0.1, 0.9, 10)).iloc[:1]) is None
 
 
 def test_estimated_missed_share_is_the_right_size(tiny):
