@@ -112,3 +112,16 @@ def test_a_profile_file_of_ones_own(tmp_path):
 def test_a_missing_profile_file_is_named(tmp_path):
     with pytest.raises(sd.ProfileError, match="nowhere.toml"):
         sd.load_profile(str(tmp_path / "nowhere.toml"))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_very_small_profile_generates_valid_data(tmp_path, seed):
+    # A handful of people and one business leave some columns empty (no duplicate vendors, no students in
+    # a partition); generation must still finish and pass validation.
+    own = tmp_path / "pilot.toml"
+    own.write_text('extends = "tiny"\n[size]\npeople = 40\npartitions = 2\n'
+                   '[procurement]\nbusinesses = 1\ncontracts_per_year = 3\n', encoding="utf-8")
+    path = sd.generate(str(own), seed=seed, out=tmp_path / "d", workers=1)
+    rows = json.loads((path / "manifest.json").read_text())["rows"]
+    assert rows["person"] == 40
+    assert rows["business"] == 1
