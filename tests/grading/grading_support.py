@@ -220,3 +220,23 @@ def expected_losses(mistake: dict, source: Path, solution_fp: dict, mistake_fp: 
         same = bool(names) and all(n in ref and ref[n] != "undefined" and ref[n] == got.get(n) for n in names)
         (coincide if same else lose).add(test)
     return lose, coincide
+
+
+def execute(nb, path: Path, *, attempts: int = 3):
+    """Run ``nb`` in a fresh kernel with ``path`` as its folder, as nbgrader's autograder would.
+
+    Retried only when the kernel never started: jupyter_client picks a free TCP port and the kernel
+    binds it later, so kernels started at once by parallel test workers can collide
+    ("Address already in use"); the autograder retries the same way (graders._autograde).
+    """
+    from nbclient import NotebookClient
+
+    from graders._autograde import _KERNEL_START_FAILURES
+
+    for attempt in range(attempts):
+        try:
+            return NotebookClient(nb, timeout=120, kernel_name="python3",
+                                  resources={"metadata": {"path": str(path)}}).execute()
+        except RuntimeError as exc:
+            if attempt == attempts - 1 or not any(m in str(exc) for m in _KERNEL_START_FAILURES):
+                raise

@@ -23,6 +23,7 @@ from grading_support import (
     assignments,
     autograded_cells,
     copy_course,
+    execute,
     build_once,
     html_text,
     answer_names,
@@ -237,8 +238,6 @@ def test_mistakes_pass_the_visible_tests(released, tmp_path):
     Together with test_mistake_loses_exactly_its_questions this proves the hidden
     tests run at autograde time and catch what the visible ones cannot.
     """
-    from nbclient import NotebookClient
-
     assignment, course = released
     chosen = [m for m in mistakes(assignment) if m.get("passes_visible_tests")]
     if not chosen:
@@ -251,8 +250,7 @@ def test_mistakes_pass_the_visible_tests(released, tmp_path):
             for m in chosen:
                 if m["notebook"] == nbname and meta.get("grade_id") == m["answer_cell"]:
                     cell.source = m["source"].strip("\n")
-        NotebookClient(nb, timeout=120, kernel_name="python3",
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        execute(nb, tmp_path)
         errors = [nbgrader_meta(c).get("grade_id") for c in nb.cells
                   if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
         assert not errors, f"visible tests fail for the mistakes in cells {errors}"
