@@ -27,6 +27,8 @@ import concurrent.futures as cf
 
 import multiprocessing
 import os
+import random
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -149,6 +151,16 @@ _KERNEL_START_FAILURES = ("Address already in use", "Kernel died before replying
 _KERNEL_START_RETRIES = 2
 
 
+def _last_error(text: str) -> str:
+    """The last ``SomeError: message`` line of nbgrader's log, not its closing "see the traceback" line."""
+    lines = [ln.strip() for ln in (text or "").splitlines()]
+    errors = [ln for ln in lines if _ERROR_LINE.match(ln) and not ln.startswith("nbgrader.")]
+    return errors[-1] if errors else next((ln for ln in reversed(lines) if ln), "no error text")
+
+
+_ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Interrupt|Exit)\b.*:")
+
+
 def _grade_one(job: Mapping[str, Any]) -> dict[str, Any]:
     """Autograde one submission in a private course directory (runs in a worker)."""
     import warnings
@@ -169,13 +181,14 @@ def _grade_one(job: Mapping[str, Any]) -> dict[str, Any]:
     overrides = dict(job["overrides"])
     overrides["CourseDirectory"] = {"root": str(work), "db_url": f"sqlite:///{db}"}
     api = make_api(root, overrides)
-    for _ in range(1 + _KERNEL_START_RETRIES):
+    for attempt in range(1 + _KERNEL_START_RETRIES):
         result = api.autograde(assignment, student, force=True, create=True)
         text = f"{result.get('log') or ''}\n{result.get('error') or ''}"
         # Retry only when the kernel never started (two kernels raced for one free port);
         # a submission whose own code fails is graded as it is, once.
         if result.get("success") or not any(m in text for m in _KERNEL_START_FAILURES):
             break
+        time.sleep(0.5 + attempt + random.random())  # the other kernels that start now get their ports first
     out: dict[str, Any] = {"student": student, "work": str(work), "success": bool(result.get("success"))}
     if not out["success"]:
         out["error"] = "\n".join(x.strip() for x in (result.get("log"), result.get("error")) if x and x.strip())
@@ -403,9 +416,9 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
 
     res.seconds = time.perf_counter() - start
     if res.failed and raise_on_failure:
-        raise NbgraderStepError(
-            f"autograde failed for {len(res.failed)} of {len(todo)} submissions: {sorted(res.failed)}",
-            res.failed)
+        why = "; ".join(f"{student}: {_last_error(text)}" for student, text in sorted(res.failed.items()))
+        raise NbgraderStepError(f"autograde failed for {len(res.failed)} of {len(todo)} submissions: {why}",
+                                res.failed)
     return res
 
 

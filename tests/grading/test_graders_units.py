@@ -142,3 +142,17 @@ def test_screen_tells_tampering_from_changing_a_data_frame():
     kinds = sorted((kind, reason.split()[1]) for kind, reason in found)
     assert kinds == [("integrity", "'abs',"), ("integrity", "'sd.connect',"),
                      ("structure", '"features.loc[:,'), ("structure", '"test[\'x\']",')]
+
+
+def test_autograde_failure_names_the_error_of_each_submission():
+    from graders._autograde import _last_error
+
+    # nbgrader's log: the traceback of the real error, then its own generic closing lines
+    log = ("[INFO] Converting notebook\nTraceback (most recent call last):\n  File \"client.py\", line 207\n"
+           "    raise RuntimeError(msg)\n    RuntimeError: Kernel died before replying to kernel_info\n"
+           "[ERROR] There was an error processing assignment '01' for student 's1'\n"
+           "nbgrader.converters.base.NbGraderException: Please see the above traceback for details.")
+    assert _last_error(log) == "RuntimeError: Kernel died before replying to kernel_info"
+    assert _last_error("CellTimeoutError: A cell timed out\nnothing else") == "CellTimeoutError: A cell timed out"
+    assert _last_error("the worker crashed\n\n") == "the worker crashed"
+    assert _last_error("") == "no error text"
