@@ -149,6 +149,7 @@ def _read_submission(db: Path, course_id: str, assignment: str, student: str) ->
 #: picks free TCP ports and binds them later, so kernels started at once can collide.
 _KERNEL_START_FAILURES = ("Address already in use", "Kernel died before replying to kernel_info")
 _KERNEL_START_RETRIES = 2
+_ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Interrupt|Exit)\b.*:")
 
 
 def _last_error(text: str) -> str:
@@ -156,9 +157,6 @@ def _last_error(text: str) -> str:
     lines = [ln.strip() for ln in (text or "").splitlines()]
     errors = [ln for ln in lines if _ERROR_LINE.match(ln) and not ln.startswith("nbgrader.")]
     return errors[-1] if errors else next((ln for ln in reversed(lines) if ln), "no error text")
-
-
-_ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Interrupt|Exit)\b.*:")
 
 
 def _grade_one(job: Mapping[str, Any]) -> dict[str, Any]:
