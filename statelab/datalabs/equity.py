@@ -19,6 +19,7 @@ Instructor and test tools (need ``sd.connect(..., truth=True)``; learner noteboo
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pandas as pd
@@ -519,8 +520,8 @@ _DEFAULT_BY = {"safety_net": "sex", "workforce": "state_fips", "student_outcomes
                "procurement": "minority_certified"}
 
 
-def _fmt_share(x) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * float(x):.1f}%"
+def _fmt_share(x, digits: int = 1) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * float(x):.{digits}f}%"
 
 
 def _missed_link_finding(est: pd.DataFrame) -> str | None:
@@ -540,9 +541,7 @@ def _missed_link_finding(est: pd.DataFrame) -> str | None:
     r = (est["name_dob_recall"] * n + 1) / (n + 2)  # shrunk, so a recall of exactly 1 still has an error
     se = est["share_without_ssn"] * (r * (1 - r) / (n + 2)) ** 0.5
     margin = 2 * math.hypot(se[hi], se[lo])
-
-    def pct(x):
-        return f"{100 * float(x):.2f}%"
+    pct = functools.partial(_fmt_share, digits=2)   # gaps of hundredths of a point
 
     if miss[hi] - miss[lo] <= margin:
         return (f"Estimated missed links are about the same for group {hi} ({pct(miss[hi])}) and group {lo} "

@@ -27,6 +27,6 @@ def test_a_handful_of_businesses_still_gives_linked_tables(businesses):
         assert sorted(keys) == sorted(xw.loc[xw["source_table"] == table, "source_key"]), table
     vendors = set(xw.loc[xw["source_table"] != "cert_registry", "source_key"])
     assert set(out["contract"]["vendor_key"].to_pylist()) <= vendors
-    # One comptroller row per registered business, plus its duplicate registrations: none is lost.
+    # A business is registered with the comptroller at most twice (once more under a slightly different name).
     comptroller = xw[xw["source_table"] == "vendor_comptroller"]
-    assert comptroller["business_id"].nunique() <= businesses
+    assert comptroller["business_id"].value_counts().le(2).all()
