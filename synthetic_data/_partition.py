@@ -171,14 +171,20 @@ def _employer_quarter_partial(key, emp, q, wages, *, spell, next_quarter, n_quar
     employers = np.flatnonzero(used)
     local = np.cumsum(used) - 1
     cell = local[emp] * n_quarters + q
-    paid = np.flatnonzero(np.bincount(cell))
-    size = int(cell.max()) + 1 if len(cell) else 0
+    # ... and number the paid (employer, quarter) cells densely too: the sums then fill
+    # arrays of the paid cells, not of every cell of those employers' windows.
+    seen = np.zeros(int(cell.max()) + 1 if len(cell) else 0, dtype=bool)
+    seen[cell] = True
+    paid = np.flatnonzero(seen)
+    dense = np.empty(len(seen), dtype=np.int64)
+    dense[paid] = np.arange(len(paid))
+    cell = dense[cell]
     return {
         "employer": employers[paid // n_quarters], "q": paid % n_quarters,
-        "m1": np.bincount(cell[had_prev], minlength=size)[paid],
-        "m3": np.bincount(cell[has_next], minlength=size)[paid],
+        "m1": np.bincount(cell[had_prev], minlength=len(paid)),
+        "m3": np.bincount(cell[has_next], minlength=len(paid)),
         # float sums of integer wages are exact below 2**53 (9e15) per employer and quarter
-        "wages": np.bincount(cell, weights=wages)[paid].astype(np.int64),
+        "wages": np.bincount(cell, weights=wages, minlength=len(paid)).astype(np.int64),
     }
 
 
