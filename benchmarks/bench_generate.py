@@ -3,7 +3,8 @@
 Reports, in one run:
 - wage rows per second per core for the chosen profile(s);
 - generation time / the time pyarrow takes merely to write the same tables (target <= 2x), in wall
-  seconds and in this process's CPU seconds (steadier when other jobs share the machine); the
+  seconds and in this process's CPU seconds (steadier when other jobs share the machine), and the
+  share of it spent simulating the records before any file is written; the
   baseline rewrites each partition's files right after the partition is generated, so that a
   change in the machine's load during a long run reaches both sides alike;
 - speedup of the wage table alone over a straightforward row-by-row Faker generator of the same
@@ -48,6 +49,18 @@ def _child(profile, out):
     params = sd.load_profile(profile)
     scratch = Path(tempfile.mkdtemp(dir=out.parent))
     write = {"s": 0.0, "cpu_s": 0.0}
+    simulate = {"cpu_s": 0.0}
+    build_partition = g.build_partition
+
+    def timed_build(world, k):
+        """The simulation alone (records as Arrow tables in memory), inside the timed generation."""
+        c0 = time.process_time()
+        try:
+            return build_partition(world, k)
+        finally:
+            simulate["cpu_s"] += time.process_time() - c0
+
+    g.build_partition = timed_build
 
     def baseline(files):
         """The baseline: pyarrow writing the same tables, one file at a time (reading is not timed).
@@ -90,6 +103,7 @@ def _child(profile, out):
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"profile": profile, "tables_s": tables_s, "databases_s": db_s, "pyarrow_write_s": write_s,
                       "tables_cpu_s": tables_cpu_s, "pyarrow_write_cpu_s": write_cpu_s,
+                      "simulate_cpu_s": simulate["cpu_s"],
                       "wage_rows": rows["ui_wage"], "peak_rss_mb": peak_mb}))
 
 
@@ -160,6 +174,8 @@ def _run_child(profile, out):
     r["generate_over_pyarrow_write"] = r["tables_s"] / r["pyarrow_write_s"]
     # CPU seconds of this one process: what other jobs on a shared machine disturb least
     r["generate_over_pyarrow_write_cpu"] = r["tables_cpu_s"] / r["pyarrow_write_cpu_s"]
+    # the part of it spent simulating the records, before any file is written
+    r["simulate_over_pyarrow_write_cpu"] = r["simulate_cpu_s"] / r["pyarrow_write_cpu_s"]
     r["with_databases_over_pyarrow_write"] = (r["tables_s"] + r["databases_s"]) / r["pyarrow_write_s"]
     return r
 
@@ -202,7 +218,8 @@ def main():
         print(f"{profile}: {rs[0]['wage_rows']:,} wage rows, "
               f"{_spread([r['wage_rows_per_s_per_core'] for r in rs], ',.0f')} wage rows/s on one core; "
               f"gen/write {_spread([r['generate_over_pyarrow_write'] for r in rs], '.2f')}, "
-              f"CPU {_spread([r['generate_over_pyarrow_write_cpu'] for r in rs], '.2f')}, "
+              f"CPU {_spread([r['generate_over_pyarrow_write_cpu'] for r in rs], '.2f')} "
+              f"(simulating alone {_spread([r['simulate_over_pyarrow_write_cpu'] for r in rs], '.2f')}), "
               f"+db {_spread([r['with_databases_over_pyarrow_write'] for r in rs], '.1f')}; "
               f"peak {_spread([r['peak_rss_mb'] for r in rs], '.0f')} MB")
     (HERE / "results").mkdir(exist_ok=True)
