@@ -55,44 +55,65 @@ _LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
 
 
 def _typo(names, rng):
-    """One FEBRL-style error per name: substitution, insertion, deletion or transposition."""
+    """One FEBRL-style error per name: substitution, insertion, deletion or transposition.
+
+    Names shorter than three letters, and missing ones, are left as they are. Every name is
+    edited at once as a row of characters: output character ``j`` is read from position
+    ``source[j]`` of its row, or is the new letter.
+    """
     out = names.copy()
     kinds = rng.choice(4, size=len(names), p=[0.45, 0.2, 0.2, 0.15])
     pos_u = rng.random(len(names))
     letters = rng.choice(_LETTERS, size=len(names))
-    # The selected subset is small (a few % of identities), so a comprehension here is cheap.
-    for i, (name, kind, u, ch) in enumerate(zip(names, kinds, pos_u, letters)):
-        if not isinstance(name, str) or len(name) < 3:
-            continue
-        p = 1 + int(u * (len(name) - 2))           # keep the first letter, as most typos do
-        if kind == 0:
-            out[i] = name[:p] + ch + name[p + 1:]
-        elif kind == 1:
-            out[i] = name[:p] + ch + name[p:]
-        elif kind == 2:
-            out[i] = name[:p] + name[p + 1:]
-        else:
-            out[i] = name[:p - 1] + name[p] + name[p - 1] + name[p + 1:] if p < len(name) else name
+    ok = np.array([isinstance(x, str) for x in names], dtype=bool)
+    ok[ok] = np.char.str_len(names[ok].astype(str)) >= 3
+    if not ok.any():
+        return out
+    text = names[ok].astype(str)
+    length = np.char.str_len(text)
+    width = int(length.max()) + 1                      # one empty column to read past the end
+    chars = np.zeros((len(text), width), dtype="<U1")
+    chars[:, :-1] = np.ascontiguousarray(text.astype(f"<U{width - 1}")).view("<U1").reshape(len(text), -1)
+    kind, letter = kinds[ok], letters[ok]
+    p = 1 + (pos_u[ok] * (length - 2)).astype(np.int64)  # keep the first letter, as most typos do
+    j = np.arange(width + 1)[None, :]
+    p_ = p[:, None]
+    source = np.select([kind[:, None] == 1, kind[:, None] == 2, kind[:, None] == 3],
+                       [np.where(j > p_, j - 1, j), np.where(j >= p_, j + 1, j),
+                        np.where(j == p_ - 1, p_, np.where(j == p_, p_ - 1, j))], j)
+    edited = chars[np.arange(len(text))[:, None], np.minimum(source, width - 1)]
+    new_letter = (kind[:, None] <= 1) & (j == p_)
+    edited[new_letter] = np.broadcast_to(letter[:, None], edited.shape)[new_letter]
+    out[ok] = np.ascontiguousarray(edited).view(f"<U{width + 1}").ravel().astype(object)
     return out
 
 
+def _ssn_digits(ssn):
+    """Nine-digit SSN strings as an (n, 9) array of their ASCII codes, to edit digits without a loop."""
+    return np.array(ssn, dtype="S9").view(np.uint8).reshape(len(ssn), 9)
+
+
+def _ssn_strings(digits):
+    return digits.view("S9").ravel().astype("U9").astype(object)
+
+
 def _ssn_typo(ssn, rng):
-    s = np.array([list(x) for x in ssn]) if len(ssn) else np.empty((0, 9), dtype="<U1")
+    d = _ssn_digits(ssn)
+    rows = np.arange(len(ssn))
     pos = rng.integers(3, 9, size=len(ssn))          # keep the area so the value stays never-issued
-    new = rng.integers(0, 10, size=len(ssn)).astype(str)
-    same = s[np.arange(len(ssn)), pos] == new
-    new[same] = ((new[same].astype(int) + 1) % 10).astype(str)
-    s[np.arange(len(ssn)), pos] = new
-    return np.array(["".join(r) for r in s], dtype=object)
+    new = rng.integers(0, 10, size=len(ssn))
+    same = d[rows, pos] - ord("0") == new
+    new[same] = (new[same] + 1) % 10
+    d[rows, pos] = new + ord("0")
+    return _ssn_strings(d)
 
 
 def _ssn_transpose(ssn, rng):
-    s = np.array([list(x) for x in ssn]) if len(ssn) else np.empty((0, 9), dtype="<U1")
+    d = _ssn_digits(ssn)
     pos = rng.integers(3, 8, size=len(ssn))
     rows = np.arange(len(ssn))
-    a, b = s[rows, pos].copy(), s[rows, pos + 1].copy()
-    s[rows, pos], s[rows, pos + 1] = b, a
-    return np.array(["".join(r) for r in s], dtype=object)
+    d[rows, pos], d[rows, pos + 1] = d[rows, pos + 1], d[rows, pos].copy()
+    return _ssn_strings(d)
 
 
 def apply_noise(rng, rates, *, ssn, first, last, dob, birth_last=None, changed=None):

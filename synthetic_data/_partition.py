@@ -393,7 +393,8 @@ def build_partition(world, k):
     digits = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     code = (P["person_id"][wp[r]] * 2_654_435_761 + seed) % 36 ** 10
     chars = np.stack([digits[(code // 36 ** i) % 36] for i in range(9, -1, -1)], axis=1)
-    uii = np.char.add(geo.state_abbr[state].astype(str), np.array(["".join(c) for c in chars], dtype=str) if len(r) else np.array([], dtype=str))
+    # a row of ten one-character strings, read as one ten-character string: no loop over records
+    uii = np.char.add(geo.state_abbr[state].astype(str), np.ascontiguousarray(chars).view("<U10").ravel())
     cert_cips = np.array([g["cip"] for g in progs if "certificate" in g["levels"]], dtype=object)
     tcip = np.where(wioa["trained"][r], rng.choice(cert_cips, size=len(r)), None).astype(object)
     exit_date = np.where(wioa["exit_date"][r] < world.reference_date, wioa["exit_date"][r], np.datetime64("NaT"))

@@ -68,3 +68,53 @@ def test_wioa_duplicates_match_the_profile(tiny_con):
     rows, distinct = tiny_con.sql("""SELECT count(*), count(DISTINCT (x.person_id, w.entry_date)) FROM wioa w
         JOIN truth.crosswalk x ON x.source_table = 'wioa' AND x.record_id = w.record_id""").fetchall()[0]
     assert _within((rows - distinct) / distinct, rate, distinct)
+
+
+def _one_edit_kind(a, b):
+    """How ``b`` differs from ``a`` by a single FEBRL edit at position >= 1, or None if it does not."""
+    if len(b) == len(a):
+        diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+        if len(diff) <= 1 and all(i >= 1 for i in diff):
+            return "substitution"
+        if len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]:
+            return "transposition"
+    shorter, longer, kind = (a, b, "insertion") if len(b) == len(a) + 1 else (b, a, "deletion")
+    if len(longer) == len(shorter) + 1 and any(
+            i >= 1 and longer[:i] + longer[i + 1:] == shorter for i in range(len(longer))):
+        return kind
+    return None
+
+
+def test_name_typos_are_one_edit_each_keeping_the_first_letter_mostly():
+    from synthetic_data import _reference as ref
+    from synthetic_data._identity import _typo
+
+    pools = ref.name_pools()
+    draw = np.random.default_rng(3)
+    names = pools.names[draw.integers(0, len(pools.names), 5000)].astype(object)
+    names = np.concatenate([names, np.array([None, "", "Al", "Bo"], dtype=object)])
+    out = _typo(names, np.random.default_rng(4))
+    assert out[-4] is None and list(out[-3:]) == ["", "Al", "Bo"]      # missing or too short: untouched
+    kinds = [_one_edit_kind(a, b) for a, b in zip(names[:-4], out[:-4])]
+    assert None not in kinds
+    shares = {k: kinds.count(k) / len(kinds) for k in ("substitution", "insertion", "deletion", "transposition")}
+    # the drawn mix is 45/20/20/15; swapping two equal letters reads as substituting the same letter, hence the slack
+    assert shares == pytest.approx({"substitution": 0.45, "insertion": 0.2, "deletion": 0.2, "transposition": 0.15},
+                                   abs=0.04)
+    assert (np.array([a[0] == b[0] for a, b in zip(names[:-4], out[:-4])])).mean() > 0.95
+
+
+def test_ssn_typos_and_transpositions_keep_the_area_and_length():
+    from synthetic_data._identity import _ssn_transpose, _ssn_typo
+
+    ssn = make_ssns(np.arange(1, 3001), seed=2)
+    typo = _ssn_typo(ssn, np.random.default_rng(5))
+    swapped = _ssn_transpose(ssn, np.random.default_rng(6))
+    for a, b, c in zip(ssn, typo, swapped):
+        assert len(b) == len(c) == 9 and b.isdigit() and c.isdigit()
+        assert b[:3] == c[:3] == a[:3]                                  # the never-issued area stays
+        assert sum(x != y for x, y in zip(a, b)) == 1                   # a typo always changes one digit
+        diff = [i for i, (x, y) in enumerate(zip(a, c)) if x != y]
+        assert diff == [] or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == c[diff[1]])
+    assert np.mean([a != c for a, c in zip(ssn, swapped)]) > 0.8   # equal neighbouring digits are the only no-op
+    assert len(_ssn_typo(ssn[:0], np.random.default_rng(0))) == 0
