@@ -7,7 +7,7 @@ same mistake repeats on every row that identity produces.
 
 import numpy as np
 
-from ._reference import nicknames
+from ._reference import nickname_arrays
 from ._strings import ljust, zfill
 
 __all__ = ["make_ssns", "is_never_issued", "apply_noise", "NOISE_FIELDS"]
@@ -152,11 +152,20 @@ def apply_noise(rng, rates, *, ssn, first, last, dob, birth_last=None, changed=N
         flags["maiden_name"] = maiden
 
     nick = rng.random(n) < r["nickname"]
-    table = nicknames()
-    has = np.array([isinstance(f, str) and f in table for f in first[nick]], dtype=bool)
+    names, starts, counts, nicks = nickname_arrays()
+    given = first[nick]
+    has = np.not_equal(given, None)
+    at = np.zeros(len(given), dtype=np.int64)
+    if has.any() and len(names):
+        text = given[has].astype(str)
+        at[has] = np.minimum(np.searchsorted(names, text), len(names) - 1)
+        has[has] = names[at[has]] == text
+    else:
+        has[:] = False
     idx = np.flatnonzero(nick)[has]
     picks = rng.random(len(idx))
-    first[idx] = [table[f][int(p * len(table[f]))] for f, p in zip(first[idx], picks)]
+    at = at[has]
+    first[idx] = nicks[starts[at] + (picks * counts[at]).astype(np.int64)]
     flags["nickname"] = np.zeros(n, dtype=bool)
     flags["nickname"][idx] = True
 

@@ -118,6 +118,16 @@ def nicknames():
     return {k: tuple(v) for k, v in _toml("nicknames")["nicknames"].items()}
 
 
+@functools.cache
+def nickname_arrays():
+    """The nickname table as arrays: sorted names, where each one's nicknames start, how many, all nicknames."""
+    table = nicknames()
+    names = np.array(sorted(table), dtype=str)
+    counts = np.array([len(table[k]) for k in names], dtype=np.int64)
+    starts = np.cumsum(counts) - counts
+    return names, starts, counts, np.array([v for k in names for v in table[k]], dtype=object)
+
+
 @dataclass(frozen=True)
 class NamePools:
     female: np.ndarray
