@@ -65,7 +65,7 @@ def _typo(names, rng):
     kinds = rng.choice(4, size=len(names), p=[0.45, 0.2, 0.2, 0.15])
     pos_u = rng.random(len(names))
     letters = rng.choice(_LETTERS, size=len(names))
-    ok = np.array([isinstance(x, str) for x in names], dtype=bool)
+    ok = np.not_equal(names, None)
     ok[ok] = np.char.str_len(names[ok].astype(str)) >= 3
     if not ok.any():
         return out
