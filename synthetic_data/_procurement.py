@@ -60,10 +60,10 @@ def procurement_tables(world):
     in_c = rng.random(n) < 0.9
     dup = in_c & (rng.random(n) < 0.04)
     rows = np.concatenate([np.flatnonzero(in_c), np.flatnonzero(dup)])
-    vnum = np.char.add("V", zfill(rng.choice(9_000_000, len(rows), replace=False).astype(str) if len(rows) else np.array([], dtype=str), 7))
+    vnum = np.char.add("V", zfill(rng.choice(9_000_000, len(rows), replace=False).astype(str), 7))
     cname = name[rows].copy()
     cname[np.sum(in_c):] = replace(cname[np.sum(in_c):], " LLC", " L L C")
-    fein = np.char.add(np.char.add(ljust(ein[rows], 2).astype("U2"), "-"), np.array([e[2:] for e in ein[rows]], dtype=str) if len(rows) else np.array([], dtype=str))
+    fein = np.char.add(np.char.add(ljust(ein[rows], 2).astype("U2"), "-"), np.array([e[2:] for e in ein[rows]], dtype=str))
     fein = np.where(rng.random(len(rows)) < 0.05, None, fein).astype(object)
     out["vendor_comptroller"] = _arrow("vendor_comptroller", {
         "vendor_number": vnum.astype(object), "legal_name": cname.astype(object), "fein": fein,
