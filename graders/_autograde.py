@@ -146,8 +146,10 @@ def _read_submission(db: Path, course_id: str, assignment: str, student: str) ->
 
 
 #: Messages of a kernel that failed to start, not of a submission that failed: jupyter_client
-#: picks free TCP ports and binds them later, so kernels started at once can collide.
-_KERNEL_START_FAILURES = ("Address already in use", "Kernel died before replying to kernel_info")
+#: picks free TCP ports and binds them later, so kernels started at once can collide. The client
+#: then reports either the death or, when the dead kernel's ports stay silent, its wait for it.
+_KERNEL_START_FAILURES = ("Address already in use", "Kernel died before replying to kernel_info",
+                          "Kernel didn't respond in")
 _KERNEL_START_RETRIES = 2
 _ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Interrupt|Exit)\b.*:")
 

@@ -132,7 +132,7 @@ def build_once(root: Path, key: str, build) -> tuple[Path, dict]:
 #: Appended to an answer cell so that its autograded copy records what the answer was: one line per
 #: name the solution cell assigns, with a fingerprint of the value (exact for numbers and strings).
 _PROBE_HEAD = """
-import hashlib as _qa_hashlib, numbers as _qa_numbers, pickle as _qa_pickle
+import hashlib as _qa_hashlib, numbers as _qa_numbers, pickle as _qa_pickle, sys as _qa_sys
 def _qa_print(name, value):
     if isinstance(value, _qa_numbers.Real) and not isinstance(value, bool):
         data = repr(float(value)).encode()
@@ -140,13 +140,13 @@ def _qa_print(name, value):
         data = value.to_csv().encode()
     else:
         data = _qa_pickle.dumps(value)
-    print("@@answer", name, _qa_hashlib.sha256(data).hexdigest())
+    _qa_sys.stdout.write(f"@@answer {name} {_qa_hashlib.sha256(data).hexdigest()}\\n")
 """
 _PROBE_NAME = """
 try:
     _qa_print({name!r}, {name})
 except NameError:
-    print("@@answer", {name!r}, "undefined")
+    _qa_sys.stdout.write("@@answer " + {name!r} + " undefined\\n")
 """
 
 
@@ -187,11 +187,14 @@ def fingerprints(notebook: Path) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     for cell in nbformat.read(notebook, as_version=4).cells:
         gid = nbgrader_meta(cell).get("grade_id")
-        for out in cell.get("outputs", []):
-            for line in out.get("text", "").splitlines():
-                if line.startswith("@@answer "):
-                    _, name, digest = line.split(" ", 2)
-                    found.setdefault(gid, {})[name] = digest
+        # The kernel may flush a line in pieces, each its own stream output (nbclient does not
+        # coalesce them): read a cell's stdout as one text, as a notebook viewer shows it.
+        stdout = "".join(out.get("text", "") for out in cell.get("outputs", [])
+                         if out.get("output_type") == "stream" and out.get("name") == "stdout")
+        for line in stdout.splitlines():
+            if line.startswith("@@answer "):
+                _, name, digest = line.split(" ", 2)
+                found.setdefault(gid, {})[name] = digest
     return found
 
 

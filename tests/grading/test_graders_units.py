@@ -156,3 +156,28 @@ def test_autograde_failure_names_the_error_of_each_submission():
     assert _last_error("CellTimeoutError: A cell timed out\nnothing else") == "CellTimeoutError: A cell timed out"
     assert _last_error("the worker crashed\n\n") == "the worker crashed"
     assert _last_error("") == "no error text"
+
+
+def test_answer_fingerprints_read_a_line_the_kernel_flushed_in_pieces(tmp_path):
+    """Under load ipykernel can flush one printed line as two stream outputs; the probe line must still be read."""
+    from grading_support import fingerprints
+
+    cell = nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"grade_id": "q1-answer"}})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="@@answer"),
+                    nbformat.v4.new_output("stream", name="stdout", text=" x abc\n@@answer y def\n")]
+    path = tmp_path / "split.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    assert fingerprints(path) == {"q1-answer": {"x": "abc", "y": "def"}}
+
+
+def test_the_answer_probe_prints_a_fingerprint_of_each_answer(tmp_path):
+    import hashlib
+
+    from grading_support import execute, fingerprints, with_probe
+
+    cell = nbformat.v4.new_code_cell(with_probe("x = 1.5", ["x", "missing"]),
+                                     metadata={"nbgrader": {"grade_id": "q1-answer"}})
+    nb = execute(nbformat.v4.new_notebook(cells=[cell]), tmp_path)
+    nbformat.write(nb, tmp_path / "probed.ipynb")
+    assert fingerprints(tmp_path / "probed.ipynb") == {
+        "q1-answer": {"x": hashlib.sha256(b"1.5").hexdigest(), "missing": "undefined"}}
