@@ -4,7 +4,7 @@ Reports, in one run:
 - wall time to autograde a class (default 40 students) with ``graders.autograde_class`` and its default
   number of workers (the cores plus one; ``--workers`` to choose);
 - wall time for the same class with ``graders.autograde_sequential`` (plain ``NbGraderAPI.autograde``, one
-  submission after another: nbgrader's own behaviour and the baseline) on an identical copy of the course;
+  submission after another: nbgrader's own behavior and the baseline) on an identical copy of the course;
 - the speedup, sequential / parallel (target >= 1.8x on 2 cores), and the time per submission of each;
 - a check that both gradebooks hold IDENTICAL results for every student and graded cell (score,
   auto_score, manual_score, needs_manual_grade) and that no submission failed: any difference exits non-zero;

@@ -427,7 +427,7 @@ def autograde_sequential(course_dir: str | os.PathLike[str], assignment: str, *,
                          progress: bool | None = None) -> AutogradeResult:
     """Autograde with plain ``NbGraderAPI.autograde``, one submission after another.
 
-    This is nbgrader's own behaviour, kept as the reference that
+    This is nbgrader's own behavior, kept as the reference that
     :func:`autograde_class` is tested (and benchmarked) against.
 
     Parameters

@@ -21,7 +21,7 @@ _SUBMODULES = (
     "measures",    # employment outcomes after exit, employer job flows (modules 6 and 7)
     "plotting",    # the course theme and show(fig, alt=...)
     "prediction",  # claim features, temporal split, precision at k, group metrics (modules 9 and 10)
-    "snapshot",    # point-in-time recipient counts and co-enrolment (module 4)
+    "snapshot",    # point-in-time recipient counts and co-enrollment (module 4)
 )
 
 __all__ = list(_SUBMODULES)

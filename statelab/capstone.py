@@ -68,7 +68,7 @@ PROJECTS: tuple[Project, ...] = (
         measures=("Employment in the 2nd and 4th quarter after the award quarter and median Q2 earnings, "
                   "counting only the college's own state (states='home') and then all four states "
                   "(measures.exit_outcome_rates)."),
-        disclosure_risks=("Small colleges and programmes give cells under 10; completers working across a "
+        disclosure_risks=("Small colleges and programs give cells under 10; completers working across a "
                           "state line are few, so the difference between the two rates can isolate people; "
                           "medians must be fuzzy."),
     ),

@@ -5,8 +5,8 @@ Every helper takes the table to draw and a required ``alt`` text, checks the alt
 matplotlib ``Figure``, the alt text, and ``data``, the table exactly as drawn (rows in drawing order).
 Show it with ``chart.show()``, which goes through :func:`statelab.plotting.show`.
 
-Colours come from the course's Okabe-Ito palette (:data:`statelab.plotting.OKABE_ITO`) and the
-colour-blind-safe ``cividis`` map; values are labelled directly on the marks, so no chart needs a
+Colors come from the course's Okabe-Ito palette (:data:`statelab.plotting.OKABE_ITO`) and the
+color-blind-safe ``cividis`` map; values are labeled directly on the marks, so no chart needs a
 legend to be read. Call :func:`statelab.plotting.use_theme` once per notebook before drawing.
 
 >>> import pandas as pd
@@ -47,9 +47,9 @@ __all__ = [
     "REFERENCE_COLOR",
 ]
 
-#: Colour of the data marks (Okabe-Ito blue).
+#: Color of the data marks (Okabe-Ito blue).
 MARK_COLOR: str = plotting.OKABE_ITO["blue"]
-#: Colour of reference marks and context (a neutral grey).
+#: Color of reference marks and context (a neutral gray).
 REFERENCE_COLOR: str = "#8C8C8C"
 _MISSING_COLOR = "#EDEDED"
 _HIGHLIGHT_COLOR = plotting.OKABE_ITO["vermillion"]
@@ -206,7 +206,7 @@ def dot_plot(
     count : str, optional
         Column of group sizes, shown as "(n = ...)" after each name.
     reference : float, optional
-        A reference value (for example the overall rate), drawn as a grey vertical line.
+        A reference value (for example the overall rate), drawn as a gray vertical line.
     reference_label : str, optional
         Text for the reference line, printed beside it (direct label, no legend).
     value_format : str
@@ -268,7 +268,7 @@ def bar_chart(
     sort: bool = True,
     figsize: tuple[float, float] | None = None,
 ) -> Chart:
-    """Horizontal bars that always start at zero, each labelled with its value.
+    """Horizontal bars that always start at zero, each labeled with its value.
 
     A bar's length is its message, so the axis is never cut: there is no option to start elsewhere.
     Use :func:`dot_plot` when the differences to compare are small relative to the values.
@@ -314,7 +314,7 @@ def _spread(values: np.ndarray, min_gap: float) -> np.ndarray:
     pos = values[order].astype(float).copy()
     for i in range(1, len(pos)):
         pos[i] = max(pos[i], pos[i - 1] + min_gap)
-    shift = (pos - values[order]).mean()  # recentre so labels stay near their points on average
+    shift = (pos - values[order]).mean()  # recenter so labels stay near their points on average
     pos -= max(shift, 0) / 2
     for i in range(1, len(pos)):
         pos[i] = max(pos[i], pos[i - 1] + min_gap)
@@ -341,8 +341,8 @@ def slope_chart(
 ) -> Chart:
     """A slope chart: each row is a line from its ``start`` value (left) to its ``end`` value (right).
 
-    Each line is labelled directly: the start value on the left, the end value and the row's name on
-    the right, so there is no legend to match colours against.
+    Each line is labeled directly: the start value on the left, the end value and the row's name on
+    the right, so there is no legend to match colors against.
 
     Parameters
     ----------
@@ -359,7 +359,7 @@ def slope_chart(
     title, ylabel : str, optional
     value_format : str
     highlight : str, optional
-        The name of one line to draw in a contrasting colour; the others are drawn in the mark colour.
+        The name of one line to draw in a contrasting color; the others are drawn in the mark color.
     ylim : (float, float), optional
         Default 0-1 for shares.
 
@@ -426,7 +426,7 @@ def small_multiples(
     vline: float | None = None,
     figsize: tuple[float, float] | None = None,
 ) -> Chart:
-    """One small line chart per group, on shared axes, with an optional grey reference line in each.
+    """One small line chart per group, on shared axes, with an optional gray reference line in each.
 
     Parameters
     ----------
@@ -437,7 +437,7 @@ def small_multiples(
     alt : str
         Alt text (required; see :func:`check_alt`).
     reference : pandas.DataFrame, optional
-        A table with columns ``x`` and ``y`` (for example the whole region) drawn in grey in every panel.
+        A table with columns ``x`` and ``y`` (for example the whole region) drawn in gray in every panel.
     reference_label : str, optional
         Direct label for the reference line (printed once, in the first panel).
     panel_order : sequence, optional
@@ -553,11 +553,11 @@ def tile_map(
     cmap: str = "cividis",
     figsize: tuple[float, float] | None = None,
 ) -> Chart:
-    """A tile-grid map: every county is one equal square, coloured by ``value`` and labelled with it.
+    """A tile-grid map: every county is one equal square, colored by ``value`` and labeled with it.
 
     Equal tiles give a small county (St. Louis city) as much ink as a large one, which suits rates; the
     price is that shape, size and exact position are gone (the layout is schematic, not geography).
-    Counties with no value, or with fewer than ``min_count`` in ``count``, are drawn grey and labelled
+    Counties with no value, or with fewer than ``min_count`` in ``count``, are drawn gray and labeled
     "too few": a rate from a handful of people is noise, and module 12's disclosure rules would hide it.
 
     Parameters
@@ -577,12 +577,12 @@ def tile_map(
     tiles : pandas.DataFrame, optional
         A layout with the columns of :func:`county_tiles`; default the packaged one.
     title, legend_label : str, optional
-        Chart title and colour-bar label.
+        Chart title and color-bar label.
     value_format : str
     vmin, vmax : float, optional
-        Colour scale limits; default the range of the shown values.
+        Color scale limits; default the range of the shown values.
     cmap : str
-        A matplotlib colour map; the default ``cividis`` is readable with colour-vision deficiencies.
+        A matplotlib color map; the default ``cividis`` is readable with color-vision deficiencies.
 
     Returns
     -------

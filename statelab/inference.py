@@ -1,7 +1,7 @@
 """Did WIOA training raise earnings? The analysis frame and the estimators of module 8.
 
 The question is causal: how much higher are participants' quarterly earnings after
-they leave a WIOA programme *because* they were trained? Learners build one row per
+they leave a WIOA program *because* they were trained? Learners build one row per
 period of participation (a *spell*) from the learner tables (``wioa`` linked to
 ``ui_wage`` by SSN) with :func:`analysis_frame`, then estimate the effect several
 ways and compare the answers.
@@ -102,7 +102,7 @@ POST_QUARTERS = 4
 #: do not get extreme ratios.
 DIP_OFFSET = 1000
 
-#: Covariates used for adjustment: the pre-programme earnings path, demographics and the funding stream.
+#: Covariates used for adjustment: the pre-program earnings path, demographics and the funding stream.
 #: Categorical columns (``education``, ``program``) are expanded to indicators.
 DEFAULT_COVARIATES: tuple[str, ...] = (
     "pre_earnings",
@@ -164,7 +164,7 @@ class Estimate:
 
 # ------------------------------------------------------------------------------------------ the frame
 def analysis_frame_sql(*, wioa_table: str = "wioa", wage_table: str = "ui_wage") -> str:
-    """The SQL that builds one row per WIOA spell, with its pre- and post-programme wages.
+    """The SQL that builds one row per WIOA spell, with its pre- and post-program wages.
 
     Parameters
     ----------
@@ -280,7 +280,7 @@ ORDER BY c.record_id
 
 def analysis_frame(con, *, complete_only: bool = True, wioa_table: str = "wioa",
                    wage_table: str = "ui_wage") -> pd.DataFrame:
-    """One row per WIOA spell: treatment, covariates and earnings before and after the programme.
+    """One row per WIOA spell: treatment, covariates and earnings before and after the program.
 
     Parameters
     ----------
@@ -305,7 +305,7 @@ def analysis_frame(con, *, complete_only: bool = True, wioa_table: str = "wioa",
         all states' files per quarter (``pre_q1`` ... ``pre_q8`` before the entry quarter,
         ``post_q1`` ... ``post_q4`` after the exit quarter) and the summaries
         ``pre_earnings`` (mean of quarters 1-4 before entry), ``base_earnings`` (mean of
-        quarters 5-8 before entry), ``earnings_dip`` (the pre-programme dip as a share:
+        quarters 5-8 before entry), ``earnings_dip`` (the pre-program dip as a share:
         ``(base_earnings - pre_earnings) / (base_earnings + DIP_OFFSET)``, kept within
         -1 to 1), ``log_pre_earnings`` and ``log_base_earnings`` (``log(1 + x)``), the
         outcome ``post_earnings`` (mean of ``post_q1`` ... ``post_q4``) and
@@ -385,7 +385,7 @@ def attrition(spells: pd.DataFrame) -> pd.DataFrame:
 
 
 def earnings_profile(frame: pd.DataFrame, *, by: str = "trained") -> pd.DataFrame:
-    """Mean quarterly earnings before entry and after exit, by group, for plotting the pre-programme dip.
+    """Mean quarterly earnings before entry and after exit, by group, for plotting the pre-program dip.
 
     Parameters
     ----------
@@ -400,7 +400,7 @@ def earnings_profile(frame: pd.DataFrame, *, by: str = "trained") -> pd.DataFram
         One row per group and period: ``by``, ``period`` (``-8`` ... ``-1`` are quarters
         before the entry quarter, ``1`` ... ``4`` quarters after the exit quarter),
         ``mean_earnings`` and ``spells``. A row with ``period`` 0 and no mean stands for
-        the programme itself (entry to exit, which lasts a different time for each
+        the program itself (entry to exit, which lasts a different time for each
         spell), so a line chart of ``mean_earnings`` against ``period`` breaks there.
     """
     _require(frame, [by], "frame")
@@ -634,7 +634,7 @@ def difference_in_differences(frame: pd.DataFrame, *, before: str = "base_earnin
     frame : pandas.DataFrame
         An analysis frame (usually the observational pool).
     before : str, keyword-only
-        The column of pre-programme earnings to difference out.
+        The column of pre-program earnings to difference out.
     outcome, treatment : str, keyword-only
         Column names.
     alpha : float, keyword-only

@@ -161,7 +161,7 @@ def clean_ssn(values: Iterable[Any]) -> pd.Series:
 
 
 # ------------------------------------------------------------------------------- deterministic
-def _normalise_rules(rules: Mapping[str, Sequence[str]] | Sequence[Sequence[str]]) -> list[tuple[str, list[str]]]:
+def _normalize_rules(rules: Mapping[str, Sequence[str]] | Sequence[Sequence[str]]) -> list[tuple[str, list[str]]]:
     if isinstance(rules, Mapping):
         items = list(rules.items())
     elif isinstance(rules, (list, tuple)):
@@ -218,7 +218,7 @@ def deterministic_link(
     sid = _check_identifier(source_id, "source_id")
     tid = _check_identifier(target_id, "target_id")
     passes = []
-    for k, (name, cols) in enumerate(_normalise_rules(rules), start=1):
+    for k, (name, cols) in enumerate(_normalize_rules(rules), start=1):
         on = " AND ".join(f"s.{c} = t.{c}" for c in cols)
         earlier = " UNION ALL ".join(f"SELECT {SOURCE_ID} FROM pass_{j}" for j in range(1, k))
         where = f"WHERE s.{sid} NOT IN ({earlier})" if earlier else ""
@@ -407,7 +407,7 @@ def probabilistic_link(
     1. the prior (probability two random records match) from the records agreeing on ``prior_rule``,
        assuming that rule finds ``prior_recall`` of the true matches;
     2. the u probabilities from up to ``max_pairs`` random pairs (a deterministic sample given ``seed``);
-    3. the m probabilities by expectation-maximisation, once within each of ``training_blocks`` (a
+    3. the m probabilities by expectation-maximization, once within each of ``training_blocks`` (a
        comparison used for blocking is not trained in that block, so use at least two blocks).
 
     Parameters

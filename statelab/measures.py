@@ -1,4 +1,4 @@
-"""Reference implementations of the course's employment-outcome and labour-demand measures.
+"""Reference implementations of the course's employment-outcome and labor-demand measures.
 
 Two families of measures, each written as SQL and run on the caller's DuckDB connection:
 
@@ -6,10 +6,10 @@ Two families of measures, each written as SQL and run on the caller's DuckDB con
   and 4th quarters after the exit quarter, median earnings in the 2nd quarter among the employed,
   retention with the same employer, stable and full-quarter employment
   (:func:`exit_outcomes`, :func:`exit_outcome_rates`).
-* **Employer (labour-demand) measures** in the style of the Quarterly Workforce Indicators: headcounts at
+* **Employer (labor-demand) measures** in the style of the Quarterly Workforce Indicators: headcounts at
   the beginning and end of a quarter, hires, new hires, separations, full-quarter employment, earnings
   percentiles and the employer growth rate, by employer or aggregated by sector or county, and the
-  worker flows between sectors or counties (:func:`employer_quarters`, :func:`labour_demand`,
+  worker flows between sectors or counties (:func:`employer_quarters`, :func:`labor_demand`,
   :func:`earnings_percentiles`, :func:`worker_flows`, :func:`growth_rate`).
 
 Conventions shared by every function:
@@ -41,7 +41,7 @@ __all__ = [
     "exit_outcome_rates",
     "exit_outcomes",
     "growth_rate",
-    "labour_demand",
+    "labor_demand",
     "worker_flows",
 ]
 
@@ -520,7 +520,7 @@ def employer_quarters(con, *, start=None, end=None, wage_table="ui_wage", employ
     ----------
     con : duckdb.DuckDBPyConnection
     start, end : str or (int, int), optional, keyword-only
-        First and last quarter to return (``"2019Q1"``); flows still look at neighbouring quarters.
+        First and last quarter to return (``"2019Q1"``); flows still look at neighboring quarters.
     wage_table, employer_table : str, keyword-only
         UI wage records; employer file (one row per ``ui_account``, with state_fips, county_fips,
         naics_sector).
@@ -550,7 +550,7 @@ def _group_by(by, con, employer_table):
     return groups
 
 
-def labour_demand(con, *, by="naics_sector", growth_of="emp_begin", start=None, end=None, wage_table="ui_wage",
+def labor_demand(con, *, by="naics_sector", growth_of="emp_begin", start=None, end=None, wage_table="ui_wage",
                   employer_table="employer", exclude_ssns=PLACEHOLDER_SSNS):
     """Employer measures summed by group (sector, county, state...) and quarter, with growth rates.
 

@@ -36,7 +36,7 @@ __all__ = [
     "show",
 ]
 
-#: The Okabe-Ito colour-blind-safe palette, by name.
+#: The Okabe-Ito color-blind-safe palette, by name.
 OKABE_ITO: dict[str, str] = {
     "orange": "#E69F00",
     "sky_blue": "#56B4E9",
@@ -48,7 +48,7 @@ OKABE_ITO: dict[str, str] = {
     "black": "#000000",
 }
 
-#: The colour cycle used by the theme (Okabe-Ito without black), in order.
+#: The color cycle used by the theme (Okabe-Ito without black), in order.
 PALETTE: tuple[str, ...] = tuple(v for k, v in OKABE_ITO.items() if k != "black")
 
 #: The matplotlib style sheet shipped with the package.

@@ -326,7 +326,7 @@ def make_model(
     Parameters
     ----------
     kind : {"logistic", "boosting"}
-        ``"logistic"``: median imputation and standardisation of numbers, one-hot categories, then a
+        ``"logistic"``: median imputation and standardization of numbers, one-hot categories, then a
         logistic regression. ``"boosting"``: categories coded as integers, then a histogram gradient
         boosting classifier (missing values handled natively).
     numeric, categorical : sequence of str, keyword-only

@@ -1,11 +1,11 @@
-"""Cross-sectional tables: who was on a programme in a period, and programme exiters' outcomes.
+"""Cross-sectional tables: who was on a program in a period, and program exiters' outcomes.
 
 Module 4 asks who received TANF, SNAP or UI benefits (or took part in WIOA) in one quarter, and how
-many people were on more than one programme. Module 11 charts the employment outcomes of WIOA exiters.
+many people were on more than one program. Module 11 charts the employment outcomes of WIOA exiters.
 The functions here build those tables with SQL on the caller's DuckDB connection (portable SQL: no
 DuckDB-only syntax), so a notebook shows the definition once and every later count uses the same one.
 
-Two definitions of "on a programme in the quarter" are supported, and every function asks which:
+Two definitions of "on a program in the quarter" are supported, and every function asks which:
 
 ``"ever"`` (ever in the quarter)
     A TANF or SNAP case with a case-month in any month of the quarter; a UI claim with a paid week ending
@@ -15,10 +15,10 @@ Two definitions of "on a programme in the quarter" are supported, and every func
     employment counts use): a TANF or SNAP case-month in that month, a UI claim paid for the week
     containing that day, a WIOA participant who had entered and not yet exited on that day.
 
-The unit of each programme file is kept (a TANF or SNAP *case*, identified by its head; a UI *claim*; a
+The unit of each program file is kept (a TANF or SNAP *case*, identified by its head; a UI *claim*; a
 WIOA *participant*); people are counted by *usable* SSN. An SSN is not usable when it is missing, a known
 placeholder (:data:`PLACEHOLDER_SSNS`), or *shared*: recorded on more than ``max_units`` units of one
-programme in the period, which one person cannot plausibly be.
+program in the period, which one person cannot plausibly be.
 
 >>> from statelab import snapshot
 >>> snapshot.reference_period(2022, 1, definition="point").reference_date
@@ -55,10 +55,10 @@ __all__ = [
     "employment_by_relative_quarter",
 ]
 
-#: Programmes in the snapshot, in display order.
+#: Programs in the snapshot, in display order.
 PROGRAMS: tuple[str, ...] = ("TANF", "SNAP", "UI", "WIOA")
 
-#: The two ways to say "on a programme in the quarter".
+#: The two ways to say "on a program in the quarter".
 DEFINITIONS: tuple[str, ...] = ("ever", "point")
 
 
@@ -228,7 +228,7 @@ def recipients_sql(
     programs: Iterable[str] = PROGRAMS,
     max_units: int = 3,
 ) -> str:
-    """SQL for one row per programme unit on a programme in the quarter (see :func:`recipients`).
+    """SQL for one row per program unit on a program in the quarter (see :func:`recipients`).
 
     The text is portable SQL over the learner tables ``tanf``, ``snap``, ``ui_claim``,
     ``ui_claim_week`` and ``wioa``; print it to read the definition, or wrap it in
@@ -276,7 +276,7 @@ def recipients(
     programs: Iterable[str] = PROGRAMS,
     max_units: int = 3,
 ) -> pd.DataFrame:
-    """One row per programme unit on TANF, SNAP, UI or WIOA in ``year`` Q``quarter``.
+    """One row per program unit on TANF, SNAP, UI or WIOA in ``year`` Q``quarter``.
 
     Parameters
     ----------
@@ -289,7 +289,7 @@ def recipients(
     programs : iterable of str
         Any of :data:`PROGRAMS`.
     max_units : int
-        An SSN recorded on more than this many units of one programme in the period is ``shared``.
+        An SSN recorded on more than this many units of one program in the period is ``shared``.
 
     Returns
     -------
@@ -320,7 +320,7 @@ def snapshot_counts(
     programs: Iterable[str] = PROGRAMS,
     max_units: int = 3,
 ) -> pd.DataFrame:
-    """Counts of programme units and of people (distinct usable SSNs) in the quarter, by ``by``.
+    """Counts of program units and of people (distinct usable SSNs) in the quarter, by ``by``.
 
     Parameters
     ----------
@@ -330,7 +330,7 @@ def snapshot_counts(
     by : iterable of str
         Columns of :func:`recipients` to group by: any of ``program, state_fips, county_fips, sex,
         age_group, race_ethnicity, ssn_status``. Include ``program`` unless you mean to add units of
-        different programmes together (a case and a claim are different things).
+        different programs together (a case and a claim are different things).
     programs : iterable of str
     max_units : int
 
@@ -356,7 +356,7 @@ FROM {_from_recipients(year, quarter, definition, programs, max_units)}
     return out
 
 
-# ----------------------------------------------------------------------------------- co-enrolment
+# ----------------------------------------------------------------------------------- co-enrollment
 def _keys_sql(key: str, ssn_rule: str, year, quarter, definition, programs, max_units) -> str:
     rec = _from_recipients(year, quarter, definition, programs, max_units)
     if key == "person":
@@ -384,7 +384,7 @@ def coenrollment(
     ssn_rule: str = "usable",
     max_units: int = 3,
 ) -> pd.DataFrame:
-    """Pairwise co-enrolment: people on both of two programmes in the quarter.
+    """Pairwise co-enrollment: people on both of two programs in the quarter.
 
     Parameters
     ----------
@@ -398,13 +398,13 @@ def coenrollment(
         opened with ``truth=True``; learners do not have the truth.
     ssn_rule : {"usable", "any"}
         With ``key="ssn"``: ``"usable"`` drops missing, placeholder and shared SSNs; ``"any"`` drops only
-        missing ones, so every placeholder value found on both programmes counts as a person on both.
+        missing ones, so every placeholder value found on both programs counts as a person on both.
     max_units : int
 
     Returns
     -------
     pandas.DataFrame
-        One row per pair of programmes (in :data:`PROGRAMS` order): ``program_a, program_b, people_a,
+        One row per pair of programs (in :data:`PROGRAMS` order): ``program_a, program_b, people_a,
         people_b, both``.
     """
     progs = _check_programs(programs)
@@ -440,14 +440,14 @@ def programs_per_person(
     ssn_rule: str = "usable",
     max_units: int = 3,
 ) -> pd.DataFrame:
-    """People by the combination of programmes they were on in the quarter.
+    """People by the combination of programs they were on in the quarter.
 
     Parameters are as for :func:`coenrollment` (``key="person"`` is an instructor and test tool).
 
     Returns
     -------
     pandas.DataFrame
-        ``combination`` (programme names joined by ``" + "``, in :data:`PROGRAMS` order),
+        ``combination`` (program names joined by ``" + "``, in :data:`PROGRAMS` order),
         ``n_programs`` and ``people``, sorted by ``n_programs`` then ``people`` (descending).
     """
     progs = _check_programs(programs)

@@ -1,6 +1,6 @@
 """Synthetic linked state administrative records for teaching.
 
-A region of real neighbouring states (real FIPS and NAICS codes) with UI wage
+A region of real neighboring states (real FIPS and NAICS codes) with UI wage
 records, UI claims, TANF/SNAP case-months, college enrollment, WIOA
 participants, employer and procurement files, all drawn from one hidden truth.
 

@@ -111,7 +111,7 @@ def simulate_assistance(P, earn, *, rng, world, program):
     size = np.minimum(1 + P["has_partner"] + P["n_children"], 8).astype(np.int64)
     fpl_month = (pv["fpl_first"] + pv["fpl_additional"] * (size - 1)) / 12
     # Household income besides the person's own wages: a partner's earnings and,
-    # from 65, Social Security. Drawn once per person from this programme's stream.
+    # from 65, Social Security. Drawn once per person from this program's stream.
     partner = np.where(P["has_partner"], np.exp(rng.normal(np.log(pv["partner_income_median"]), 0.8, n)), 0.0)
     pension = np.where(P["age"] >= 65, pv["social_security_monthly"], 0.0)
     income = earn / 3 + partner[:, None] + pension                       # monthly, (n, T)

@@ -1,4 +1,4 @@
-"""Jobs and earnings: a quarterly labour-market simulation, vectorized over people.
+"""Jobs and earnings: a quarterly labor-market simulation, vectorized over people.
 
 The loop runs over quarters (tens of iterations), never over people or rows.
 Each quarter: retirements and interstate moves end jobs, the non-employed find
@@ -253,7 +253,7 @@ def simulate_jobs(P, *, rng, world):
 
 
 def wage_rows(J, P, *, rng, world):
-    """Expand job spells to job-quarter rows with earnings before programme effects.
+    """Expand job spells to job-quarter rows with earnings before program effects.
 
     Returns (job index per row, quarter per row, earnings per row as float64).
     """

@@ -69,7 +69,7 @@ _OFFSETS = {}   # width -> 0, width, 2 * width, ...: string offsets shared by ev
 
 
 def _fixed_width_take(values, index, width):
-    """The Arrow strings ``values[index]``: a take of fixed-width bytes, relabelled as strings.
+    """The Arrow strings ``values[index]``: a take of fixed-width bytes, relabeled as strings.
 
     Every row, null or not, takes ``width`` bytes, so the string offsets are a plain
     arithmetic sequence; the result equals a take of the same strings.
@@ -152,7 +152,7 @@ def _employer_quarter_partial(key, emp, q, wages, *, spell, next_quarter, n_quar
     Returns numpy arrays: the parent adds them into its totals.
     """
     def paid_at(step, within_job, exists):
-        # Inside its job's spell a row has a neighbour quarter at the same account for sure;
+        # Inside its job's spell a row has a neighbor quarter at the same account for sure;
         # only the first and last quarters (a rehire, a second spell) need a search.
         out = within_job.copy()
         look = np.flatnonzero(~within_job & exists)

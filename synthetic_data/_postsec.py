@@ -33,7 +33,7 @@ def simulate_postsecondary(P, *, rng, world, multiplier):
     level = np.where(edu == 4, 2, 1)
     terms = np.where(edu == 4, 8, np.where(edu == 3, rng.integers(4, 7, n), rng.integers(1, 6, n)))
     complete = edu >= 3
-    # Some bachelor's students transfer in from an associate's programme; keep it simple: one programme each.
+    # Some bachelor's students transfer in from an associate's program; keep it simple: one program each.
     # Adults returning for a certificate.
     eligible_years = np.clip(np.minimum(birth_year + 50, cal.start_year + n_years - 1)
                              - np.maximum(birth_year + 25, cal.start_year) + 1, 0, None)
@@ -49,7 +49,7 @@ def simulate_postsecondary(P, *, rng, world, multiplier):
     done = np.where(is_adult, rng.random(len(who)) < ps["completion"]["certificate"], complete[who])
     full_time = np.where(is_adult, rng.random(len(who)) < 0.3, rng.random(len(who)) < 0.75)
 
-    # Programme and institution.
+    # Program and institution.
     cip = np.empty(len(who), dtype=object)
     for lv_name, lv in _LEVEL.items():
         offered = [g["cip"] for g in progs if lv_name in g["levels"]]

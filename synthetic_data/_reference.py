@@ -45,7 +45,7 @@ def geography(states):
     dest, share = [], []
     for _, c in counties:
         links = c.get("commute", {})
-        # a destination outside the modelled states counts as out of region
+        # a destination outside the modeled states counts as out of region
         dest.append(np.array([index.get(k, -1) for k in links], dtype=np.int64))
         share.append(np.array(list(links.values()), dtype=np.float64))
     return Geography(

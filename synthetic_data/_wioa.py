@@ -1,7 +1,7 @@
 """WIOA participation and training, with a planted, heterogeneous causal effect.
 
 Selection into training depends only on observables learners can build from
-the records (a pre-programme earnings dip, education, age, sex, prior
+the records (a pre-program earnings dip, education, age, sex, prior
 earnings), so regression adjustment recovers the effect and a naive comparison
 does not. A randomized pilot beside the observational pool gives an
 experimental benchmark, as in the National Supported Work studies.

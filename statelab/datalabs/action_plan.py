@@ -45,7 +45,7 @@ __all__ = [
 TEAM_ROLES = pd.DataFrame([
     ("Executive sponsor", "Agency head or deputy who removes obstacles and signs off", "1, 4, 9"),
     ("Team lead (chief data officer)", "Owns the plan, chairs the monthly check-in, speaks for the team", "1-9"),
-    ("Programme lead", "Knows the programme and its rules; owns the problem and the decision", "1, 2, 7, 8"),
+    ("Program lead", "Knows the program and its rules; owns the problem and the decision", "1, 2, 7, 8"),
     ("Legal counsel", "Drafts and clears the data sharing agreement and publication rules", "4, 8"),
     ("Data steward", "Knows each source's fields and quality; answers for its documentation", "3, 5, 6"),
     ("Analyst / data engineer", "Builds the linkage, the pipeline and the analysis tables", "3, 5, 6, 7, 8"),
@@ -115,7 +115,7 @@ def example_deliverables(con, track: str, *, team: str = "Example state team") -
                                                                track=track)
     roles = catalog.table_catalog(case.source_tables)[["table", "agency"]].rename(columns={"table": "source"})
     roles["owner"] = "Director, " + roles["agency"]
-    roles["steward"] = "Programme data lead, " + roles["agency"]
+    roles["steward"] = "Program data lead, " + roles["agency"]
     roles["custodian"] = "Data warehouse team, " + roles["agency"]
     out["governance_charter"] = dl.Deliverable(dl.GOVERNANCE_CHARTER, {
         "team": team,
@@ -301,19 +301,19 @@ def _key_point(kind: str, doc: dl.Deliverable) -> str:
 _TRACK_RISKS = {
     "safety_net": ("Churn is rare in some counties, so county tables are mostly suppressed",
                    "Pool years or counties; publish state-level results first"),
-    "workforce": ("Neighbouring states outside the region do not share wage records",
+    "workforce": ("Neighboring states outside the region do not share wage records",
                   "Start a wage-record exchange request through the state workforce agency"),
     "student_outcomes": ("Colleges keep sending records without SSNs",
                          "Ask the higher education commission to collect SSNs or full dates of birth at enrollment"),
     "procurement": ("The certification registry stays without EINs",
-                    "Add the EIN to the certification application; keep the name standardisation rules"),
+                    "Add the EIN to the certification application; keep the name standardization rules"),
 }
 
 _SHARE = {
     "safety_net": "Our churn definition and the SQL that computes it on case-month files",
     "workforce": "Our re-employment measure and the share of claimants found only across a state line",
     "student_outcomes": "Our completer employment measure and how the MPI raised the share we could follow",
-    "procurement": "Our vendor-name standardisation rules and the EIN repair, as a reusable script",
+    "procurement": "Our vendor-name standardization rules and the EIN repair, as a reusable script",
 }
 
 
@@ -413,7 +413,7 @@ def action_plan(deliverables: Mapping[str, dl.Deliverable], track: str, *, team:
                           "owner": "Communications lead"})
     track_risk, track_mitigation = _TRACK_RISKS[track]
     risks.append({"risk": track_risk, "likelihood": "medium", "impact": "medium", "mitigation": track_mitigation,
-                  "owner": "Programme lead"})
+                  "owner": "Program lead"})
 
     milestones = sorted(milestones, key=lambda m: _month_number(m["when"]))
     out = {

@@ -171,7 +171,7 @@ def _section_problems(name: str, value, inputs: Mapping) -> list[str]:
 def agreement_problems(inputs: Mapping) -> list[str]:
     """Every problem with an agreement's inputs, one message each (empty list: ready to render).
 
-    Also flags keys that are not sections (a misspelt section name would otherwise be silently ignored).
+    Also flags keys that are not sections (a misspelled section name would otherwise be silently ignored).
     """
     if not isinstance(inputs, Mapping):
         raise TypeError(f"agreement inputs must be a dict of sections, got {type(inputs).__name__}")
@@ -262,7 +262,7 @@ def parties_for(track: str | Track, *, recipient: str = "State data office (inte
 _AUTHORITY = {
     "ui": "Confidentiality of state UI wage and claims records: 20 CFR part 603 (disclosure for purposes such as "
           "evaluation and research under an agreement).",
-    "snap": "SNAP applicant and recipient information: 7 CFR 272.1(c) (use and disclosure limited to programme "
+    "snap": "SNAP applicant and recipient information: 7 CFR 272.1(c) (use and disclosure limited to program "
             "administration and the purposes it lists).",
     "tanf": "TANF records: the state's TANF plan confidentiality provisions and state human services law.",
     "postsec": "Student records: FERPA (34 CFR part 99), under its studies or audit-and-evaluation exceptions.",

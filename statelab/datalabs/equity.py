@@ -495,12 +495,12 @@ _MITIGATIONS = {
         "Report re-employment with all available states' wage files, and say which border counties lose most "
         "to jobs outside the region.",
         "Break results down by education and age as well as sex before using them to target services.",
-        "Seek a multi-state wage-record agreement for the neighbouring states outside the region.",
+        "Seek a multi-state wage-record agreement for the neighboring states outside the region.",
     ],
     "student_outcomes": [
-        "Borrow SSNs from other programmes through the MPI before declaring a completer unlinkable.",
+        "Borrow SSNs from other programs through the MPI before declaring a completer unlinkable.",
         "Report employment among linkable completers, with the unlinkable share by credential and institution.",
-        "Do not rank programmes whose completers often work across a state line on the home state's file alone.",
+        "Do not rank programs whose completers often work across a state line on the home state's file alone.",
     ],
     "procurement": [
         "Compare awards with firms of the same size before calling a gap a disparity.",

@@ -1,11 +1,11 @@
 """Data Labs unit 6: a master person index, a reproducible pipeline and the linkage report.
 
-A state team that wants to follow people across programmes first needs one identifier per person
+A state team that wants to follow people across programs first needs one identifier per person
 across the agencies' files. This module builds that **master person index (MPI)** on the caller's
 DuckDB connection, in steps a team can read and rerun:
 
 1. :func:`build_identity_units` stacks the person-level files (WIOA, TANF, SNAP, UI claims and the
-   postsecondary files), standardises names and flags SSNs that cannot be used, and collapses repeated rows into
+   postsecondary files), standardizes names and flags SSNs that cannot be used, and collapses repeated rows into
    *identity units*: one row per distinct way a source recorded a person.
 2. :func:`compare_pairs` forms candidate pairs by blocking (same usable SSN, same date of birth, or same
    full name) and grades how each identifier agrees.
@@ -872,7 +872,7 @@ def mpi_quality(con, *, prefix: str = "mpi", by: str | None = None) -> pd.DataFr
 
 # ----------------------------------------------------------------------------------- procurement
 def _norm_name_sql(col: str) -> str:
-    """Portable SQL normalising a business name: upper case, no DBA part, punctuation, 'THE' or suffix."""
+    """Portable SQL normalizing a business name: upper case, no DBA part, punctuation, 'THE' or suffix."""
     n = f"UPPER(TRIM({col}))"
     n = f"CASE WHEN POSITION(' DBA ' IN {n}) > 0 THEN SUBSTRING({n}, 1, POSITION(' DBA ' IN {n}) - 1) ELSE {n} END"
     n = f"REPLACE(REPLACE(REPLACE({n}, '.', ''), ',', ''), 'L L C', 'LLC')"
@@ -1221,7 +1221,7 @@ def track_pipeline(track: str, *, mpi: str = "mpi") -> list[PipelineStep]:
                        MIN(mpi_id) AS mpi_id, MIN(month_index) AS first_month, MAX(month_index) AS last_month
                 FROM sn_case_months
                 GROUP BY program, case_id
-            """, description="one row per case (a spell on one programme)"),
+            """, description="one row per case (a spell on one program)"),
             _wage_step("sn_wage_quarters", "sn_spells"),
             PipelineStep("sn_analysis", """
                 WITH ends AS (
@@ -1374,7 +1374,7 @@ def wage_link_coverage(con, track: str) -> pd.DataFrame:
 def estimate_business_error(con, *, prefix: str = "biz") -> pd.DataFrame:
     """Signals of linkage error in the business index, from the data alone.
 
-    - ``ein_links_name_differs``: links made on EIN whose standardised names differ (a name change,
+    - ``ein_links_name_differs``: links made on EIN whose standardized names differ (a name change,
       a DBA, or a wrong EIN).
     - ``name_links_ein_conflict``: links made on name and ZIP where both records carry *different*
       EINs (almost surely two firms: a false link).
@@ -1420,7 +1420,7 @@ def estimate_business_error(con, *, prefix: str = "biz") -> pd.DataFrame:
 # ----------------------------------------------------------------------------------- tech stack
 #: Criteria for comparing technology stacks, with what a high score (5) means.
 STACK_CRITERIA: dict[str, str] = {
-    "cost": "low licence and running cost",
+    "cost": "low license and running cost",
     "skills": "the team's current staff can run it",
     "scale": "handles the state's largest files (wage records: hundreds of millions of rows)",
     "security": "access control, audit logs and encryption the agencies' security officers accept",
@@ -1438,10 +1438,10 @@ _STACKS = [
      "Role-based access and auditing built in; needs a database administrator."),
     ("Statistical package on a secure server", "SAS or Stata on an agency server",
      {"cost": 2, "skills": 5, "scale": 3, "security": 4, "reproducibility": 3, "interoperability": 2, "linkage": 3},
-     "Often what analysts already know; licences per seat; proprietary formats."),
+     "Often what analysts already know; licenses per seat; proprietary formats."),
     ("Cloud data warehouse", "A managed SQL warehouse with BI dashboards",
      {"cost": 2, "skills": 3, "scale": 5, "security": 4, "reproducibility": 3, "interoperability": 4, "linkage": 3},
-     "Needs a cloud authorisation and a data-residency review; cost grows with use."),
+     "Needs a cloud authorization and a data-residency review; cost grows with use."),
     ("Distributed processing platform", "Spark on a managed cluster, notebooks, Git",
      {"cost": 2, "skills": 1, "scale": 5, "security": 3, "reproducibility": 4, "interoperability": 4, "linkage": 5},
      "Built for very large files; more engineering than most state teams have."),
@@ -1454,7 +1454,7 @@ _STACKS = [
 def stack_options() -> pd.DataFrame:
     """Candidate technology stacks scored 1-5 on :data:`STACK_CRITERIA` (a starting point to revise).
 
-    The scores are the course's generic judgements for a small state team; a team replaces them with
+    The scores are the course's generic judgments for a small state team; a team replaces them with
     its own after talking to its IT and security staff.
 
     Returns
@@ -1474,7 +1474,7 @@ def score_stack(options: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataF
     options : pandas.DataFrame
         A table like :func:`stack_options` (``option`` and one column per criterion).
     weights : mapping
-        Criterion -> weight (non-negative; normalised to sum to 1). Criteria left out weigh 0.
+        Criterion -> weight (non-negative; normalized to sum to 1). Criteria left out weigh 0.
 
     Returns
     -------
@@ -1587,7 +1587,7 @@ master person index):
 
 _PERSON_METHOD = [
     "Stack the person-level files (WIOA, TANF, SNAP, UI claims, postsecondary enrollment and completions) and "
-    "standardise names (upper case, trimmed) and dates of birth.",
+    "standardize names (upper case, trimmed) and dates of birth.",
     "Flag SSNs that cannot be used (missing, malformed, placeholders such as 999999999, or one number recorded "
     "with several birth dates).",
     "Collapse repeated rows into identity units: one per distinct way a source recorded a person.",
@@ -1602,15 +1602,15 @@ _PERSON_METHOD = [
 _BUSINESS_METHOD = [
     "Stack the comptroller's vendor file, the transportation contractor registry and the certification registry.",
     "Repair the EIN: remove the comptroller's dash and left-pad the registry's numeric tax ID back to nine digits.",
-    "Standardise names: upper case, drop a DBA part, punctuation, a leading THE and a trailing LLC or INC.",
-    "Link records that share an EIN, or the same standardised name and ZIP code; give each connected group one "
+    "Standardize names: upper case, drop a DBA part, punctuation, a leading THE and a trailing LLC or INC.",
+    "Link records that share an EIN, or the same standardized name and ZIP code; give each connected group one "
     "business key.",
     "Attribute each contract award to a business key through the system its vendor key refers to.",
 ]
 
 _TRACK_TEXT = {
     "safety_net": {
-        "purpose": "Follow SNAP and TANF case heads across programmes, states and into the wage records, so churn "
+        "purpose": "Follow SNAP and TANF case heads across programs, states and into the wage records, so churn "
                    "and co-enrollment are counted per person rather than per SSN as keyed.",
         "limitations": [
             "Only case heads are in the files; other household members cannot be linked.",
@@ -1620,19 +1620,19 @@ _TRACK_TEXT = {
         ],
     },
     "workforce": {
-        "purpose": "Link UI claimants to their records in other programmes and to every state's wage records, so "
+        "purpose": "Link UI claimants to their records in other programs and to every state's wage records, so "
                    "re-employment is measured across state lines.",
         "limitations": [
             "Claimants' SSNs are nearly always present, but mistyped SSNs can attach a claimant to a stranger's wages.",
             "Jobs outside the four states, federal jobs and self-employment are not in any wage file.",
-            "Links between claims and other programmes depend on names where SSNs are missing in those programmes.",
+            "Links between claims and other programs depend on names where SSNs are missing in those programs.",
         ],
     },
     "student_outcomes": {
         "purpose": "Give completers one identifier across enrollment, completions and the other agencies' files, so "
                    "completers without an SSN on their college record can still be followed into the wage records.",
         "limitations": [
-            "College records often lack SSNs; completers found in no other programme stay unlinkable.",
+            "College records often lack SSNs; completers found in no other program stay unlinkable.",
             "Names on college records change (marriage) more often than elsewhere, so some links are missed.",
             "Employment outside the region is invisible: a completer not found is not necessarily not working.",
         ],

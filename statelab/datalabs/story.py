@@ -439,14 +439,14 @@ counts.
 """)
 
 _AUDIENCE = {
-    "safety_net": "programme directors and the legislature's human services committee",
-    "workforce": "the UI director, local workforce boards and neighbouring states' agencies",
-    "student_outcomes": "the higher education commission, college leaders and students choosing a programme",
+    "safety_net": "program directors and the legislature's human services committee",
+    "workforce": "the UI director, local workforce boards and neighboring states' agencies",
+    "student_outcomes": "the higher education commission, college leaders and students choosing a program",
     "procurement": "the chief procurement officer, agencies that award contracts and business associations",
 }
 
 _METHOD = {
-    "safety_net": ["SNAP and TANF case heads were linked across programmes and states with a master person index.",
+    "safety_net": ["SNAP and TANF case heads were linked across programs and states with a master person index.",
                    "A leaver is a head whose SNAP case closed with no new case within four months.",
                    "Employed means any UI-covered wages in the four states' files in the 2nd quarter after leaving."],
     "workforce": ["Claimants were linked to every state's wage records through a master person index.",
@@ -457,7 +457,7 @@ _METHOD = {
                          "Employed means any UI-covered wages in the 4th quarter after the quarter of the award.",
                          "'Only across a state line' means wages that quarter only outside the institution's state."],
     "procurement": ["The comptroller's vendor file, the transportation registry and the certification registry were "
-                    "linked into one business index (EIN repaired, names standardised).",
+                    "linked into one business index (EIN repaired, names standardized).",
                     "Each contract award was attributed to a firm through that index.",
                     "Groups with fewer than three firms, or where one firm holds more than 80% of the dollars, are "
                     "suppressed."],
@@ -547,7 +547,7 @@ def story_report(con, track: str, *, team: str = "Example state team", charts: b
         "method": _METHOD[track],
         "disclosure_review": checks,
         "limitations": _LIMITS[track],
-        "next_steps": ["Share the tables with the programme staff named in the problem brief before publication.",
+        "next_steps": ["Share the tables with the program staff named in the problem brief before publication.",
                        "Refresh the numbers when the next extract arrives, through the same pipeline."],
     }
     if charts:

@@ -48,12 +48,12 @@ class Stakeholder:
     """One row of a stakeholder map."""
 
     role: str
-    organisation: str
+    organization: str
     interest: str
     influence: str  # "high", "medium" or "low"
 
     def as_dict(self) -> dict:
-        return {"role": self.role, "organisation": self.organisation, "interest": self.interest,
+        return {"role": self.role, "organization": self.organization, "interest": self.interest,
                 "influence": self.influence}
 
 
@@ -127,9 +127,9 @@ class Track:
         raise ValueError(f"track {self.name!r} has no measure {name!r}; its measures are: {known}")
 
     def stakeholder_table(self) -> pd.DataFrame:
-        """The stakeholder map as a table (role, organisation, interest, influence)."""
+        """The stakeholder map as a table (role, organization, interest, influence)."""
         return pd.DataFrame([s.as_dict() for s in self.stakeholders],
-                            columns=["role", "organisation", "interest", "influence"])
+                            columns=["role", "organization", "interest", "influence"])
 
     def logic_model_table(self) -> pd.DataFrame:
         """The logic model as a table: one column per stage (inputs to outcomes), items top to bottom."""

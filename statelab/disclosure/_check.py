@@ -185,7 +185,7 @@ def check_table(
     * ``exact_statistic`` -- no column is named like an exact median, minimum or maximum (call it
       ``fuzzy_...`` after using :func:`fuzzy_percentiles`);
     * ``complementary`` -- with ``margins``, no suppressed count can be worked out exactly from the
-      published cells and the rows labelled ``total_label``.
+      published cells and the rows labeled ``total_label``.
 
     Parameters
     ----------
@@ -208,7 +208,7 @@ def check_table(
         The same rows before rounding (same index), for size checks and supporting columns.
     margins : str or sequence of str, optional
         The label column of a 1-way table, or the two label columns of a 2-way table, whose totals are
-        rows labelled ``total_label``; turns on the complementary-suppression check.
+        rows labeled ``total_label``; turns on the complementary-suppression check.
     total_label : str
         Label of total rows.
     rules : Rules, optional

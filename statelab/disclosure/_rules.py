@@ -307,7 +307,7 @@ def safe_percent(numerator, denominator, *, rules: Rules | None = None, extreme:
 
 
 # ------------------------------------------------------------------------------- fuzzy percentiles
-#: Each fuzzy statistic is the mean of two neighbouring percentiles of the data.
+#: Each fuzzy statistic is the mean of two neighboring percentiles of the data.
 FUZZY_PERCENTILES: dict[str, tuple[float, float]] = {
     "min": (0.0, 5.0),
     "q1": (20.0, 30.0),
@@ -338,7 +338,7 @@ def fuzzy_percentiles(
 ) -> pd.Series:
     """Fuzzy box-plot statistics in place of exact medians, quartiles, minima and maxima.
 
-    Each statistic is the mean of two neighbouring percentiles (:data:`FUZZY_PERCENTILES`: the fuzzy
+    Each statistic is the mean of two neighboring percentiles (:data:`FUZZY_PERCENTILES`: the fuzzy
     median averages the 45th and 55th, Q1 the 20th and 30th, Q3 the 70th and 80th, the minimum the 0th
     and 5th, the maximum the 95th and 100th), rounded to ``rules.fuzzy_unit`` (100). Percentiles use
     linear interpolation, like SQL's ``percentile_cont``.
@@ -409,7 +409,7 @@ def fuzzy_summary(
     by : str or sequence of str
         Grouping column(s).
     value : str
-        The column to summarise (e.g. quarterly earnings).
+        The column to summarize (e.g. quarterly earnings).
     stats : sequence of str
         Fuzzy statistics to compute (see :func:`fuzzy_percentiles`); columns are named ``fuzzy_<stat>``.
     rules : Rules, optional

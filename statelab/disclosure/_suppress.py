@@ -142,7 +142,7 @@ class Suppression:
         return out
 
     def to_long(self, *, value_name: str = "count", rounded: bool = True) -> pd.DataFrame:
-        """The published table in long form (one row per cell, totals labelled ``total_label``).
+        """The published table in long form (one row per cell, totals labeled ``total_label``).
 
         Feed it to :func:`check_table` with ``margins=(row_name, column_name)`` (or ``(row_name,)`` for a
         1-way table) to confirm that nothing can be recovered.
@@ -165,7 +165,7 @@ class Suppression:
     def intervals(self) -> pd.DataFrame:
         """For each suppressed cell, the smallest and largest value consistent with what is published.
 
-        Solves two linear programmes per cell (``scipy.optimize.linprog``) over non-negative values that
+        Solves two linear programs per cell (``scipy.optimize.linprog``) over non-negative values that
         satisfy every published total. A protected cell has ``upper > lower``; the width is how much an
         outsider remains unsure about it.
         """
@@ -174,7 +174,7 @@ class Suppression:
 
 def _bounds(values: np.ndarray, cells: Sequence[Cell], lines, targets: Sequence[Cell] | None = None) -> dict:
     """(lower, upper) of each target among the hidden ``cells``, over non-negative values that satisfy the
-    lines with every other cell at its published value (two linear programmes per target)."""
+    lines with every other cell at its published value (two linear programs per target)."""
     from scipy.optimize import linprog
 
     index = {c: k for k, c in enumerate(cells)}
@@ -256,7 +256,7 @@ def _with_margins(interior: pd.DataFrame, given: pd.DataFrame | None, total: str
 
 
 def _frame(table, *, row, column, count, total: str, margins: bool, what: str):
-    """Normalise the input to (interior frame, given frame, one_way)."""
+    """Normalize the input to (interior frame, given frame, one_way)."""
     if count is not None:
         if not isinstance(table, pd.DataFrame):
             raise TypeError(f"a long table (count={count!r}) must be a DataFrame, got {type(table).__name__}")
@@ -353,7 +353,7 @@ def suppress(
     ----------
     table : DataFrame or Series
         A 2-way table of counts (index = row categories, columns = column categories), a 1-way Series, or
-        a long table with ``row``, ``column`` and ``count`` columns. Totals labelled ``total_label`` may be
+        a long table with ``row``, ``column`` and ``count`` columns. Totals labeled ``total_label`` may be
         included; they are checked against the cells. Missing combinations in a long table count as 0.
     rules : Rules, optional
         Thresholds; the defaults when omitted.

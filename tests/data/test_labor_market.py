@@ -1,4 +1,4 @@
-"""The labour-market simulation: workers changing jobs tend to stay in their sector."""
+"""The labor-market simulation: workers changing jobs tend to stay in their sector."""
 
 import copy
 

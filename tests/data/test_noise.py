@@ -116,5 +116,5 @@ def test_ssn_typos_and_transpositions_keep_the_area_and_length():
         assert sum(x != y for x, y in zip(a, b)) == 1                   # a typo always changes one digit
         diff = [i for i, (x, y) in enumerate(zip(a, c)) if x != y]
         assert diff == [] or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == c[diff[1]])
-    assert np.mean([a != c for a, c in zip(ssn, swapped)]) > 0.8   # equal neighbouring digits are the only no-op
+    assert np.mean([a != c for a, c in zip(ssn, swapped)]) > 0.8   # equal neighboring digits are the only no-op
     assert len(_ssn_typo(ssn[:0], np.random.default_rng(0))) == 0

@@ -213,7 +213,7 @@ def test_business_index_against_truth_on_course_data(course_con):
         "SELECT SUM(contract_dollars) FROM pr_analysis").fetchall()[0][0]
 
 
-def test_business_name_standardisation():
+def test_business_name_standardization():
     con = duckdb.connect()
     names = ["Alexander, L.L.C.", "ALEXANDER LLC", "The Alexander Llc DBA Smith", "ALEXANDER L L C", "Alexander, Inc."]
     got = [con.sql(f"SELECT {lr._norm_name_sql(repr(n))}").fetchall()[0][0] for n in names]
@@ -259,7 +259,7 @@ def test_workforce_reemployment_matches_the_track_measure(tiny_dataset):
 
 
 # ------------------------------------------------------------------------------------- stack, report
-def test_score_stack_normalises_weights():
+def test_score_stack_normalizes_weights():
     opts = lr.stack_options()
     a = lr.score_stack(opts, {"cost": 1, "security": 1})
     b = lr.score_stack(opts, {"cost": 5, "security": 5})

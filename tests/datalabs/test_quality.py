@@ -61,7 +61,7 @@ def test_never_issued_rule_is_optional():
         quality.ssn_status_sql("s; DROP")
 
 
-def test_every_planted_placeholder_is_recognised():
+def test_every_planted_placeholder_is_recognized():
     import duckdb
 
     con = duckdb.connect()

@@ -23,7 +23,7 @@ def test_track_content_is_complete(name):
     assert all(t.logic_model.values())
     assert len(t.stakeholders) >= 4 and {s.influence for s in t.stakeholders} <= {"high", "medium", "low"}
     assert len(t.research_questions) >= 2 and len(t.measures) >= 2
-    assert list(t.stakeholder_table().columns) == ["role", "organisation", "interest", "influence"]
+    assert list(t.stakeholder_table().columns) == ["role", "organization", "interest", "influence"]
     assert len(t.question_table()) == len(t.research_questions)
     assert any(not n.columns for n in t.needs), "every track should list at least one gap"
 

@@ -1,13 +1,13 @@
 """Module 4 (cross-sectional analysis): the lesson's snapshot, recomputed independently and tied to the truth.
 
 The lesson counts TANF, SNAP, UI and WIOA recipients in 2022 Q1 with `statelab.snapshot` (ever in the
-quarter and on the 12 March reference date) and counts co-enrolment by SSN. Here:
+quarter and on the 12 March reference date) and counts co-enrollment by SSN. Here:
 
 * the counts the notebook's code path produces equal a pandas computation written from the codebook's
   definitions directly on the learner tables (no SQL shared with the package);
-* co-enrolment by usable SSN equals the same pandas computation;
-* against the truth (`truth.crosswalk`: who each record really is), co-enrolment by usable SSN is never
-  above the true number of people on both programmes (missing, placeholder, mistyped and transposed SSNs can
+* co-enrollment by usable SSN equals the same pandas computation;
+* against the truth (`truth.crosswalk`: who each record really is), co-enrollment by usable SSN is never
+  above the true number of people on both programs (missing, placeholder, mistyped and transposed SSNs can
   only hide matches here), and keeping placeholders never lowers it; the gaps are reported.
 
 No expected number is written down: everything is computed from the data.
@@ -68,7 +68,7 @@ def _age_group(age: pd.Series) -> pd.Series:
 
 
 def pandas_recipients(con, definition: str) -> pd.DataFrame:
-    """One row per programme unit, from the codebook's definitions, in pandas only."""
+    """One row per program unit, from the codebook's definitions, in pandas only."""
     last = QUARTER * 3
     ref = dt.date(YEAR, last, 12)
     if definition == "ever":

@@ -143,7 +143,7 @@ def test_headline_2021_cohort_on_course_data(course_dataset):
         for k in (2, 4):
             df = _check_relationships(con, k, min_linked=300)
             # Border commuting is planted: some exiters work only across a state line, so the home file misses
-            # them and including neighbouring states' files raises the rate.
+            # them and including neighboring states' files raises the rate.
             assert df.employed_all.astype(bool).mean() > df.employed_home.astype(bool).mean()
     finally:
         con.close()

@@ -7,7 +7,7 @@ outside the region and links lost to mistyped SSNs (the all-jobs truth is checke
 estimators target the ATT of the observational pool, the experiment the average effect in the pilot.
 
 Tolerances come from each estimate's own standard error: an unbiased estimate lies within 3 SE of its target
-with probability 99.7%. Selection into training is planted on a pre-programme earnings dip and on low prior
+with probability 99.7%. Selection into training is planted on a pre-program earnings dip and on low prior
 earnings, so the trained would have earned *less* than the untrained without training: the naive comparison
 must understate the effect.
 """

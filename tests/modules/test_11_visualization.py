@@ -52,7 +52,7 @@ def test_lesson_main_chart_uses_the_tested_code_path():
 
 # ------------------------------------------------------------------------ the independent computation
 def pandas_rates(con) -> pd.DataFrame:
-    """Employment in the 2nd quarter after exit by programme, from the learner tables in pandas only."""
+    """Employment in the 2nd quarter after exit by program, from the learner tables in pandas only."""
     w = con.sql("SELECT * FROM statelab.wioa").df()
     exit_date = pd.to_datetime(w["exit_date"])
     w = w[exit_date.dt.year.between(FIRST, LAST)].copy()

@@ -12,7 +12,7 @@ from matplotlib.patches import Rectangle
 
 from statelab import charts, plotting
 
-ALT = "Test chart: three programmes, dislocated workers employed most often after exit."
+ALT = "Test chart: three programs, dislocated workers employed most often after exit."
 RATES = pd.DataFrame({"program": ["Adult", "Dislocated worker", "Youth"], "rate": [0.31, 0.68, 0.44],
                       "n": [536, 783, 117], "later": [0.33, 0.72, 0.50]})
 
@@ -134,7 +134,7 @@ def test_small_multiples_one_panel_per_group_with_reference():
                                    panel_titles={"KY": "Kentucky"}, ncols=2, xlabel="Quarter", ylabel="Share")
     visible = [ax for ax in chart.fig.axes if ax.get_visible()]
     assert [_title(ax) for ax in visible] == ["Kentucky", "IL", "IN"]
-    assert all(len(ax.lines) == 2 for ax in visible)  # the group and the grey reference
+    assert all(len(ax.lines) == 2 for ax in visible)  # the group and the gray reference
     assert list(visible[0].lines[1].get_ydata()) == pytest.approx([0.2, 0.3, 0.6])
     assert "Region" in _texts(visible[0])
     assert list(chart.data["state"].unique()) == ["KY", "IL", "IN"]
@@ -152,7 +152,7 @@ def test_tile_map_draws_every_county_and_hides_small_counts():
     assert int(chart.data["shown"].sum()) == 8
     text = " | ".join(chart.data["tile_text"])
     assert text.count("too few") == 2 and text.count("no data") == len(tiles) - 10
-    assert chart.fig.axes[1].get_ylabel() == "Employed"  # the colour bar
+    assert chart.fig.axes[1].get_ylabel() == "Employed"  # the color bar
     with pytest.raises(ValueError, match="not in the tile layout"):
         charts.tile_map(pd.DataFrame({"county_fips": ["06037"], "rate": [0.5]}), value="rate", alt=ALT)
     with pytest.raises(ValueError, match="min_count needs count"):

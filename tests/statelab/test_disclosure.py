@@ -143,7 +143,7 @@ def test_safe_percent_is_never_0_or_100_over_a_grid():
 # -------------------------------------------------------------------------------- fuzzy statistics
 
 
-def test_fuzzy_percentiles_average_neighbouring_percentiles():
+def test_fuzzy_percentiles_average_neighboring_percentiles():
     values = np.arange(1, 101) * 1000.0  # 1,000 ... 100,000
     got = d.fuzzy_percentiles(values)
     for name, (lo, hi) in d.FUZZY_PERCENTILES.items():

@@ -163,7 +163,7 @@ def test_duplicate_cohort_rows_are_refused(exit_con):
 @pytest.mark.parametrize(
     "kwargs, error",
     [
-        ({"states": "neighbours"}, ValueError),
+        ({"states": "neighbors"}, ValueError),
         ({"states": "home"}, ValueError),                # no home_state column named
         ({"states": ["IL"]}, ValueError),
         ({"min_earnings": -5}, ValueError),
@@ -273,8 +273,8 @@ def test_worker_flows_on_the_hand_table(firm_con):
     assert m.worker_flows(firm_con, start="2020Q4", end="2020Q4")["job_changers"].sum() == 1
 
 
-def test_labour_demand_by_sector_and_growth(firm_con):
-    ld = m.labour_demand(firm_con, by="naics_sector", start=Q0)
+def test_labor_demand_by_sector_and_growth(firm_con):
+    ld = m.labor_demand(firm_con, by="naics_sector", start=Q0)
     eq = m.employer_quarters(firm_con, start=Q0)
     for column in ("workers", "hires", "separations"):
         a = ld.groupby(["naics_sector", "q"])[column].sum(min_count=1)
@@ -288,7 +288,7 @@ def test_labour_demand_by_sector_and_growth(firm_con):
     assert e1.loc[q0 + 3, "growth_rate"] == pytest.approx(2 * (3 - 4) / (3 + 4))
     assert pd.isna(e1.loc[q0, "growth_rate"])    # both 0
     assert e1.loc[q0, "largest_employer_share"] == 1.0
-    region = m.labour_demand(firm_con, by=None)
+    region = m.labor_demand(firm_con, by=None)
     assert pd.isna(region.iloc[0]["growth_rate"]) and region.iloc[0]["employers"] == 1
 
 
@@ -320,8 +320,8 @@ def test_growth_rate_function():
         (lambda c: m.employer_quarters(c, start="2020-Q5"), ValueError),
         (lambda c: m.employer_quarters(c, start="2021Q1", end="2020Q1"), ValueError),
         (lambda c: m.employer_quarters(c, start=2020), TypeError),
-        (lambda c: m.labour_demand(c, by="industry"), ValueError),
-        (lambda c: m.labour_demand(c, growth_of="payroll"), ValueError),
+        (lambda c: m.labor_demand(c, by="industry"), ValueError),
+        (lambda c: m.labor_demand(c, growth_of="payroll"), ValueError),
         (lambda c: m.earnings_percentiles(c, percentiles=(50,)), ValueError),
         (lambda c: m.worker_flows(c, by=["naics_sector", "county_fips"]), ValueError),
         (lambda c: m.employer_quarters(c, wage_table="ui wage"), ValueError),
@@ -353,7 +353,7 @@ def test_sql_uses_no_duckdb_only_syntax(exit_con, firm_con):
     m.exit_outcome_rates(rec, "cohort", by="program", states="home", home_state="state_fips")
     m.exit_outcomes(rec, "cohort", min_earnings=m.MIN_WAGE_QUARTERLY)
     rec2 = _Recorder(firm_con)
-    m.labour_demand(rec2, by="county_fips")
+    m.labor_demand(rec2, by="county_fips")
     m.earnings_percentiles(rec2)
     m.worker_flows(rec2, by_quarter=True)
     m.employer_quarters(rec2, start="2020Q1")
@@ -419,9 +419,9 @@ def test_employer_quarters_match_pandas_on_tiny(tiny):
     _check_identities(eq)
 
 
-def test_labour_demand_adds_up_on_tiny(tiny):
+def test_labor_demand_adds_up_on_tiny(tiny):
     eq = m.employer_quarters(tiny)
-    ld = m.labour_demand(tiny, by="county_fips")
+    ld = m.labor_demand(tiny, by="county_fips")
     for column in ("workers", "emp_begin", "hires", "total_wages"):
         a = ld.groupby("q")[column].sum(min_count=1).astype("float64")
         b = eq.groupby("q")[column].sum(min_count=1).astype("float64")

@@ -1,4 +1,4 @@
-"""Unit tests for statelab.snapshot (cross-sectional programme tables and WIOA exiter outcomes)."""
+"""Unit tests for statelab.snapshot (cross-sectional program tables and WIOA exiter outcomes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Module 7 (characterizing labour demand): the lesson's measures tied to the truth and to independent counts.
+"""Module 7 (characterizing labor demand): the lesson's measures tied to the truth and to independent counts.
 
 * Beginning- and end-of-quarter headcounts computed from SSNs (`statelab.measures`) agree with the QCEW-like
   `employer_quarter` file -- which the generator counts from *true people* -- employer by employer and
@@ -69,7 +69,7 @@ def test_ssn_headcounts_match_qcew_within_ssn_noise(tiny_con, wage_truth):
     e = j.dropna(subset=["emp_end"])
     assert ((e.emp_end - e.month3_emplvl).abs() <= e.noisy_t + e.noisy_next).all()
     # The lesson's sector headcounts: the same bound summed over a sector's employers, and a small gap.
-    ld = m.labour_demand(tiny_con, by="naics_sector")
+    ld = m.labor_demand(tiny_con, by="naics_sector")
     sect = j.reset_index().dropna(subset=["emp_begin"]).groupby(["naics_sector", "q"]).agg(
         qcew=("month1_emplvl", "sum"), bound=("noisy_t", "sum"), bound_prev=("noisy_prev", "sum"))
     s = ld.dropna(subset=["emp_begin"]).set_index(["naics_sector", "q"]).join(sect)
@@ -108,7 +108,7 @@ def test_planted_recession_shows_in_hit_sectors(tiny_con):
     start = json.loads(par["recession.start"])
     quarters = json.loads(par["recession.quarters"])
     q0 = int(start[:4]) * 4 + int(start[-1]) - 1
-    ld = m.labour_demand(tiny_con, by="naics_sector")
+    ld = m.labor_demand(tiny_con, by="naics_sector")
     ld["hit"] = ld.naics_sector.isin(hit)
     g = ld.groupby(["hit", "q"])[["workers", "emp_begin", "separations"]].sum()
     rate = g.separations / g.workers
