@@ -8,7 +8,8 @@ import numpy as np
 import pyarrow as pa
 
 from . import _reference as ref
-from ._benefits import simulate_assistance, simulate_claims
+from ._assistance import simulate_assistance
+from ._claims import simulate_claims
 from ._identity import apply_noise
 from ._labor import simulate_jobs, wage_rows
 from ._people import make_people
