@@ -68,12 +68,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from .linkage import PLACEHOLDER_SSNS  # the course's one placeholder list, re-exported
+
+from .identifiers import key_status_sql
 
 __all__ = [
     "DEFAULT_COVARIATES",
     "DIP_OFFSET",
-    "PLACEHOLDER_SSNS",
     "POST_QUARTERS",
     "PRE_QUARTERS",
     "Estimate",
@@ -175,16 +175,17 @@ def analysis_frame_sql(*, wioa_table: str = "wioa", wage_table: str = "ui_wage")
     -------
     str
         A single ``SELECT`` statement. Steps: collapse repeated PIRL rows to one row per
-        ``(unique_individual_id, entry_date)``; classify each spell's SSN (``missing``,
-        ``placeholder``, ``conflicting`` when repeated rows disagree, ``shared`` when
-        another participant has the same SSN, else ``usable``); add up wages from every
+        ``(unique_individual_id, entry_date)``; classify each spell's SSN
+        (:func:`statelab.identifiers.key_status_sql`: ``missing``, ``malformed``, ``placeholder``,
+        ``conflicting`` when repeated rows disagree, ``shared`` when another participant has the same
+        SSN, else ``usable``); add up wages from every
         state's file per quarter for usable SSNs, from 8 quarters before the entry quarter
         to 4 quarters after the exit quarter.
     """
     for name in (wioa_table, wage_table):
         if not isinstance(name, str) or not name.replace("_", "").replace(".", "").isalnum():
             raise ValueError(f"table name must be a plain SQL identifier, got {name!r}")
-    placeholders = ", ".join(f"'{s}'" for s in PLACEHOLDER_SSNS)
+    ssn_status = key_status_sql("s.ssn", conflicting="s.n_distinct_ssn > 1", shared="u.n_participants > 1")
     pre = ",\n".join(
         f"        SUM(CASE WHEN from_entry = {-k} THEN wages ELSE 0 END) AS pre_q{k}" for k in range(1, PRE_QUARTERS + 1))
     post = ",\n".join(
@@ -222,13 +223,7 @@ ssn_use AS (
 checked AS (
     SELECT
         s.*,
-        CASE
-            WHEN s.ssn IS NULL THEN 'missing'
-            WHEN s.ssn IN ({placeholders}) OR LENGTH(s.ssn) <> 9 THEN 'placeholder'
-            WHEN s.n_distinct_ssn > 1 THEN 'conflicting'
-            WHEN u.n_participants > 1 THEN 'shared'
-            ELSE 'usable'
-        END AS ssn_status,
+        {ssn_status} AS ssn_status,
         EXTRACT(YEAR FROM s.entry_date) * 4 + EXTRACT(QUARTER FROM s.entry_date) - 1 AS entry_qindex,
         EXTRACT(YEAR FROM s.exit_date) * 4 + EXTRACT(QUARTER FROM s.exit_date) - 1 AS exit_qindex,
         EXTRACT(YEAR FROM s.entry_date) - EXTRACT(YEAR FROM s.dob)

@@ -21,28 +21,41 @@ from ._errors import (
     ValidationError,
 )
 from ._generate import generate
+from ._identity import _PLACEHOLDERS
+from ._postgres import create_class, load_postgres, role_name
 from ._profiles import available_profiles, load_profile
 from ._schema import LEARNER_TABLES as TABLES
 from ._schema import TRUTH_TABLES
+from ._schema import table as table_schema
+from ._schema import tables as table_schemas
 from ._validate import validate_dataset
 
 __version__ = "0.1.0"
 
+#: Every placeholder value the generator can plant in an SSN field (a course rule must cover them all).
+PLANTED_PLACEHOLDER_SSNS: tuple[str, ...] = tuple(sorted(str(p) for p in _PLACEHOLDERS))
+
 __all__ = [
     "DEFAULT_SEED",
+    "PLANTED_PLACEHOLDER_SSNS",
     "TABLES",
     "TRUTH_TABLES",
     "available_profiles",
     "codebook_dict",
     "codebook_markdown",
     "connect",
+    "create_class",
     "data_root",
     "dataset_path",
     "ensure_dataset",
     "generate",
+    "load_postgres",
     "load_profile",
     "load_table",
     "manifest",
+    "role_name",
+    "table_schema",
+    "table_schemas",
     "validate_dataset",
     "StatelabError",
     "ProfileError",

@@ -230,7 +230,7 @@ def _database_env(username: str, role: str) -> dict:
     """The user's own database login: a role created (or its password renewed) at every spawn."""
     from psycopg.conninfo import make_conninfo
 
-    from synthetic_data._postgres import create_class, role_name
+    from synthetic_data import create_class, role_name
 
     name = role_name(username)
     people = {"instructors": [name]} if role == "instructor" else {"learners": [name]}
