@@ -102,8 +102,8 @@ def _sentences(text: str) -> list[str]:
 
 
 # -------------------------------------------------------------------------------- minimum cell size
-_DISCLOSURE_CUE = re.compile(r"suppress|disclos|publish|releas|\bcells?\b|export|enclave|minimum|reportable",
-                             re.IGNORECASE)
+_DISCLOSURE_CUE = re.compile(r"suppress|disclos|publish|releas|\bcells?\b|export|enclave|minimum|reportable|"
+                             r"not reported|\brounded\b", re.IGNORECASE)
 _NUMBER = r"(\d[\d,]*)"
 _NOT_A_COUNT = r"(?!\s*(?:%|percent|CFR|U\.S\.C|/|–|-\s*\d|years|and over))"
 _PROSE_MIN = [  # (pattern, how the stated minimum follows from the number(s))
@@ -120,6 +120,7 @@ _CODE_CMP = re.compile(r"(>=|<=|(?<![<>=-])>(?!=)|(?<![<>=])<(?![=>]))\s*(\d+)\b
 _EMPLOYERS = re.compile(r"employers?|firms?", re.I)
 _CUE_WINDOW = 80  # characters either side of a number in which a disclosure word must appear
 _CODE_CUE = re.compile(r"suppress|disclos|releas|reportable|publish|min_cell|cell size|small cells?", re.I)
+_CODE_MIN = re.compile(r"\bmin_(?:n|cell_size)\s*=\s*(\d+)\b")  # a threshold passed to a helper
 
 
 def _num(s: str | None) -> int | None:
@@ -150,8 +151,10 @@ def minimum_cell_statements(t: Text) -> list[tuple[int, int, str]]:
                         if value is not None and 2 <= value <= 100:
                             found.append((value, rule, sentence))
     else:
+        for m in _CODE_MIN.finditer(t.text):
+            found.append((int(m.group(1)), MIN_CELL, m.group(0)))
         if not _CODE_CUE.search(t.context):
-            return []
+            return found
         for line in t.text.splitlines():
             if line.lstrip().startswith("#"):
                 continue
@@ -246,7 +249,8 @@ _LEAVES = re.compile(r"\bleav|\bleft out|\bexclud|\bdrop|\bremov|\bout of the de
                      r"\s+(?:with|who)|denominator\s*\|", re.I)
 _LABELED = re.compile(r"sensitivity|not the federal|federal (?:rule|indicator) keeps|instead of the federal", re.I)
 _WIOA = re.compile(r"exiter|WIOA", re.I)
-_KEEPS = re.compile(r"\bkeep|\bstay|\binclud|count(?:ed|ing)? (?:them )?as not employed|as not employed", re.I)
+_KEEPS = re.compile(r"\bkeep|\bstay|\binclud|count(?:ed|ing)? (?:them )?as not employed|as not employed|"
+                    r"every exiter", re.I)
 
 
 def denominator_statements(t: Text) -> list[str]:
@@ -318,6 +322,8 @@ def test_wioa_denominator_is_statelabs(texts):
     ("answer = answer.where(answer >= 11)  # suppress small cells", "code", [11]),
     ("n_small = (t['n'] < rules.min_cell_size).sum()  # suppress", "code", []),
     ("WHERE claims > 10  -- release", "code", [11]),
+    ("eq.outcome_disparities(con, track, by=by, min_n=11)", "code", [11]),
+    ("Counts are rounded, and any group under 11 people is not reported.", "markdown", [11]),
 ])
 def test_cell_size_scanner(text, kind, expected):
     got = [v for v, rule, _ in minimum_cell_statements(Text("x", kind, text, text)) if rule == MIN_CELL]
@@ -355,6 +361,8 @@ def test_validity_scanner(text, kind, n_bad):
     ("Dropping exiters without a usable SSN from the denominator is a sensitivity check.", "markdown", 0),
     ("keeps exiters without a usable SSN in the denominator, counting them as not employed", "why", 1),
     ("Find the denominator, and the rule that drops records without a usable SSN.", "markdown", 0),
+    ("Report the denominator (every exiter), how many exiters have no usable SSN and what dropping them would "
+     "change.", "markdown", 0),
 ])
 def test_denominator_scanner(text, kind, n_bad):
     assert len(denominator_statements(Text("x", kind, text, text))) == n_bad
