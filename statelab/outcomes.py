@@ -76,6 +76,7 @@ _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STATE = re.compile(r"^[0-9]{2}$")
 _QUERY = re.compile(r"^\s*(SELECT|WITH)\b", re.IGNORECASE)
 _RESERVED = {"ssn", "exit_year", "exit_quarter", "home_state", "exit_q", "linked"}
+_OWN = ("home_state", "exit_year", "exit_quarter")  # columns the cohort piece always has; grouping by them is fine
 
 
 # ------------------------------------------------------------------------------------------ checks
@@ -408,7 +409,7 @@ def exit_outcome_rates(con, cohort, *, by=(), denominator="exiters", confidence=
     if isinstance(confidence, bool) or not isinstance(confidence, float) or not 0 < confidence < 1:
         raise ValueError(f"confidence must be a number strictly between 0 and 1 such as 0.95, got {confidence!r}")
     by = _columns(by, "by")
-    keep = [b for b in by if b != "home_state"]
+    keep = [b for b in by if b not in _OWN]  # the cohort CTE already has these columns
     if "home_state" in by and home_state is None:
         raise ValueError("by='home_state' needs home_state=<cohort column>")
     sql = _outcomes_sql(cohort, ssn=ssn, exit_year=exit_year, exit_quarter=exit_quarter, states=states,
@@ -482,17 +483,19 @@ def employment_by_relative_quarter(con, cohort, *, quarters=range(-4, 5), by=(),
     if not rel:
         raise ValueError(f"quarters must name at least one relative quarter, got {quarters!r}")
     by = _columns(by, "by")
-    clash = [b for b in by if b in _RESERVED]
+    own = ("exit_year", "exit_quarter")
+    clash = [b for b in by if b in _RESERVED and b not in own]
     if clash:
         raise ValueError(f"by names columns the cohort table gets from ssn/exit_year/exit_quarter: {clash!r}")
-    _check_cohort(con, cohort, [ssn, exit_year, exit_quarter, *by])
+    keep = [b for b in by if b not in own]
+    _check_cohort(con, cohort, [ssn, exit_year, exit_quarter, *keep])
     values = " UNION ALL ".join(f"SELECT {q} AS rel" for q in rel)
     among = "c.linked = 1" if denominator == "linked" else "1 = 1"
     select = "".join(f"c.{b}, " for b in by)
     group = ", ".join([f"c.{b}" for b in by] + ["r.rel"])
     order = ", ".join(list(by) + ["relative_quarter"])
     sql = _with(
-        _cohort_cte(cohort, ssn=ssn, exit_year=exit_year, exit_quarter=exit_quarter, home_state=None, keep=by),
+        _cohort_cte(cohort, ssn=ssn, exit_year=exit_year, exit_quarter=exit_quarter, home_state=None, keep=keep),
         _bounds_cte(wage_table),
         _jobs_cte(wage_table, "", rel),
     ) + f"""SELECT {select}r.rel AS relative_quarter,

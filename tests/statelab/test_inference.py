@@ -8,7 +8,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 import synthetic_data as sd
-from statelab import inference
+from statelab import identifiers, inference
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_frame_has_one_row_per_spell(tiny_dataset, spells):
     con.close()
     assert len(spells) == n_spells and spells["record_id"].is_unique
     assert spells["n_records"].sum() == n_rows
-    assert set(spells["ssn_status"]) <= {"usable", "missing", "placeholder", "conflicting", "shared"}
+    assert set(spells["ssn_status"]) <= set(identifiers.KEY_STATUSES) - {"never_issued"}
     assert spells.loc[spells["ssn"].isna(), "ssn_status"].eq("missing").all()
     assert spells.loc[~spells["ssn_status"].eq("usable"), "post_earnings"].isna().all()
 
