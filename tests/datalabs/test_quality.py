@@ -13,10 +13,8 @@ import math
 import pytest
 
 import synthetic_data as sd
+from statelab import identifiers
 from statelab.datalabs import catalog, quality
-from synthetic_data._identity import (
-    _PLACEHOLDERS as PLANTED_PLACEHOLDERS,  # the generator's list (read-only)
-)
 
 PERSON_TABLES = [("snap", "head_ssn"), ("tanf", "head_ssn"), ("ui_wage", "ssn"), ("wioa", "ssn"),
                  ("ui_claim", "ssn"), ("postsec_completion", "ssn"), ("postsec_enrollment", "ssn")]
@@ -28,7 +26,7 @@ def _param(con, name):
 
 
 def _truth_join(table, col):
-    status = quality.ssn_status_sql(f"r.{col}")
+    status = identifiers.ssn_status_sql(f"r.{col}")
     return (f"SELECT x.person_id, r.{col} AS s, p.ssn AS true_ssn, {status} AS st FROM {table} AS r "
             f"JOIN truth.crosswalk AS x ON x.source_table = '{table}' AND x.record_id = r.record_id "
             f"JOIN truth.person AS p USING (person_id)")
@@ -39,12 +37,12 @@ def _truth_join(table, col):
     (None, "missing"), ("12345678", "malformed"), ("1234567890", "malformed"), ("12345678a", "malformed"),
     ("999-99-999", "malformed"), ("999999999", "placeholder"), ("000000000", "placeholder"),
     ("999999998", "placeholder"), ("123456789", "placeholder"), ("444444444", "placeholder"),
-    ("900123456", "valid_format"), ("000123456", "valid_format"), ("212345678", "valid_format")])
+    ("900123456", "valid"), ("000123456", "valid"), ("212345678", "valid")])
 def test_ssn_status(value, expected):
     import duckdb
 
     con = duckdb.connect()
-    got = con.execute(f"SELECT {quality.ssn_status_sql('s')} FROM (SELECT CAST($1 AS VARCHAR) AS s) AS t",
+    got = con.execute(f"SELECT {identifiers.ssn_status_sql('s')} FROM (SELECT CAST($1 AS VARCHAR) AS s) AS t",
                       [value]).fetchall()[0][0]
     assert got == expected
 
@@ -53,20 +51,20 @@ def test_never_issued_rule_is_optional():
     import duckdb
 
     con = duckdb.connect()
-    sql = quality.ssn_status_sql("s", reject_never_issued=True)
+    sql = identifiers.ssn_status_sql("s", reject_never_issued=True)
     got = [con.execute(f"SELECT {sql} FROM (SELECT CAST($1 AS VARCHAR) AS s) AS t", [v]).fetchall()[0][0]
            for v in ["900123456", "666123456", "000123456", "212345678"]]
-    assert got == ["never_issued", "never_issued", "never_issued", "valid_format"]
+    assert got == ["never_issued", "never_issued", "never_issued", "valid"]
     with pytest.raises(ValueError, match="'s; DROP'"):
-        quality.ssn_status_sql("s; DROP")
+        identifiers.ssn_status_sql("s; DROP")
 
 
 def test_every_planted_placeholder_is_recognized():
     import duckdb
 
     con = duckdb.connect()
-    for v in PLANTED_PLACEHOLDERS:
-        assert con.execute(f"SELECT {quality.ssn_status_sql('s')} FROM (SELECT CAST($1 AS VARCHAR) AS s) AS t",
+    for v in sd.PLANTED_PLACEHOLDER_SSNS:
+        assert con.execute(f"SELECT {identifiers.ssn_status_sql('s')} FROM (SELECT CAST($1 AS VARCHAR) AS s) AS t",
                            [v]).fetchall()[0][0] == "placeholder", v
 
 
@@ -136,16 +134,22 @@ def report(tiny_dataset):
 
 @pytest.mark.parametrize("table, col", PERSON_TABLES)
 def test_placeholder_and_missing_ssns_equal_what_was_planted(table, col, report, tiny_con):
-    ph = ", ".join(f"'{p}'" for p in PLANTED_PLACEHOLDERS)
-    planted_ph, planted_missing, n = tiny_con.sql(f"""
+    ph = ", ".join(f"'{p}'" for p in sd.PLANTED_PLACEHOLDER_SSNS)
+    planted_ph, planted_missing, typo_never_issued, n = tiny_con.sql(f"""
         SELECT SUM(CASE WHEN s IN ({ph}) AND s <> true_ssn THEN 1 ELSE 0 END),
-               SUM(CASE WHEN s IS NULL THEN 1 ELSE 0 END), COUNT(*)
+               SUM(CASE WHEN s IS NULL THEN 1 ELSE 0 END),
+               SUM(CASE WHEN s <> true_ssn AND s NOT IN ({ph})
+                         AND (SUBSTRING(s FROM 4 FOR 2) = '00' OR SUBSTRING(s FROM 6 FOR 4) = '0000') THEN 1 ELSE 0 END),
+               COUNT(*)
         FROM ({_truth_join(table, col)}) AS j""").fetchall()[0]
+    planted_ph, planted_missing, typo_never_issued = int(planted_ph), int(planted_missing), int(typo_never_issued or 0)
     assert report.value(table, "ssn_placeholder", col, metric="count") == planted_ph
     assert report.value(table, "ssn_missing", col, metric="count") == planted_missing
-    assert report.value(table, "ssn_unusable", col, metric="count") == planted_ph + planted_missing
-    assert report.value(table, "ssn_unusable", col) == pytest.approx((planted_ph + planted_missing) / n)
-    assert report.value(table, "ssn_malformed", col, metric="count") == 0  # the generator writes nine digits
+    # the generator writes nine digits; a mistyped digit can still give a group 00 or serial 0000, never issued
+    assert report.value(table, "ssn_malformed", col, metric="count") == typo_never_issued
+    unusable = planted_ph + planted_missing + typo_never_issued
+    assert report.value(table, "ssn_unusable", col, metric="count") == unusable
+    assert report.value(table, "ssn_unusable", col) == pytest.approx(unusable / n)
 
 
 @pytest.mark.parametrize("table, col, identity", [
@@ -156,7 +160,7 @@ def test_placeholder_and_missing_rates_match_the_profile_parameters(table, col, 
     con = tiny_con
     per_identity = con.sql(f"""
         SELECT {identity} AS ident, MAX(CASE WHEN {col} IS NULL THEN 1 ELSE 0 END) AS missing,
-               MAX(CASE WHEN {quality.ssn_status_sql(col)} = 'placeholder' THEN 1 ELSE 0 END) AS placeholder
+               MAX(CASE WHEN {identifiers.ssn_status_sql(col)} = 'placeholder' THEN 1 ELSE 0 END) AS placeholder
         FROM {table} GROUP BY {identity}""").df()
     n = len(per_identity)
     source = "postsecondary" if table.startswith("postsec") else table
@@ -199,9 +203,9 @@ def test_people_estimate_against_the_crosswalk(table, col, report, tiny_con):
     truth_people, wrong_values, no_usable = tiny_con.sql(f"""
         WITH j AS ({_truth_join(table, col)})
         SELECT (SELECT COUNT(DISTINCT person_id) FROM j),
-               (SELECT COUNT(DISTINCT s) FROM j WHERE st = 'valid_format' AND s <> true_ssn),
+               (SELECT COUNT(DISTINCT s) FROM j WHERE st = 'valid' AND s <> true_ssn),
                (SELECT COUNT(*) FROM (SELECT person_id FROM j GROUP BY person_id
-                                      HAVING SUM(CASE WHEN st = 'valid_format' THEN 1 ELSE 0 END) = 0) AS q)
+                                      HAVING SUM(CASE WHEN st = 'valid' THEN 1 ELSE 0 END) = 0) AS q)
     """).fetchall()[0]
     est = report.value(table, "estimated_people", col, metric="count")
     assert -no_usable <= est - truth_people <= wrong_values, (est, truth_people, wrong_values, no_usable)
