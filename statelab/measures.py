@@ -33,6 +33,7 @@ import numpy as np
 
 from .identifiers import PLACEHOLDER_SSNS, ssn_status_sql  # PLACEHOLDER_SSNS re-exported: notebooks use it
 from .outcomes import MIN_WAGE_QUARTERLY, exit_outcome_rates, exit_outcomes  # re-exported: module 13 uses them
+from .outcomes import _columns, _table  # the package's one set of name checks
 
 __all__ = [
     "MIN_WAGE_QUARTERLY",
@@ -47,38 +48,10 @@ __all__ = [
 ]
 
 
-_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
-_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_STATE = re.compile(r"^[0-9]{2}$")
 _QUARTER = re.compile(r"^\s*([0-9]{4})\s*-?\s*[Qq]\s*([1-4])\s*$")
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def _table(name, what="table"):
-    if not isinstance(name, str) or not _TABLE.match(name):
-        raise ValueError(f"{what} must be a table name such as 'ui_wage' or 'statelab.ui_wage', got {name!r}")
-    return name
-
-
-def _column(name, what="column"):
-    if not isinstance(name, str) or not _COLUMN.match(name):
-        raise ValueError(f"{what} must be a plain column name (letters, digits, _), got {name!r}")
-    return name
-
-
-def _columns(names, what):
-    if names is None:
-        return []
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, Sequence):
-        raise TypeError(f"{what} must be a column name or a list of column names, got {names!r}")
-    out = [_column(n, what) for n in names]
-    if len(set(out)) != len(out):
-        raise ValueError(f"{what} repeats a column: {names!r}")
-    return out
-
-
 def _qindex(value, what):
     """Quarter index ``year * 4 + quarter - 1`` of ``"2020Q2"`` or ``(2020, 2)``; None passes through."""
     if value is None:

@@ -109,7 +109,7 @@ def _source(cohort):
                      f"(e.g. from wioa_exiters_sql), got {str(cohort)[:60]!r}")
 
 
-def _table(name, what):
+def _table(name, what="table"):
     if not isinstance(name, str) or not _TABLE.match(name):
         raise ValueError(f"{what} must be a table name such as 'ui_wage' or 'statelab.ui_wage', got {name!r}")
     return name

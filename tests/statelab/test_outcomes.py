@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import synthetic_data as sd
 from statelab import identifiers
 from statelab import outcomes as o
 
@@ -242,10 +241,8 @@ def test_sql_uses_no_duckdb_only_syntax(exit_con):
 
 # ------------------------------------------------------------------- the tiny dataset: invariants
 @pytest.fixture()
-def tiny(tiny_dataset):
-    con = sd.connect(tiny_dataset)
-    yield con
-    con.close()
+def tiny(tiny_con):
+    return tiny_con
 
 
 def test_exit_outcomes_match_pandas_on_tiny(tiny):
