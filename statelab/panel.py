@@ -21,6 +21,7 @@ unit's quarters are not independent observations.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,20 @@ def _data_range(con, wage_table):
     first, last = con.sql(f"SELECT MIN(year * 4 + quarter - 1), MAX(year * 4 + quarter - 1) FROM {wage_table}"
                           ).fetchall()[0]
     return int(first), int(last)
+
+
+def _feols(formula, data, **options):
+    """``pyfixest.feols``, without the pandas deprecation warnings pyfixest's own code triggers.
+
+    pyfixest 0.60 still passes pandas' deprecated ``inplace=`` keyword; the warnings say nothing about
+    the analysis and would fill a learner's notebook.
+    """
+    import pyfixest as pf
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="pyfixest")
+        warnings.filterwarnings("ignore", category=FutureWarning, module="pyfixest")
+        return pf.feols(formula, data=data, **options)
 
 
 # ------------------------------------------------------------------------------------- event studies
@@ -180,8 +195,6 @@ def event_study(panel: pd.DataFrame, *, outcome: str, time: str, treated: str, u
     -------
     EventStudy
     """
-    import pyfixest as pf
-
     z = _z(alpha)
     cluster = cluster or unit
     needed = [outcome, time, treated, unit, cluster] + ([weights] if weights else [])
@@ -192,8 +205,8 @@ def event_study(panel: pd.DataFrame, *, outcome: str, time: str, treated: str, u
     if data[treated].nunique() != 2:
         raise ValueError(f"{treated!r} must take two values (0/1) in the panel, got {sorted(data[treated].unique())}")
     data = data.assign(**{treated: data[treated].astype("int64")})
-    fit = pf.feols(f"{outcome} ~ i({time}, {treated}, ref={reference}) | {unit} + {time}", data=data,
-                   vcov={"CRV1": cluster}, weights=weights)
+    fit = _feols(f"{outcome} ~ i({time}, {treated}, ref={reference}) | {unit} + {time}", data,
+                 vcov={"CRV1": cluster}, weights=weights)
     names = list(fit.coef().index)
     periods = [int(name.split("::")[1].rsplit(":", 1)[0]) for name in names]
     table = pd.DataFrame({"time": periods, "estimate": fit.coef().to_numpy(), "std_error": fit.se().to_numpy()})
@@ -353,8 +366,6 @@ def credential_premium(panel: pd.DataFrame, *, level: str, method: str = "fixed_
         ``target`` is ``"credential_premium.<level>"``: the planted parameter is
         ``postsecondary.credential_premium.<level>`` in ``truth.parameters``.
     """
-    import pyfixest as pf
-
     _check_level(level)
     if method not in ("fixed_effects", "cross_section"):
         raise ValueError(f"method must be 'fixed_effects' or 'cross_section', got {method!r}")
@@ -373,7 +384,7 @@ def credential_premium(panel: pd.DataFrame, *, level: str, method: str = "fixed_
         formula, label = f"log_fq_earnings ~ {terms} + age_sq | ssn + qindex", "person fixed effects"
     else:
         formula, label = f"log_fq_earnings ~ {terms} + age + age_sq | qindex", "cross-section (across people)"
-    fit = pf.feols(formula, data=data, vcov={"CRV1": "ssn"})
+    fit = _feols(formula, data, vcov={"CRV1": "ssn"})
     people = data.groupby("ssn")[post].max()
     return _result(label, f"credential_premium.{level}", fit.coef()[post], fit.se()[post], len(people),
                    int(people.sum()), alpha, "log points")
