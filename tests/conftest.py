@@ -45,15 +45,12 @@ def course_dataset(tmp_path_factory):
     return sd.generate("default", seed=sd.DEFAULT_SEED, out=sd.dataset_path("default", data_root=root), workers=2)
 
 
-#: The two seeds of the ``default`` profile on which a lesson's claims about the data are checked.
-COURSE_SEEDS = (sd.DEFAULT_SEED, 7)
-
-
 @pytest.fixture(scope="session")
 def course_dataset_at(tmp_path_factory, course_dataset):
     """A function ``seed -> path`` of the ``default`` profile at that seed, each generated once per process.
 
-    The course seed reuses ``course_dataset``; another seed (see ``COURSE_SEEDS``) is generated on first use.
+    A lesson's claims about the data are checked on two seeds, the course seed and 7: the course seed reuses
+    ``course_dataset``; another seed is generated on first use.
     """
     made = {sd.DEFAULT_SEED: course_dataset}
 
