@@ -67,16 +67,17 @@ def _data_range(con, wage_table):
 
 
 def _feols(formula, data, **options):
-    """``pyfixest.feols``, without the pandas deprecation warnings pyfixest's own code triggers.
+    """``pyfixest.feols``, without warnings that say nothing about the analysis to a learner.
 
-    pyfixest 0.60 still passes pandas' deprecated ``inplace=`` keyword; the warnings say nothing about
-    the analysis and would fill a learner's notebook.
+    pyfixest 0.60 still passes pandas' deprecated ``inplace=`` keyword, and it announces each time that it
+    dropped units seen only once (they carry no within-unit information; :class:`EventStudy` says so).
     """
     import pyfixest as pf
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="pyfixest")
         warnings.filterwarnings("ignore", category=FutureWarning, module="pyfixest")
+        warnings.filterwarnings("ignore", message=r".*singleton fixed effect", category=UserWarning)
         return pf.feols(formula, data=data, **options)
 
 
