@@ -5,6 +5,10 @@ year to the next. Three tools put that uncertainty next to the number:
 
 * :func:`rate_interval` — Wilson score intervals for shares (statsmodels' ``proportion_confint``);
   they stay inside 0-1 and keep their coverage for small groups, unlike the ``p ± 2 SE`` rule.
+* :func:`group_rate_intervals`, :func:`rate_difference` and :func:`detectable_difference` — the rates a
+  fairness audit compares (selection rate, base rate, recall, precision) with intervals for each group, an
+  interval for the gap between two groups, and the smallest gap groups of a given size can detect: for a
+  small group, "no significant gap" often means "too few people to tell".
 * :func:`growth_rate_interval` — the symmetric employer growth rate of module 7 for a group of
   employers, with a standard error that treats the employers as the sampled units (delta method),
   so a rate driven by one large employer gets a wide interval.
@@ -20,7 +24,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["growth_rate_interval", "rank_with_uncertainty", "rate_interval"]
+__all__ = [
+    "detectable_difference",
+    "group_rate_intervals",
+    "growth_rate_interval",
+    "rank_with_uncertainty",
+    "rate_difference",
+    "rate_interval",
+]
 
 _ADJUSTMENTS = ("holm", "bonferroni", "fdr_bh")
 
@@ -178,3 +189,78 @@ def rank_with_uncertainty(estimates: pd.Series, std_errors: pd.Series, *, refere
     data.insert(0, "rank", np.arange(1, len(data) + 1))
     data["differs"] = data["differs"].astype(bool)
     return data
+
+
+def group_rate_intervals(y_true, y_pred, groups, *, alpha: float = 0.05) -> pd.DataFrame:
+    """A fairness audit's rates by group, each with a Wilson interval.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of 0/1 or bool
+        The observed outcome (e.g. a long claim) and the decision (e.g. invited).
+    groups : array-like
+        Each row's group.
+    alpha : float, keyword-only
+        1 - confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by group: ``claims`` (rows), and for each of ``base_rate`` (share with the outcome),
+        ``selection_rate`` (share selected), ``recall`` (share of those with the outcome who were
+        selected) and ``precision`` (share of the selected with the outcome) the rate and its
+        ``<rate>_low`` / ``<rate>_high`` bounds. Each rate's denominator is printed beside it by
+        its definition: a recall in a group with 12 outcomes is a rate out of 12.
+    """
+    data = pd.DataFrame({"y": np.asarray(y_true).astype(bool), "s": np.asarray(y_pred).astype(bool),
+                         "g": np.asarray(groups)})
+    g = data.groupby("g", sort=True)
+    counts = pd.DataFrame({
+        "claims": g.size(), "outcome": g["y"].sum(), "selected": g["s"].sum(),
+        "hits": g.apply(lambda d: int((d["y"] & d["s"]).sum()), include_groups=False),
+    })
+    out = pd.DataFrame({"claims": counts["claims"]})
+    for name, k, n in (("base_rate", "outcome", "claims"), ("selection_rate", "selected", "claims"),
+                       ("recall", "hits", "outcome"), ("precision", "hits", "selected")):
+        rates = rate_interval(counts[k], counts[n], alpha=alpha)
+        out[name], out[f"{name}_low"], out[f"{name}_high"] = rates["rate"], rates["ci_low"], rates["ci_high"]
+    out.index.name = None
+    return out
+
+
+def rate_difference(successes_a, trials_a, successes_b, trials_b, *, alpha: float = 0.05) -> pd.Series:
+    """The difference between two groups' rates (a minus b) with Newcombe's score interval.
+
+    Returns
+    -------
+    pandas.Series
+        ``difference``, ``ci_low``, ``ci_high``.
+    """
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    alpha = _alpha(alpha)
+    for k, n in ((successes_a, trials_a), (successes_b, trials_b)):
+        if not 0 <= k <= n or n <= 0:
+            raise ValueError(f"each group needs 0 <= successes <= trials and trials > 0, got {k} of {n}")
+    low, high = confint_proportions_2indep(successes_a, trials_a, successes_b, trials_b, method="newcomb",
+                                           compare="diff", alpha=alpha)
+    return pd.Series({"difference": successes_a / trials_a - successes_b / trials_b, "ci_low": low, "ci_high": high})
+
+
+def detectable_difference(n_a, n_b, *, rate: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest gap between two groups' rates that a two-sided test would detect with the given power.
+
+    The normal approximation ``(z[1 - alpha/2] + z[power]) * sqrt(rate (1 - rate) (1/n_a + 1/n_b))``, with
+    ``rate`` the rate both groups share under no difference. With 80% power and a 5% test the factor is
+    about 2.8 standard errors.
+    """
+    from scipy.stats import norm
+
+    alpha = _alpha(alpha)
+    if not 0 < power < 1:
+        raise ValueError(f"power must be between 0 and 1, got {power!r}")
+    if not 0 < rate < 1:
+        raise ValueError(f"rate must be between 0 and 1, got {rate!r}")
+    if n_a <= 0 or n_b <= 0:
+        raise ValueError(f"both groups need people, got {n_a} and {n_b}")
+    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * np.sqrt(rate * (1 - rate) * (1 / n_a + 1 / n_b)))

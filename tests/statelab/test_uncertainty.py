@@ -81,3 +81,36 @@ def test_rank_with_uncertainty_refuses_bad_input():
         uncertainty.rank_with_uncertainty(est, est, method="tukey")
     with pytest.raises(TypeError, match="Series"):
         uncertainty.rank_with_uncertainty([1.0, 2.0], est)
+
+
+def test_group_rate_intervals_match_the_definitions():
+    y = np.array([1, 1, 0, 0, 1, 0, 1, 1, 0, 0])
+    s = np.array([1, 0, 1, 0, 1, 0, 0, 1, 0, 0]).astype(bool)
+    g = np.array(["a"] * 6 + ["b"] * 4)
+    out = uncertainty.group_rate_intervals(y, s, g)
+    assert out.loc["a", "claims"] == 6 and out.loc["a", "base_rate"] == pytest.approx(3 / 6)
+    assert out.loc["a", "selection_rate"] == pytest.approx(3 / 6)
+    assert out.loc["a", "recall"] == pytest.approx(2 / 3) and out.loc["a", "precision"] == pytest.approx(2 / 3)
+    assert out.loc["b", "recall"] == pytest.approx(1 / 2) and out.loc["b", "precision"] == pytest.approx(1.0)
+    low, high = proportion_confint(2, 3, method="wilson")
+    assert (out.loc["a", "recall_low"], out.loc["a", "recall_high"]) == pytest.approx((low, high))
+
+
+def test_rate_difference_and_detectable_difference():
+    d = uncertainty.rate_difference(30, 100, 20, 100)
+    assert d["difference"] == pytest.approx(0.1) and d["ci_low"] < 0.1 < d["ci_high"]
+    assert d["ci_low"] < 0                                   # 30% vs 20% of 100 each: not distinguishable
+    big = uncertainty.rate_difference(3000, 10000, 2000, 10000)
+    assert big["ci_low"] > 0
+    mdd = uncertainty.detectable_difference(100, 100, rate=0.25)
+    assert mdd == pytest.approx(2.8016 * np.sqrt(0.25 * 0.75 * 0.02), rel=1e-3)
+    assert uncertainty.detectable_difference(400, 400, rate=0.25) == pytest.approx(mdd / 2)
+    # a simulation at the detectable gap detects it about 80% of the time
+    rng = np.random.default_rng(0)
+    hits = 0
+    for _ in range(400):
+        a, b = rng.binomial(100, 0.25 + mdd), rng.binomial(100, 0.25)
+        hits += uncertainty.rate_difference(a, 100, b, 100)["ci_low"] > 0
+    assert 0.7 < hits / 400 < 0.9
+    with pytest.raises(ValueError, match="power"):
+        uncertainty.detectable_difference(10, 10, rate=0.2, power=1.2)
