@@ -239,17 +239,15 @@ def ipw_att(frame: pd.DataFrame, *, covariates=DEFAULT_COVARIATES, outcome: str 
         An analysis frame (usually the observational pool).
     covariates : sequence of str, keyword-only
         Columns of the propensity model; text columns become indicators.
-    outcome, treatment : str, keyword-only
-        Column names.
+    outcome, treatment, alpha
+        The outcome and 0/1 treatment columns, and 1 - the confidence level of the interval.
     clip : float, keyword-only
         Scores are clipped to ``[clip, 1 - clip]``.
-    alpha : float, keyword-only
-        1 - confidence level of the interval.
 
     Returns
     -------
     Estimate
-        ``target="att"``.
+        ``target="att"`` (the effect on the trained).
     """
     index, Z, p, t, y = _weighted_inputs(frame, covariates, outcome, treatment, clip, "ipw_att")
     n, n1 = len(y), int(t.sum())
@@ -280,21 +278,15 @@ def aipw_att(frame: pd.DataFrame, *, covariates=DEFAULT_COVARIATES, outcome: str
 
     Parameters
     ----------
-    frame : pandas.DataFrame
-        An analysis frame (usually the observational pool).
+    frame, outcome, treatment, clip, alpha
+        As in :func:`ipw_att`.
     covariates : sequence of str, keyword-only
-        Columns of both models; text columns become indicators.
-    outcome, treatment : str, keyword-only
-        Column names.
-    clip : float, keyword-only
-        Scores are clipped to ``[clip, 1 - clip]``.
-    alpha : float, keyword-only
-        1 - confidence level of the interval.
+        Columns of both models (the outcome model and the propensity model).
 
     Returns
     -------
     Estimate
-        ``target="att"``.
+        ``target="att"`` (the effect on the trained).
     """
     import statsmodels.api as sm
 
@@ -351,10 +343,10 @@ def bootstrap(estimator, frame: pd.DataFrame, *, n_boot: int = 200, seed: int = 
     seed = _check_int(seed, "seed", minimum=0)
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"bootstrap needs a pandas DataFrame, got {type(frame).__name__}")
-    full = estimator(frame, alpha=alpha, **options)
-    units = frame[cluster].to_numpy() if cluster is not None else np.arange(len(frame))
     if cluster is not None:
         _require(frame, [cluster], "bootstrap")
+    full = estimator(frame, alpha=alpha, **options)
+    units = frame[cluster].to_numpy() if cluster is not None else np.arange(len(frame))
     labels, codes = np.unique(units, return_inverse=True)
     rows_of = np.argsort(codes, kind="stable")
     starts = np.searchsorted(codes[rows_of], np.arange(len(labels)))
