@@ -21,9 +21,12 @@ _SUBMODULES = (
     "linkage",     # deterministic and Splink linkage, quality against the truth (module 3)
     "measures",    # employer job flows and labor demand (module 7)
     "outcomes",    # employment outcomes after exit: the WIOA primary indicators (modules 6, 11 and 13)
+    "panel",       # panels from wage records: event studies, person fixed effects (module 8, lesson 3)
     "plotting",    # the course theme and show(fig, alt=...)
     "prediction",  # claim features, temporal split, precision at k, group metrics (modules 9 and 10)
     "snapshot",    # point-in-time recipient counts and co-enrollment (module 4)
+    "uncertainty", # intervals for rates and growth rates, rankings corrected for many comparisons (7, 10, 11)
+    "weighting",   # propensity scores, IPW and doubly robust estimators, overlap and balance (module 8)
 )
 
 __all__ = list(_SUBMODULES)
