@@ -5,7 +5,7 @@ import numpy as np
 from . import _reference as ref
 from ._rng import stream
 
-__all__ = ["make_employers", "SIZE_CLASS_BOUNDS"]
+__all__ = ["make_employers", "size_class", "SIZE_CLASS_BOUNDS"]
 
 SIZE_CLASS_BOUNDS = np.array([5, 10, 20, 50, 100, 250, 500, 1000])   # QCEW size classes 1..9
 _SUFFIXES = np.array(["LLC", "Inc", "Co", "Corp", "Group", "Services", "Partners", "Enterprises"])
@@ -28,7 +28,7 @@ def make_employers(params, *, seed, world):
     """
     rng = stream(seed, "employer")
     geo, ind = world.geo, world.ind
-    n_total = max(int(params["size"]["people"] * params["size"]["employers_per_1000_people"] / 1000),
+    n_total = max(int(params["size"]["people"] * params["employers"]["per_1000_people"] / 1000),
                   world.S * world.K)
     state_pop = np.bincount(geo.county_state, weights=geo.county_pop, minlength=world.S)
     cell = np.outer(state_pop / state_pop.sum(), ind.share)                # (S, K)
@@ -44,7 +44,8 @@ def make_employers(params, *, seed, world):
         c = np.flatnonzero(geo.county_state == s)
         county[idx] = rng.choice(c, size=len(idx), p=geo.county_pop[c] / geo.county_pop[c].sum())
 
-    size = np.exp(rng.normal(2.0, 1.3, size=n))                          # planned employment weight
+    es = params["employers"]
+    size = np.exp(rng.normal(0.0, es["size_sigma"], size=n))            # planned employment weight
     naics = np.array([rng.choice(ind.naics[k]) for k in sector]) if n else np.array([], dtype=str)
     ownership = np.empty(n, dtype=np.int8)
     for k in range(world.K):
@@ -84,14 +85,14 @@ def make_employers(params, *, seed, world):
     gov = ownership != 5
     legal = np.where(gov, np.char.add(np.char.add(geo.county_name[county], " County "), word), legal)
 
-    # Size class from planned employment: expected jobs per unit of weight.
-    jobs = params["size"]["people"] * 0.6
-    planned = size / size.sum() * jobs
-    size_class = (np.searchsorted(SIZE_CLASS_BOUNDS, planned, side="right") + 1).astype(np.int8)
-
     return {
         "state": state, "sector": sector, "county": county, "size": size, "naics": naics,
         "ownership": ownership, "birth_q": birth_q, "death_q": death_q, "ui_account": ui_account,
-        "ein": ein, "reported_ein": reported_ein, "legal_name": legal, "size_class": size_class,
+        "ein": ein, "reported_ein": reported_ein, "legal_name": legal,
         "effect": rng.normal(0.0, params["earnings"]["employer_sd"], size=n),
     }
+
+
+def size_class(march_employment):
+    """QCEW size class (1: 0-4 ... 9: 1000+) of each establishment's March employment."""
+    return (np.searchsorted(SIZE_CLASS_BOUNDS, march_employment, side="right") + 1).astype(np.int8)

@@ -223,14 +223,15 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
                 futures = [pool.submit(write_partition, profile, seed, k, tmp, truth) for k in range(n_parts)]
                 for f in as_completed(futures):
                     add(f.result())
-        for name, t in global_tables(world).items():
+        march = eq.march_employment()
+        eq = eq.table()
+        _write(eq, _folder(tmp, "employer_quarter") / "part-00000.parquet")
+        counts["employer_quarter"] = eq.num_rows
+        for name, t in global_tables(world, march_employment=march).items():
             if tables()[name].audience == "truth" and not truth:
                 continue
             _write(t, _folder(tmp, name) / "part-00000.parquet")
             counts[name] = t.num_rows
-        eq = eq.table()
-        _write(eq, _folder(tmp, "employer_quarter") / "part-00000.parquet")
-        counts["employer_quarter"] = eq.num_rows
         build_databases(tmp, salt=params["linkage"]["hash_salt"], truth=truth,
                         mode=params.get("output", {}).get("database", "tables"))
         if bar:

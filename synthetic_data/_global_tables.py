@@ -5,6 +5,7 @@ import json
 import numpy as np
 
 from . import _reference as ref
+from ._employers import size_class
 from ._partition import _arrow
 from ._procurement import procurement_tables
 
@@ -19,7 +20,8 @@ def _flatten(d, prefix=""):
             yield f"{prefix}{k}", v
 
 
-def global_tables(world):
+def global_tables(world, *, march_employment):
+    """The tables built once per dataset; ``march_employment`` (per establishment) gives the QCEW size class."""
     geo, ind, E, cal = world.geo, world.ind, world.employers, world.cal
     progs, insts = ref.programs()
     out = {
@@ -56,7 +58,7 @@ def global_tables(world):
         "state_fips": geo.state_fips[E["state"][order]].astype(object), "ein": E["reported_ein"][order].astype(object),
         "legal_name": E["legal_name"][order].astype(object), "county_fips": geo.county_fips[E["county"][order]].astype(object),
         "naics": E["naics"][order].astype(object), "naics_sector": ind.code[E["sector"][order]].astype(object),
-        "ownership_code": E["ownership"][order], "size_class": E["size_class"][order],
+        "ownership_code": E["ownership"][order], "size_class": size_class(march_employment)[order],
         "liability_date": liability[order], "inactivation_date": inactive[order]})
     out.update(procurement_tables(world))
     params = sorted(_flatten(world.params))

@@ -141,52 +141,33 @@ def _ids(base, n):
     return np.arange(base, base + n, dtype=np.int64)
 
 
-def _employer_quarter_partial(key, emp, q, wages, *, spell, next_quarter, n_quarters):
+def _employer_quarter_partial(emp, q, wages, months, *, n_quarters):
     """This partition's share of the QCEW-like counts, per employer and quarter.
 
-    A worker belongs to one partition, so whether they were paid by the same
-    account last or next quarter is known here; the final table is the sum of
-    the partials. Month 1 counts workers also paid last quarter, month 3 those
-    also paid next quarter. ``key`` holds the wage rows' sort keys, ascending and
-    unique, in which ``key + next_quarter`` is the same worker at the same account
-    a quarter later; ``spell`` is the (start, end) quarter of each row's job.
-    Returns numpy arrays: the parent adds them into its totals.
+    A job counts in month m's employment when it covers the 12th of that month (QCEW's
+    reference day), as ``months`` flags (bit m) say for each wage row. Returns numpy arrays:
+    the parent adds them into its totals.
     """
-    def paid_at(step, within_job, exists):
-        # Inside its job's spell a row has a neighbor quarter at the same account for sure;
-        # only the first and last quarters (a rehire, a second spell) need a search.
-        out = within_job.copy()
-        look = np.flatnonzero(~within_job & exists)
-        other = key[look] + step
-        at = np.minimum(np.searchsorted(key, other), max(len(key) - 1, 0))
-        out[look] = key[at] == other if len(key) else False
-        return out
-
-    start, end = spell
-    had_prev = paid_at(-next_quarter, q > start, q > 0)
-    has_next = paid_at(next_quarter, q < end, q < n_quarters - 1)
     # Number the employers this partition pays densely, so the sums run over their cells
-    # only, not over every employer of the region.
+    # only, not over every employer of the region ...
     used = np.zeros(int(emp.max()) + 1 if len(emp) else 0, dtype=bool)
     used[emp] = True
     employers = np.flatnonzero(used)
     local = np.cumsum(used) - 1
     cell = local[emp] * n_quarters + q
-    # ... and number the paid (employer, quarter) cells densely too: the sums then fill
-    # arrays of the paid cells, not of every cell of those employers' windows.
+    # ... and number the paid (employer, quarter) cells densely too.
     seen = np.zeros(int(cell.max()) + 1 if len(cell) else 0, dtype=bool)
     seen[cell] = True
     paid = np.flatnonzero(seen)
     dense = np.empty(len(seen), dtype=np.int64)
     dense[paid] = np.arange(len(paid))
     cell = dense[cell]
-    return {
-        "employer": employers[paid // n_quarters], "q": paid % n_quarters,
-        "m1": np.bincount(cell[had_prev], minlength=len(paid)),
-        "m3": np.bincount(cell[has_next], minlength=len(paid)),
-        # float sums of integer wages are exact below 2**53 (9e15) per employer and quarter
-        "wages": np.bincount(cell, weights=wages, minlength=len(paid)).astype(np.int64),
-    }
+    out = {"employer": employers[paid // n_quarters], "q": paid % n_quarters,
+           # float sums of integer wages are exact below 2**53 (9e15) per employer and quarter
+           "wages": np.bincount(cell, weights=wages, minlength=len(paid)).astype(np.int64)}
+    for m in range(3):
+        out[f"m{m + 1}"] = np.bincount(cell[(months >> m) & 1 == 1], minlength=len(paid))
+    return out
 
 
 def _rows_by_state_quarter(J, jobs, wstate, q, T):
@@ -225,7 +206,7 @@ def build_partition(world, k):
     rid = world.record_id_base(k)
     P = make_people(first_id, n, rng=stream(seed, "people", k), world=world)
     J = simulate_jobs(P, rng=stream(seed, "jobs", k), world=world)
-    job, q, w = wage_rows(J, P, rng=stream(seed, "wages", k), world=world)
+    job, q, w, months = wage_rows(J, P, rng=stream(seed, "wages", k), world=world)
     person = J["person"][job]
 
     mult = np.ones((n, T))
@@ -270,6 +251,7 @@ def build_partition(world, k):
     key_change[1:] = key[1:] != key[:-1]
     starts = np.flatnonzero(key_change)
     summed = np.add.reduceat(wages[rows], starts) if len(rows) else wages[rows]
+    worked = np.bitwise_or.reduceat(months[rows], starts) if len(rows) else months[rows]
     rows, emp, key = rows[starts], emp[starts], key[starts]
     job_r, q_r = job[rows], q[rows]
     jr = pos[job_r]
@@ -283,8 +265,7 @@ def build_partition(world, k):
         "wages": summed,
     }
     out["ui_wage"] = _arrow("ui_wage", ui_wage)
-    out["_employer_quarter_partial"] = _employer_quarter_partial(
-        key, emp, q_r, summed, spell=(J["start"][job_r], J["end"][job_r]), next_quarter=n * n_emp, n_quarters=T)
+    out["_employer_quarter_partial"] = _employer_quarter_partial(emp, q_r, summed, worked, n_quarters=T)
     xwalk.append(("ui_wage", ui_wage["record_id"], P["person_id"][person[rows]]))
     rid += 100_000_000
 
@@ -295,16 +276,20 @@ def build_partition(world, k):
     c_ids = _ids(rid, len(cp))
     claim_id = np.char.add(np.char.add("C", geo.state_abbr[claims["state"]].astype(str)), c_ids.astype(str)).astype(object)
     emp = claims["employer"]
+    has_emp = emp >= 0
+    # Race and ethnicity as the claimant reported them; some leave it blank.
+    race = np.where(rng.random(len(cp)) < p["ui"]["race_not_reported_share"], None, P["race_label"][cp]).astype(object)
     ui_claim = {
         "record_id": c_ids, "claim_id": claim_id, "state_fips": geo.state_fips[claims["state"]].astype(object),
+        "program": claims["program"].astype(object),
         "ssn": ssn, "first_name": first, "last_name": last, "dob": dob,
-        "sex": np.where(P["female"][cp], "F", "M").astype(object),
+        "sex": np.where(P["female"][cp], "F", "M").astype(object), "race_ethnicity": race,
         "education": np.array(ref.EDUCATION, dtype=object)[P["education"][cp]],
         "county_fips": geo.county_fips[claims["county"]].astype(object), "date_filed": claims["filed"],
         "benefit_year_start": claims["by_start"], "benefit_year_end": claims["by_end"],
         "separation_reason": claims["reason"].astype(object),
-        "last_employer_ui_account": Take(world.codes["ui_account"], emp, width=10),
-        "naics_sector": world.ind.code[claims["sector"]].astype(object),
+        "last_employer_ui_account": np.where(has_emp, world.employers["ui_account"][np.maximum(emp, 0)], None).astype(object),
+        "naics_sector": np.where(has_emp, world.ind.code[np.maximum(claims["sector"], 0)], None).astype(object),
         "base_period_wages": claims["bpw"], "high_quarter_wages": claims["hqw"],
         "monetarily_eligible": claims["eligible"], "weekly_benefit_amount": claims["wba"],
         "max_benefit_amount": claims["mba"], "weeks_paid": claims["weeks"], "total_paid": claims["total"],
@@ -314,7 +299,8 @@ def build_partition(world, k):
     xwalk.append(("ui_claim", c_ids, P["person_id"][cp]))
     out["ui_claim_week"] = _arrow("ui_claim_week", {
         "claim_id": Take(claim_id, weeks["claim"]), "week_number": weeks["week_number"],
-        "week_ending_date": weeks["week_ending"], "amount_paid": weeks["amount"],
+        "week_ending_date": weeks["week_ending"], "program": weeks["program"].astype(object),
+        "amount_paid": weeks["amount"], "federal_supplement": weeks["supplement"],
         "remaining_balance": weeks["remaining"]})
     rid += 100_000_000
 
