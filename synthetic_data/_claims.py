@@ -13,7 +13,7 @@ from ._labor import CLOSED, DISCHARGE, LAYOFF, QUIT
 
 __all__ = ["simulate_claims", "PROGRAMS"]
 
-PROGRAMS = ("UI", "PEUC", "PUA")
+PROGRAMS = ("UI", "PEUC", "EB", "PUA")
 _FAR = 10**7                                     # "no next job": a day far beyond any window
 
 
@@ -60,7 +60,7 @@ def simulate_claims(P, J, earn_state, *, rng, world):
     next_day = _next_start(J, person, sep_day, qstart)
     weeks_out = (next_day - sep_day) / 7
     involuntary = np.isin(J["reason"][sep], [LAYOFF, CLOSED])
-    in_pandemic = (sep_day >= int(pan.fpuc[0][0].astype(np.int64)) - 21) & (sep_day <= int(pan.peuc_end.astype(np.int64)))
+    in_pandemic = (sep_day >= int(pan.peuc_start.astype(np.int64)) - 21) & (sep_day <= int(pan.peuc_end.astype(np.int64)))
     take = np.where(in_pandemic, ui["pandemic_take_up"], ui["take_up"])
     # a job loser back at work within days rarely files
     p_file = np.where(involuntary, take * (1 - np.exp(-weeks_out / 1.5)), ui["quit_filing_rate"])
@@ -91,10 +91,12 @@ def simulate_claims(P, J, earn_state, *, rng, world):
     hqw = top[:, -1].astype(np.int64)
     basis = np.choose(law.basis[state], [top[:, -1], top[:, -1] + top[:, -2], bpw])
     rules = law.at(state, _date(by_start))
-    eligible = ((bpw >= rules["min_bpw"]) & (bpw - hqw >= law.min_outside_hq[state])
-                & (bpw >= law.bpw_hq_multiple[state] * hqw) & (hqw > 0))
+    eligible = ((bpw >= rules["min_bpw"]) & (hqw >= rules["min_hq"]) & (bpw - hqw >= law.min_outside_hq[state])
+                & (bpw >= law.bpw_hq_multiple[state] * hqw) & (hqw > 0)
+                & (bp[:, 0] + bp[:, 1] >= law.min_last_two[state]))
     wba = np.where(eligible, np.clip(np.round(law.rate[state] * basis), rules["min_wba"], rules["max_wba"]), 0).astype(np.int64)
-    mba = np.where(eligible, np.round(np.minimum(rules["max_weeks"] * wba, law.mba_bpw_share[state] * bpw)), 0).astype(np.int64)
+    mba = np.minimum(rules["max_weeks"] * wba, np.maximum(law.mba_bpw_share[state] * bpw, rules["mba_min_weeks"] * wba))
+    mba = np.where(eligible, np.round(mba), 0).astype(np.int64)
     denied = ~involuntary & (rng.random(len(sep)) < ui["quit_denial_rate"])
     payable = eligible & ~denied
     waiting = (law.waiting_week[state] & ~pan.waiting_week_waived(state, _date(by_start))).astype(np.int64)
@@ -181,24 +183,38 @@ def _weeks(c, *, world, ref_day):
            "program": c["program"][claim], "amount": amount.astype(np.int32),
            "remaining": (mba[claim] - paid_before).astype(np.int32)}
 
-    # PEUC: regular benefits exhausted, still out of work, in a week PEUC paid for in that state.
+    # After regular benefits ran out (2020-2021): PEUC weeks, then Extended Benefits while the state's
+    # trigger was on, for claimants still out of work, in weeks those programs paid in that state.
     exhausted = (c["program"] == "UI") & c["payable"] & (n_own == entitled) & (entitled > 0)
     first = c["by_start"] + 6 + 7 * (entitled + waiting)             # first week after exhaustion
     more = np.where(exhausted, np.clip(np.minimum(out, last) - entitled, 0, None), 0)
-    more = np.where(first <= int(pan.peuc_end.astype(np.int64)), np.minimum(more, 80), 0)
+    more = np.where(first <= int(pan.peuc_end.astype(np.int64)) + 7, np.minimum(more, 100), 0)
     pc, pk = _expand(more)
     p_end = first[pc] + 7 * pk
-    open_ = pan.peuc_open(c["state"][pc], _date(p_end))
-    # weeks drawn so far within the claim, against the weeks the law allowed on each week
-    count = np.cumsum(open_)
-    before = np.concatenate([[0], count])[np.repeat(np.cumsum(more) - more, more)]
-    n_open = count - before
+    state = c["state"][pc]
+    peuc_open = pan.peuc_open(state, _date(p_end))
+    n_peuc = _count_within(pc, peuc_open, more)
     allowed = pan.peuc_weeks_on(_date(p_end))
-    pay = open_ & (n_open <= allowed)
-    pc, pk, p_end, n_open, allowed = pc[pay], pk[pay], p_end[pay], n_open[pay], allowed[pay]
-    peuc = {"claim": pc, "week_number": (entitled[pc] + pk + 1).astype(np.int16), "week_ending": p_end,
-            "program": np.full(len(pc), "PEUC"), "amount": wba[pc].astype(np.int32),
-            "remaining": (wba[pc] * np.maximum(allowed - n_open, 0)).astype(np.int32)}
-    weekly = {k: np.concatenate([own[k], peuc[k]]) for k in own}
-    weekly["supplement"] = pan.supplement(c["state"][weekly["claim"]], _date(weekly["week_ending"])).astype(np.int32)
+    is_peuc = peuc_open & (n_peuc <= allowed)
+    eb_allowed = pan.eb_weeks(state, _date(p_end))
+    # EB once PEUC is used up (or closed), while the trigger was on
+    eb_open = ~is_peuc & (eb_allowed > 0) & ((n_peuc > allowed) | ~peuc_open)
+    n_eb = _count_within(pc, eb_open, more)
+    is_eb = eb_open & (n_eb <= eb_allowed)
+    pay = is_peuc | is_eb
+    program = np.where(is_peuc, "PEUC", "EB")
+    remaining = np.where(is_peuc, np.maximum(allowed - n_peuc, 0), np.maximum(eb_allowed - n_eb, 0))
+    ext = {"claim": pc[pay], "week_number": (entitled[pc] + pk + 1).astype(np.int16)[pay], "week_ending": p_end[pay],
+           "program": program[pay], "amount": wba[pc].astype(np.int32)[pay],
+           "remaining": (wba[pc] * remaining).astype(np.int32)[pay]}
+    weekly = {k: np.concatenate([own[k], ext[k]]) for k in own}
+    weekly["supplement"] = pan.supplement(c["state"][weekly["claim"]], _date(weekly["week_ending"]),
+                                          wba[weekly["claim"]]).astype(np.int32)
     return weekly
+
+
+def _count_within(group, flag, sizes):
+    """Running count of ``flag`` within each run of ``group`` (runs of ``sizes`` rows, in order)."""
+    count = np.cumsum(flag)
+    before = np.concatenate([[0], count])[np.repeat(np.cumsum(sizes) - sizes, sizes)]
+    return count - before

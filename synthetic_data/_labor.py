@@ -310,21 +310,21 @@ def simulate_jobs(P, *, rng, world):
         rate *= np.where(jobs.cols["start"][j] == q, 1.6, 1.0)
         rate *= np.where(age[has] < 25, 1.5, 1.0)
         lay = layoff_share[sector]
-        if after[i]:
-            # after the spring wave, layoffs stayed high for months (closures, restrictions, reopenings)
-            extra = pan["layoff_rate_after"] * pan_rate[sector] / pan_rate.mean()
-            rate, lay = rate + extra, (rate * lay + extra) / (rate + extra)
         u = rng.random(len(has))
         sep = u < np.minimum(rate, 0.9)
         reason = np.where(rng.random(len(has)) < lay, LAYOFF,
                           np.where(rng.random(len(has)) < lab["discharge_share_of_separations"], DISCHARGE, QUIT))
-        # The 2020 layoffs: a share in the second half of March, the rest in April and May.
         pandemic = np.zeros(len(has), dtype=bool)
+        if after[i]:
+            # after the spring wave, layoffs stayed high for months (closures, restrictions, reopenings)
+            extra = pan["layoff_rate_after"] * pan_rate[sector] / pan_rate.mean() * pan_tilt[has]
+            pandemic = ~sep & (rng.random(len(has)) < np.minimum(extra, 0.9))
+        # The 2020 layoffs: a share in the second half of March, the rest in April and May.
         if i in (s0, s0 + 1):
             share = pan["march_share"] if i == s0 else (1 - pan["march_share"]) / (1 - pan["march_share"] * pan_rate[sector])
             pandemic = ~sep & (rng.random(len(has)) < np.minimum(pan_rate[sector] * share * pan_tilt[has], 0.95))
-            sep |= pandemic
-            reason = np.where(pandemic, LAYOFF, reason)
+        sep |= pandemic
+        reason = np.where(pandemic, LAYOFF, reason)
         started_now = jobs.cols["start"][j] == q
         first_day = np.where(started_now, jobs.cols["start_day"][j], 0)
         day = first_day + (rng.random(len(has)) * (qlen[i] - first_day)).astype(np.int64)

@@ -35,7 +35,7 @@ class World:
         self.recession = np.zeros(self.T, dtype=bool)
         self.recession[max(start, 0):max(start + pan["slow_hiring_quarters"], 0)] = True
         # nominal wages by quarter, and each state's level relative to the region's
-        self.wage_level = wage_index(self.cal, 0)
+        self.wage_level = wage_index(self.cal, 0, skip_years=params["earnings"]["wage_level_skip_years"])
         aww = np.array([annual("average_weekly_wage", f)[2019] for f in self.geo.state_fips])
         pop = np.bincount(self.geo.county_state, weights=self.geo.county_pop, minlength=self.S)
         self.state_wage = np.log(aww) - np.log(np.average(aww, weights=pop))
