@@ -211,8 +211,10 @@ def realism(dataset, *, domain=None, formatted=False, targets_dir=None):
     domain : str or sequence of str, optional
         Only the targets of these domains (file stems: ``"labor"``, ``"ui"``, ...).
     formatted : bool
-        Return a table for people instead: measure, published and generated
-        values with their units, the accepted range, "in" or "out", source and year.
+        Return a table for people instead, indexed by target id: measure, published
+        and generated values written with their units, the accepted range, the result
+        as text ("in", "out" or "no data"), source, year, whether the figure was read
+        in the source ("yes") or is still to check, and the domain.
     targets_dir : str or path, optional
         A folder of calibration TOML files to use instead of the packaged ones.
 
@@ -290,6 +292,8 @@ def people_table(table):
                    for g, ok in zip(table["generated"], table["ok"])],
         "Source": table["source"],
         "Year": table["year"],
+        "Checked in source": ["yes" if v else "to check" for v in table["verified"]],
+        "Domain": table["domain"],
     })
     out.index = pd.Index(table["id"], name="id")
     return out
