@@ -60,18 +60,12 @@ def _check_keys(where, entry, required, optional):
         raise CalibrationError(f"{where}: missing {', '.join(missing)}")
 
 
-def _number(where, key, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise CalibrationError(f"{where}: {key} must be a number, got {value!r}")
-    return float(value)
-
-
-def _target(path, entry):
-    where = f"{path.name}: target {entry.get('id', '(no id)')!r}"
-    _check_keys(where, entry, _REQUIRED, _OPTIONAL)
+def _check_entry(where, entry, required, optional, text_keys):
+    """The checks a target and a series share: known keys, id, text fields, unit, verified and its note."""
+    _check_keys(where, entry, required, optional)
     if not isinstance(entry["id"], str) or not _ID.match(entry["id"]):
         raise CalibrationError(f"{where}: id must be lower-case letters, digits and underscores")
-    for key in ("title", "source", "year", "sql"):
+    for key in text_keys:
         if not isinstance(entry[key], str) or not entry[key].strip():
             raise CalibrationError(f"{where}: {key} must be non-empty text, got {entry[key]!r}")
     if entry["unit"] not in UNITS:
@@ -80,6 +74,17 @@ def _target(path, entry):
         raise CalibrationError(f"{where}: verified must be true or false, got {entry['verified']!r}")
     if not entry["verified"] and not str(entry.get("note", "")).strip():
         raise CalibrationError(f"{where}: verified = false needs a note saying what to check")
+
+
+def _number(where, key, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise CalibrationError(f"{where}: {key} must be a number, got {value!r}")
+    return float(value)
+
+
+def _target(path, entry):
+    where = f"{path.name}: target {entry.get('id', '(no id)')!r}"
+    _check_entry(where, entry, _REQUIRED, _OPTIONAL, ("title", "source", "year", "sql"))
     published = _number(where, "published", entry["published"])
     if ("tolerance" in entry) == ("rel_tolerance" in entry):
         raise CalibrationError(f"{where}: give exactly one of tolerance (absolute) or rel_tolerance")
@@ -99,13 +104,7 @@ def _target(path, entry):
 
 def _series(path, entry):
     where = f"{path.name}: series {entry.get('id', '(no id)')!r}"
-    _check_keys(where, entry, _SERIES_REQUIRED, _SERIES_OPTIONAL)
-    if entry["unit"] not in UNITS:
-        raise CalibrationError(f"{where}: unit {entry['unit']!r} is not one of {', '.join(UNITS)}")
-    if not isinstance(entry["verified"], bool):
-        raise CalibrationError(f"{where}: verified must be true or false, got {entry['verified']!r}")
-    if not entry["verified"] and not str(entry.get("note", "")).strip():
-        raise CalibrationError(f"{where}: verified = false needs a note saying what to check")
+    _check_entry(where, entry, _SERIES_REQUIRED, _SERIES_OPTIONAL, ("title", "source", "year"))
     points = entry["points"]
     if not isinstance(points, list) or not points:
         raise CalibrationError(f"{where}: points must be a non-empty list of {{ period, value }}")

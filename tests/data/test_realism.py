@@ -184,7 +184,7 @@ def test_the_calibration_folder_ships_with_the_package():
     import tomllib
     from pathlib import Path
 
-    from setuptools import find_namespace_packages
+    find_namespace_packages = pytest.importorskip("setuptools").find_namespace_packages
 
     root = Path(__file__).resolve().parents[2]
     config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
