@@ -12,6 +12,7 @@ participants, employer and procurement files, all drawn from one hidden truth.
 from ._codebook import codebook_dict, codebook_markdown
 from ._connect import DEFAULT_SEED, connect, data_root, dataset_path, ensure_dataset, load_table, manifest
 from ._errors import (
+    CalibrationError,
     DatasetNotFoundError,
     OutputError,
     ProfileError,
@@ -22,6 +23,7 @@ from ._errors import (
 )
 from ._generate import generate
 from ._profiles import available_profiles, load_profile
+from ._realism import published_series, realism
 from ._schema import LEARNER_TABLES as TABLES
 from ._schema import TRUTH_TABLES
 from ._validate import validate_dataset
@@ -43,6 +45,8 @@ __all__ = [
     "load_profile",
     "load_table",
     "manifest",
+    "published_series",
+    "realism",
     "validate_dataset",
     "StatelabError",
     "ProfileError",
@@ -51,4 +55,5 @@ __all__ = [
     "DatasetNotFoundError",
     "SchemaError",
     "ValidationError",
+    "CalibrationError",
 ]
