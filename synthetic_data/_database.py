@@ -46,7 +46,8 @@ class EmployerQuarter:
 
         self.world = world
         shape = (len(world.employers["ui_account"]), world.T)
-        self.m1, self.m2, self.m3, self.wages = (np.zeros(shape, dtype=np.int64) for _ in range(4))
+        self.m1, self.m2, self.m3 = (np.zeros(shape, dtype=np.int32) for _ in range(3))
+        self.wages = np.zeros(shape, dtype=np.int64)
 
     def add(self, partial):
         """Add one partition's partial: arrays ``employer``, ``q``, ``m1``, ``m2``, ``m3``, ``wages``."""

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from . import _reference as ref
-from ._employers import size_class
+from ._employers import NEVER, size_class
 from ._partition import _arrow
 from ._procurement import procurement_tables
 
@@ -51,7 +51,8 @@ def global_tables(world, *, march_employment):
                          cal.start_date(E["birth_q"]))
     rng = np.random.default_rng(np.random.SeedSequence(world.seed, spawn_key=(31_337,)))
     liability = liability + rng.integers(0, 90, len(liability))
-    inactive = np.where(E["death_q"] >= 0, cal.start_date(np.maximum(E["death_q"], 0)) + 89, np.datetime64("NaT"))
+    closed = E["death_q"] < NEVER
+    inactive = np.where(closed, cal.start_date(np.where(closed, E["death_q"], 0)) + 89, np.datetime64("NaT"))
     order = np.argsort(E["ui_account"], kind="stable")
     out["employer"] = _arrow("employer", {
         "ui_account": E["ui_account"][order].astype(object), "reporting_unit": np.full(len(order), "00001", dtype=object),

@@ -16,6 +16,7 @@ computed for every job-quarter in one pass, on a nominal wage level that grows o
 import numpy as np
 
 from . import _reference as ref
+from ._rng import stream
 
 __all__ = ["simulate_jobs", "wage_rows", "month_flags", "REASONS"]
 
@@ -62,7 +63,12 @@ class _Jobs:
 
 
 class EmployerSampler:
-    """Draws an active establishment in a (state, sector) cell, weighted by size."""
+    """Draws an active establishment in a (state, sector) cell, weighted by its size that quarter.
+
+    Establishments grow and shrink: each one's hiring weight is its planned size times the
+    exponential of an AR(1) shock by quarter, so some expand while others contract, as in BLS
+    Business Employment Dynamics (gross job gains and losses well above the net change).
+    """
 
     def __init__(self, world):
         E = world.employers
@@ -72,17 +78,43 @@ class EmployerSampler:
         self.sorted_group = self.group[self.order]
         self.size = E["size"][self.order]
         self.birth, self.death = E["birth_q"][self.order], E["death_q"][self.order]
-        self._by_quarter = {}
+        g = world.params["employers"]
+        self.rho, self.sd, self.seed = g["growth_persistence"], g["growth_sd"], world.seed
+        self.first_q = -int(world.params["labor"]["burn_in_quarters"])
+        self._z_q, self._z = None, None
+        self._by_quarter, self._change = {}, {}
+
+    def _shock(self, q):
+        """Log growth shocks of every establishment (in sorted order) in quarter ``q``, computed forward."""
+        if self._z_q is None or q < self._z_q:
+            eps = stream(self.seed, "employer_growth", 0).standard_normal(len(self.size))
+            self._z_q, self._z = self.first_q, eps * self.sd / np.sqrt(1 - self.rho ** 2)
+            self._change[self.first_q] = np.zeros(len(eps), dtype=np.float32)
+        while self._z_q < q:
+            self._z_q += 1
+            eps = stream(self.seed, "employer_growth", self._z_q - self.first_q).standard_normal(len(self.size))
+            z = self.rho * self._z + self.sd * eps
+            change = np.empty(len(z), dtype=np.float32)
+            change[self.order] = z - self._z
+            self._change[self._z_q] = change
+            self._z = z
+        return self._z
+
+    def change(self, q):
+        """Each establishment's change in log hiring weight from ``q - 1`` to ``q`` (in the employers' order)."""
+        self.at(q)
+        return self._change[q]
 
     def at(self, q):
         """The active establishments' sampling tables in quarter ``q``: ``(total, key)``.
 
-        The same for every partition of the world, so they are kept; nothing here changes
-        per call, so partitions may share one sampler, even from threads.
+        The same for every partition of the world, so they are kept (partitions run their
+        quarters in order, so each quarter's shocks are drawn once); partitions may share one
+        sampler, but not from threads.
         """
         if q not in self._by_quarter:
-            active = (self.birth <= q) & ((self.death < 0) | (self.death > q))
-            w = self.size * active
+            active = (self.birth <= q) & (self.death > q)
+            w = self.size * np.exp(self._shock(q)) * active
             G = self.S * self.K
             total = np.bincount(self.sorted_group, weights=w, minlength=G)
             before = np.concatenate([[0.0], np.cumsum(total)[:-1]])
@@ -149,6 +181,8 @@ def simulate_jobs(P, *, rng, world):
     edu = P["education"]
     edu_find = np.array([lab["find_rate_by_education"][e] for e in ref.EDUCATION])
     edu_weeks = np.array([lab["unemployment_weeks_by_education"][e] for e in ref.EDUCATION])
+    # by the state of the job (the last entry: out of region, index -1)
+    state_weeks = np.array([lab["unemployment_weeks_by_state"].get(f, 1.0) for f in world.geo.state_fips] + [1.0])
     # internal quarter i is window quarter i - B; day numbers are days since 1970-01-01
     qstart = cal.start_date(np.arange(-B, T + 2)).astype(np.int64)
     qlen = np.diff(qstart)
@@ -157,10 +191,14 @@ def simulate_jobs(P, *, rng, world):
     shock[max(s0 + 1, 0):max(s0 + 1 + pan["long_search_quarters"], 0)] = True
     slack = np.zeros(B + T, dtype=bool)                 # quarters of slow hiring
     slack[max(s0 + 1, 0):max(s0 + 1 + pan["slow_hiring_quarters"], 0)] = True
+    hot = np.zeros(B + T, dtype=bool)                   # quarters of a hot labor market
+    h0 = cal.index(pan["hot_market_start"]) + B
+    hot[max(h0, 0):max(h0 + pan["hot_market_quarters"], 0)] = True
     after = np.zeros(B + T, dtype=bool)                 # quarters of elevated layoffs after the spring
     after[max(s0 + 2, 0):max(s0 + 2 + pan["layoffs_after_quarters"], 0)] = True
     pan_rate = np.array([pan["layoff_rate_by_sector"].get(c, pan["layoff_rate_other"]) for c in ind.code])
     layoff_share = ind.layoff
+    growth_response = p["employers"]["growth_separation_response"]
 
     jobs = _Jobs(capacity=max(16, n * 7))
     main = np.full(n, -1, dtype=np.int64)
@@ -203,8 +241,7 @@ def simulate_jobs(P, *, rng, world):
             old = back
             e_old = jobs.cols["employer"][np.maximum(old, 0)]
             open_ = (old >= 0) & ((e_old < 0) | ((E["birth_q"][np.maximum(e_old, 0)] <= q)
-                                                 & ((E["death_q"][np.maximum(e_old, 0)] < 0)
-                                                    | (E["death_q"][np.maximum(e_old, 0)] > q))))
+                                                 & (E["death_q"][np.maximum(e_old, 0)] > q)))
             recalled = open_
             for col, new in (("employer", emp), ("sector", sector), ("wstate", wstate), ("effect", eff)):
                 new[open_] = jobs.cols[col][old[open_]]
@@ -233,6 +270,8 @@ def simulate_jobs(P, *, rng, world):
               + np.array([p["earnings"]["education_premium"][e] for e in ref.EDUCATION])[edu] / 0.3)
     pan_tilt = np.exp(-pan["low_earner_tilt"] * earn_z)
     pan_tilt /= pan_tilt.mean() if n else 1.0
+    layoff_tilt = np.exp(-lab["layoff_earnings_tilt"] * earn_z)
+    layoff_tilt /= layoff_tilt.mean() if n else 1.0
 
     for i in range(B + T):
         q = i - B
@@ -263,6 +302,13 @@ def simulate_jobs(P, *, rng, world):
         sched_q[sched_q <= i] = -1
         ids = hire(due, i, np.zeros(len(due), dtype=np.int8), sched_day[due], back=recall_job[due])
         main[due] = ids
+        if hot[i]:
+            # a hot market: some of those waiting for a later start find a job now
+            sooner = np.flatnonzero((sched_q > i) & lf & (main < 0) & (recall_job < 0)
+                                    & (rng.random(n) < pan["hot_market_find_rate"]))
+            sched_q[sooner] = -1
+            main[sooner] = hire(sooner, i, np.zeros(len(sooner), dtype=np.int8),
+                                (rng.random(len(sooner)) * qlen[i]).astype(np.int64))
         # Everyone else out of work: entrants, returns to the labor force, quits without a new job.
         searching = np.flatnonzero(lf & (main < 0) & (sched_q < 0))
         rate = lab["entry_rate"] * edu_find[edu[searching]]
@@ -286,20 +332,20 @@ def simulate_jobs(P, *, rng, world):
         # Deaths and establishment closures end jobs in this quarter.
         dying = (P["death_q"] == q) if q >= 0 else np.zeros(n, dtype=bool)
         sched_q[dying] = -1
-        closed_main = np.empty(0, dtype=np.int64)
+        closed_main = main_before_close = np.empty(0, dtype=np.int64)
         death_day = (P["death_date"].astype("datetime64[D]").astype(np.int64) - qstart[i]).clip(0, qlen[i] - 1)
-        close_day = (rng.random(len(E["death_q"])) * qlen[i]).astype(np.int64)
         for k, held in enumerate((main, second)):
             first_day = np.where(jobs.cols["start"][np.maximum(held, 0)] == q, jobs.cols["start_day"][np.maximum(held, 0)], 0)
             jobs.end(held[dying], q, LEFT, np.maximum(death_day, first_day)[dying])
             held[dying] = -1
             has = np.flatnonzero(held >= 0)
             emp = jobs.cols["employer"][held[has]]
-            closing = has[(emp >= 0) & (E["death_q"][np.maximum(emp, 0)] == q) & (q >= 0)]   # death_q -1: never closes
-            jobs.end(held[closing], q, CLOSED,
-                     np.maximum(close_day[jobs.cols["employer"][held[closing]]], first_day[closing]))
+            closing = has[(emp >= 0) & (E["death_q"][np.maximum(emp, 0)] == q)]
+            # an establishment closes on one day, the same for all its workers (a hash of its index)
+            close_day = jobs.cols["employer"][held[closing]] * 2_654_435_761 % qlen[i]
+            jobs.end(held[closing], q, CLOSED, np.maximum(close_day, first_day[closing]))
             if k == 0:
-                closed_main = closing
+                closed_main, main_before_close = closing, held[closing]
             held[closing] = -1
 
         # Separations during the quarter.
@@ -309,9 +355,14 @@ def simulate_jobs(P, *, rng, world):
         rate = ind.separation[sector].copy()
         rate *= np.where(jobs.cols["start"][j] == q, 1.6, 1.0)
         rate *= np.where(age[has] < 25, 1.5, 1.0)
+        # establishments that shrink let people go; those that grow keep them
+        emp = jobs.cols["employer"][j]
+        change = np.where(emp >= 0, sampler.change(q)[np.maximum(emp, 0)], 0.0)
+        rate *= np.exp(-growth_response * change)
         lay = layoff_share[sector]
         u = rng.random(len(has))
         sep = u < np.minimum(rate, 0.9)
+        lay = np.clip(lay * layoff_tilt[has], 0, 1)
         reason = np.where(rng.random(len(has)) < lay, LAYOFF,
                           np.where(rng.random(len(has)) < lab["discharge_share_of_separations"], DISCHARGE, QUIT))
         pandemic = np.zeros(len(has), dtype=bool)
@@ -319,7 +370,7 @@ def simulate_jobs(P, *, rng, world):
             # after the spring wave, layoffs stayed high for months (closures, restrictions, reopenings)
             extra = pan["layoff_rate_after"] * pan_rate[sector] / pan_rate.mean() * pan_tilt[has]
             pandemic = ~sep & (rng.random(len(has)) < np.minimum(extra, 0.9))
-        # The 2020 layoffs: a share in the second half of March, the rest in April and May.
+        # The 2020 layoffs: a share in the second half of March, the rest in April.
         if i in (s0, s0 + 1):
             share = pan["march_share"] if i == s0 else (1 - pan["march_share"]) / (1 - pan["march_share"] * pan_rate[sector])
             pandemic = ~sep & (rng.random(len(has)) < np.minimum(pan_rate[sector] * share * pan_tilt[has], 0.95))
@@ -331,7 +382,7 @@ def simulate_jobs(P, *, rng, world):
         if i == s0:
             day = np.where(pandemic, np.maximum(qlen[i] - 1 - rng.integers(0, 17, len(has)), first_day), day)
         elif i == s0 + 1:
-            day = np.where(pandemic, np.maximum(rng.integers(0, 46, len(has)), first_day), day)
+            day = np.where(pandemic, np.maximum(rng.integers(0, pan["april_days"], len(has)), first_day), day)
         who, j, sector, reason, day, pandemic = has[sep], j[sep], sector[sep], reason[sep], day[sep], pandemic[sep]
         jobs.cols["end"][j] = q
         jobs.cols["end_day"][j] = day
@@ -353,7 +404,8 @@ def simulate_jobs(P, *, rng, world):
         # many permanent job losers start another job within days (JOLTS counts them as layoffs too)
         quick = lost & ~temp & (rng.random(len(who)) < lab["quick_rehire_share_of_layoffs"])
         leave = lost & ~temp & ~quick & (rng.random(len(who)) < lab["leave_labor_force_share"])
-        scale = lab["unemployment_weeks_median"] * edu_weeks[edu[who]] * np.where(age[who] >= 55, 1.4, 1.0)
+        scale = (lab["unemployment_weeks_median"] * edu_weeks[edu[who]] * state_weeks[jobs.cols["wstate"][j]]
+                 * np.where(age[who] >= 55, 1.4, 1.0))
         scale = scale * np.where(age[who] < 25, 0.8, 1.0) * np.where(pandemic | shock[i], pan["search_weeks_multiplier"], 1.0)
         search_weeks = _weeks(rng, len(who), 1.0, lab["unemployment_weeks_sigma"]) * scale
         jobs.cols["temp"][j] = temp
@@ -370,7 +422,8 @@ def simulate_jobs(P, *, rng, world):
         # closures: like a permanent layoff
         if len(closed_main):
             cw = closed_main
-            weeks = _weeks(rng, len(cw), 1.0, lab["unemployment_weeks_sigma"]) * lab["unemployment_weeks_median"] * edu_weeks[edu[cw]]
+            weeks = (_weeks(rng, len(cw), 1.0, lab["unemployment_weeks_sigma"]) * lab["unemployment_weeks_median"]
+                     * edu_weeks[edu[cw]] * state_weeks[jobs.cols["wstate"][main_before_close]])
             stay = rng.random(len(cw)) >= lab["leave_labor_force_share"]
             schedule(cw[stay], (qstart[i + 1] - 1 + 7 * weeks[stay]).astype(np.int64), np.full(int(stay.sum()), -1))
 
@@ -432,7 +485,7 @@ def wage_rows(J, P, *, rng, world):
     lw = (personal[person]
           + ind.wage[J["sector"][job]] + J["effect"][job]
           - er["age_curvature"] * (np.clip(age, 16, 80) - er["age_peak"]) ** 2
-          + np.asarray(er["season"])[q % 4] + world.wage_level[q] + world.state_wage[state]
+          + world.season[q] + world.wage_level[q] + world.state_wage[state]
           + er["female_gap"] * P["female"][person] + race_gap[P["race"][person]]
           + rng.normal(0, er["quarter_noise_sd"], len(job)))
     w = np.exp(lw)

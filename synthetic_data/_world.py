@@ -35,8 +35,14 @@ class World:
         self.recession = np.zeros(self.T, dtype=bool)
         self.recession[max(start, 0):max(start + pan["slow_hiring_quarters"], 0)] = True
         # nominal wages by quarter, and each state's level relative to the region's
+        er = params["earnings"]
+        q1 = er.get("season_q1_by_year", {})
+        years = self.cal.year(np.arange(self.T)) + 0.125
+        q1_level = (np.interp(years, [int(y) for y in q1], list(q1.values())) if q1
+                    else np.full(self.T, er["season"][0]))
+        self.season = np.where(np.arange(self.T) % 4 == 0, q1_level, np.asarray(er["season"])[np.arange(self.T) % 4])
         self.wage_level = wage_index(self.cal, 0, skip_years=params["earnings"]["wage_level_skip_years"])
-        aww = np.array([annual("average_weekly_wage", f)[2019] for f in self.geo.state_fips])
+        aww = np.array([annual("state_average_weekly_wage", f)[2016] for f in self.geo.state_fips])
         pop = np.bincount(self.geo.county_state, weights=self.geo.county_pop, minlength=self.S)
         self.state_wage = np.log(aww) - np.log(np.average(aww, weights=pop))
         self.ui_law = UILaw(self.geo.state_fips)
