@@ -18,21 +18,21 @@ import numpy as np
 from . import _reference as ref
 from ._errors import ProfileError
 
-__all__ = ["simulate_postsecondary", "path_shares", "PATHS"]
+__all__ = ["simulate_postsecondary", "path_shares", "elapsed_terms", "PATHS"]
 
 _LEVEL = {"certificate": 0, "associate": 1, "bachelor": 2}
 NORMAL_TERMS = {"associate": 4, "bachelor": 8}
 
-#: Paths of traditional students: (name, final education, first sector, transfers, completes).
+#: Paths of traditional students, each with the final education it belongs to.
 PATHS = (
-    ("bachelor_direct", "bachelor_plus", "4yr", False, True),
-    ("bachelor_after_lateral_transfer", "bachelor_plus", "4yr", True, True),
-    ("bachelor_after_2yr_transfer", "bachelor_plus", "2yr", True, True),
-    ("associate", "associate", "2yr", False, True),
-    ("associate_then_transfer", "associate", "2yr", True, False),
-    ("left_4yr", "some_college", "4yr", False, False),
-    ("left_2yr", "some_college", "2yr", False, False),
-    ("left_after_transfer", "some_college", "2yr", True, False),
+    ("bachelor_direct", "bachelor_plus"),                   # a 4-year college, the degree there
+    ("bachelor_after_lateral_transfer", "bachelor_plus"),   # leaves one 4-year college for another
+    ("bachelor_after_2yr_transfer", "bachelor_plus"),       # a community college, then a 4-year one
+    ("associate", "associate"),
+    ("associate_then_transfer", "associate"),               # the associate, then a 4-year college left
+    ("left_4yr", "some_college"),
+    ("left_2yr", "some_college"),
+    ("left_after_transfer", "some_college"),                # a community college, a 4-year one, no degree
 )
 (BA_DIRECT, BA_LATERAL, BA_VIA_2YR, AA, AA_TRANSFER, LEFT_4YR, LEFT_2YR, LEFT_TRANSFER) = range(len(PATHS))
 _BY_EDUCATION = {e: [k for k, path in enumerate(PATHS) if path[1] == e]

@@ -18,7 +18,6 @@ import pytest
 
 import synthetic_data as sd
 from statelab import linkage
-from synthetic_data._errors import ProfileError
 from synthetic_data._global_tables import global_tables
 from synthetic_data._partition import build_partition
 from synthetic_data._postsec import elapsed_terms, path_shares
@@ -68,7 +67,7 @@ def test_path_shares_are_probabilities_that_keep_the_acs_shares():
 def test_rates_that_cannot_hold_together_are_refused_with_their_names():
     params = sd.load_profile("default")
     params["postsecondary"]["completion"]["associate_3yr"] = 0.9     # more completers than associate holders
-    with pytest.raises(ProfileError, match="associate_3yr"):
+    with pytest.raises(sd.ProfileError, match="associate_3yr"):
         path_shares(params)
 
 
