@@ -13,7 +13,7 @@ from ._claims import simulate_claims
 from ._identity import apply_noise
 from ._labor import simulate_jobs, wage_rows
 from ._people import make_people
-from ._postsec import simulate_postsecondary
+from ._postsec import PATHS, simulate_postsecondary
 from ._rng import stream
 from ._schema import table as schema_of
 from ._strings import zfill
@@ -366,6 +366,14 @@ def build_partition(world, k):
         "cip_code": st["cip"][cs], "ssn": ssn[cs], "first_name": first[cs], "last_name": last[cs], "dob": dob[cs]})
     xwalk.append(("postsec_completion", ids, P["person_id"][completion["person"]]))
     rid += 100_000_000
+    # truth: each student record seen in the files, with its planted path
+    seen = np.unique(es)
+    out["postsec_student"] = _arrow("postsec_student", {
+        "student_id": student_id[seen], "person_id": P["person_id"][st["person"][seen]],
+        "institution_id": inst_id[st["institution"][seen]],
+        "pathway": np.array([name for name, *_ in PATHS] + ["adult_certificate"], dtype=object)[st["path"][seen]],
+        "transfer_in": st["transfer_in"][seen], "stop_out_terms": st["stop_out_terms"][seen].astype(np.int8),
+        "completes": st["completes"][seen]})
 
     # WIOA: one record per participation, some repeated as in real extracts.
     rng = stream(seed, "wioa_noise", k)
