@@ -299,7 +299,7 @@ def _simulate_cases(program, cfg, policy, rng, *, n, M, eligible, over, alive, m
         opened = back | new | transfer
         if m == 0:
             opened |= stay & start                                      # cases open at the window's start
-        fresh = opened & ~(start if m == 0 else False)
+        fresh = opened & ~start if m == 0 else opened
         cert_start[fresh], action[opened] = m, m
         cert_len[fresh] = np.where(H["elderly_disabled"][fresh, m], long_cert, cfg["certification_months"])
         on = stay | opened

@@ -162,8 +162,9 @@ def test_planted_churn_is_in_truth_and_visible_in_the_learner_files(con):
     closed, opened = spans.loc[snap_events["closed_case_id"]], spans.loc[snap_events["reopened_case_id"]]
     assert (closed["last"].to_numpy() == snap_events["last_benefit_month"].to_numpy()).all()
     assert (opened["first"].to_numpy() == snap_events["reopened_month"].to_numpy()).all()
-    gap = (opened["first"] // 100 * 12 + opened["first"] % 100) - (closed["last"] // 100 * 12 + closed["last"] % 100) - 1
-    assert (gap.to_numpy() == snap_events["gap_months"].to_numpy()).all()
+    first, last = opened["first"].to_numpy(), closed["last"].to_numpy()
+    gap = (first // 100 * 12 + first % 100) - (last // 100 * 12 + last % 100) - 1
+    assert (gap == snap_events["gap_months"].to_numpy()).all()
 
 
 def test_reentry_within_four_months_measured_by_ssn_matches_the_planted_rate(con):
