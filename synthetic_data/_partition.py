@@ -326,6 +326,16 @@ def build_partition(world, k):
         _, first_row, s = np.unique(A["spell"], return_index=True, return_inverse=True)
         sp_person = A["person"][first_row]
         ssn, first, last, dob = _identity(P, sp_person, A["q"][first_row], noise[name], rng, as_codes=True)
+        # A household that reapplies after a procedural closure is found in the agency's client
+        # records: its new case carries the identity recorded on the closed one (chains followed).
+        ev = A["churn"]
+        rank = np.searchsorted(A["spell"][first_row], ev["closed_spell"])      # spells are ascending
+        again = np.searchsorted(A["spell"][first_row], ev["reopened_spell"])
+        root = np.arange(len(first_row))
+        root[again] = rank
+        while (root[root] != root).any():
+            root = root[root]
+        who = root[s]
         ids = _ids(rid, len(s))
         case_num = _ids(rid, len(first_row))
         prefix = "T" if name == "tanf" else "S"
@@ -334,9 +344,9 @@ def build_partition(world, k):
         cols = {
             "record_id": ids, "case_id": Take(case_id, s), "state_fips": Take(world.codes["state_fips"], A["state"], width=2),
             "county_fips": Take(world.codes["county_fips"], A["county"], width=5),
-            "head_ssn": Take(ssn, s, width=9), "head_first_name": Take(first[0], first[1][s]),
-            "head_last_name": Take(last[0], last[1][s]),
-            "head_dob": dob[s], "head_sex": Take(np.array(["M", "F"], dtype=object), P["female"][A["person"]], width=1),
+            "head_ssn": Take(ssn, who, width=9), "head_first_name": Take(first[0], first[1][who]),
+            "head_last_name": Take(last[0], last[1][who]),
+            "head_dob": dob[who], "head_sex": Take(np.array(["M", "F"], dtype=object), P["female"][A["person"]], width=1),
         }
         ym = cal.yyyymm(A["month"])
         cert_start = cal.month_date(A["cert_start"])
@@ -350,9 +360,6 @@ def build_partition(world, k):
                         emergency_allotment=A["emergency_allotment"])
         out[name] = _arrow(name, cols)
         xwalk.append((name, ids, P["person_id"][A["person"]]))
-        ev = A["churn"]
-        rank = np.searchsorted(A["spell"][first_row], ev["closed_spell"])      # spells are ascending
-        again = np.searchsorted(A["spell"][first_row], ev["reopened_spell"])
         churn_parts.append({
             "program": Take(np.array([name], dtype=object), np.zeros(len(rank)), width=4),
             "person_id": P["person_id"][A["person"][first_row[rank]]],
