@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import _reference as ref
-from ._assistance import simulate_assistance
+from ._assistance import CHURN_REASONS, simulate_assistance
 from ._claims import simulate_claims
 from ._identity import apply_noise
 from ._labor import simulate_jobs, wage_rows
@@ -304,13 +304,24 @@ def build_partition(world, k):
         "remaining_balance": weeks["remaining"]})
     rid += 100_000_000
 
-    # TANF and SNAP: identity per case (spell), as recorded when the case opened.
+    # TANF and SNAP: identity per case, as recorded when the case opened. A household that
+    # reapplies after a procedural closure (churn) gets a new case, with its own case number.
+    churn_parts = []
     for name, A in (("tanf", tanf), ("snap", snap)):
         rng = stream(seed, f"{name}_noise", k)
-        # spells whose months were all trimmed have no rows: renumber the rest densely
         _, first_row, s = np.unique(A["spell"], return_index=True, return_inverse=True)
         sp_person = A["person"][first_row]
         ssn, first, last, dob = _identity(P, sp_person, A["q"][first_row], noise[name], rng, as_codes=True)
+        # A household that reapplies after a procedural closure is found in the agency's client
+        # records: its new case carries the identity recorded on the closed one (chains followed).
+        ev = A["churn"]
+        rank = np.searchsorted(A["spell"][first_row], ev["closed_spell"])      # spells are ascending
+        again = np.searchsorted(A["spell"][first_row], ev["reopened_spell"])
+        root = np.arange(len(first_row))
+        root[again] = rank
+        while (root[root] != root).any():
+            root = root[root]
+        who = root[s]
         ids = _ids(rid, len(s))
         case_num = _ids(rid, len(first_row))
         prefix = "T" if name == "tanf" else "S"
@@ -319,23 +330,31 @@ def build_partition(world, k):
         cols = {
             "record_id": ids, "case_id": Take(case_id, s), "state_fips": Take(world.codes["state_fips"], A["state"], width=2),
             "county_fips": Take(world.codes["county_fips"], A["county"], width=5),
-            "head_ssn": Take(ssn, s, width=9), "head_first_name": Take(first[0], first[1][s]),
-            "head_last_name": Take(last[0], last[1][s]),
-            "head_dob": dob[s], "head_sex": Take(np.array(["M", "F"], dtype=object), P["female"][A["person"]], width=1),
+            "head_ssn": Take(ssn, who, width=9), "head_first_name": Take(first[0], first[1][who]),
+            "head_last_name": Take(last[0], last[1][who]),
+            "head_dob": dob[who], "head_sex": Take(np.array(["M", "F"], dtype=object), P["female"][A["person"]], width=1),
         }
         ym = cal.yyyymm(A["month"])
+        cert_start = cal.month_date(A["cert_start"])
+        cert_end = cal.month_date(A["cert_start"] + A["cert_months"]) - 1
         if name == "tanf":
             cols.update(reporting_month=ym, n_adults=A["n_adults"], n_children=A["n_children"],
-                        earned_income=A["gross"], benefit_amount=A["benefit"])
+                        earned_income=A["earned"], benefit_amount=A["benefit"])
         else:
-            cert_k = (A["month"] - A["spell_first_month"]) // p["snap"]["certification_months"]
-            cert_start = cal.month_date(A["spell_first_month"] + cert_k * p["snap"]["certification_months"])
-            cert_end = cal.month_date(A["spell_first_month"] + (cert_k + 1) * p["snap"]["certification_months"]) - 1
             cols.update(file_month=ym, cert_start_date=cert_start, cert_end_date=cert_end,
-                        household_size=A["household_size"], gross_income=A["gross"], benefit_amount=A["benefit"])
+                        household_size=A["household_size"], gross_income=A["gross"], benefit_amount=A["benefit"],
+                        emergency_allotment=A["emergency_allotment"])
         out[name] = _arrow(name, cols)
         xwalk.append((name, ids, P["person_id"][A["person"]]))
+        churn_parts.append({
+            "program": Take(np.array([name], dtype=object), np.zeros(len(rank)), width=4),
+            "person_id": P["person_id"][A["person"][first_row[rank]]],
+            "closed_case_id": case_id[rank], "last_benefit_month": cal.yyyymm(ev["last_month"]),
+            "reopened_case_id": case_id[again], "reopened_month": cal.yyyymm(ev["reopen_month"]),
+            "gap_months": (ev["reopen_month"] - ev["last_month"] - 1).astype(np.int8),
+            "closed_at": np.array(CHURN_REASONS, dtype=object)[ev["reason"]]})
         rid += 100_000_000
+    out["assistance_churn"] = pa.concat_tables([_arrow("assistance_churn", c) for c in churn_parts])
 
     # Postsecondary: identity per student record at an institution.
     progs, insts = ref.programs()
