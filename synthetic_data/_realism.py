@@ -23,7 +23,7 @@ from ._errors import CalibrationError, DatasetNotFoundError
 __all__ = ["realism", "published_series", "calibration_dir", "format_value", "people_table", "UNITS"]
 
 #: Units a target or series may be expressed in.
-UNITS = ("share", "dollars", "weeks", "ratio", "percent", "count", "jobs")
+UNITS = ("share", "dollars", "weeks", "ratio", "percent", "count", "jobs", "people")
 
 _REQUIRED = {"id", "title", "published", "unit", "source", "year", "verified", "sql"}
 _OPTIONAL = {"tolerance", "rel_tolerance", "note"}
@@ -94,8 +94,8 @@ def _target(path, entry):
     else:
         tol = _number(where, "rel_tolerance", entry["rel_tolerance"])
         low, high = sorted((published * (1 - tol), published * (1 + tol)))
-    if tol <= 0:
-        raise CalibrationError(f"{where}: the tolerance must be positive, got {tol!r}")
+    if tol < 0:
+        raise CalibrationError(f"{where}: the tolerance must not be negative, got {tol!r}")
     return {"id": entry["id"], "title": entry["title"].strip(), "published": published, "low": low,
             "high": high, "unit": entry["unit"], "source": entry["source"].strip(),
             "year": str(entry["year"]), "verified": entry["verified"], "note": entry.get("note", ""),
@@ -273,8 +273,8 @@ def format_value(value, unit):
         return f"{value:.1f} weeks"
     if unit == "ratio":
         return f"{value:.3g}×"
-    if unit == "jobs":
-        return f"{value:.1f} jobs"
+    if unit in ("jobs", "people"):
+        return f"{value:.1f} {unit}"
     return f"{value:,.0f}"
 
 

@@ -103,6 +103,7 @@ def test_no_records_is_no_data_and_out(dataset, tmp_path):
     ({"a": _target("typo", tolerence="0.1")}, r"a\.toml: target 'typo': unknown key\(s\) tolerence"),
     ({"a": _target("two_tols", tol="tolerance = 0.1\nrel_tolerance = 0.1")}, r"exactly one of tolerance"),
     ({"a": _target("no_tol", tol="")}, r"exactly one of tolerance"),
+    ({"a": _target("negative_tol", tol="tolerance = -0.1")}, r"must not be negative"),
     ({"a": _target("bad_unit", unit='"euros"')}, r"unit 'euros' is not one of"),
     ({"a": _target("unverified", verified="false")}, r"verified = false needs a note"),
     ({"a": _target("two_rows", sql="SELECT x FROM numbers")}, r"one row with one number, got 4 row\(s\)"),
