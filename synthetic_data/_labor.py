@@ -400,7 +400,8 @@ def simulate_jobs(P, *, rng, world):
         temp = (reason == LAYOFF) & (rng.random(len(who)) < np.where(pandemic, pan["temporary_share"],
                                                                      lab["temporary_layoff_share"]))
         recall_weeks = np.where(pandemic, _weeks(rng, len(who), pan["recall_weeks_median"], pan["recall_weeks_sigma"]),
-                                _weeks(rng, len(who), lab["recall_weeks_median"], lab["recall_weeks_sigma"]))
+                                _weeks(rng, len(who), lab["recall_weeks_median"], lab["recall_weeks_sigma"])
+                                * state_weeks[jobs.cols["wstate"][j]])
         # many permanent job losers start another job within days (JOLTS counts them as layoffs too)
         quick = lost & ~temp & (rng.random(len(who)) < lab["quick_rehire_share_of_layoffs"])
         leave = lost & ~temp & ~quick & (rng.random(len(who)) < lab["leave_labor_force_share"])
