@@ -102,13 +102,13 @@ def _eligibility(P, J, earn, world):
     main = J["kind"] == 0
     jp, js, je = J["person"][main], J["start"][main], J["end"][main]
     runs = je > js
-    steps = np.zeros((n, T + 1))
-    np.add.at(steps, (jp[runs], js[runs] + 1), 1)
-    np.add.at(steps, (jp[runs], je[runs] + 1), -1)
+    size = n * (T + 1)                                     # +1 to every quarter from start + 1, -1 after the end
+    steps = (np.bincount(jp[runs] * (T + 1) + js[runs] + 1, minlength=size)
+             - np.bincount(jp[runs] * (T + 1) + je[runs] + 1, minlength=size)).reshape(n, T + 1)
     holding = np.cumsum(steps, axis=1)[:, :T] > 0
 
-    # Dislocated: a main job held two quarters or more ended in a layoff or closure in one of the
-    # last few quarters (the tenure stands for the attachment WIOA sec. 3(15)(A)(ii) asks for).
+    # Dislocated: a main job held `min_tenure_quarters` or more ended in a layoff or a closure in one
+    # of the last few quarters (the tenure stands for the attachment WIOA sec. 3(15)(A)(ii) asks for).
     dw = wp["dislocated_worker"]
     lost = main & np.isin(J["reason"], [LAYOFF, CLOSED]) & (J["end"] - J["start"] + 1 >= dw["min_tenure_quarters"])
     laid_off = np.zeros((n, T), dtype=bool)
