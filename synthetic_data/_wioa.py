@@ -62,36 +62,43 @@ def simulate_wioa(P, J, earn, *, rng, world, multiplier):
     n, T = earn.shape
     wioa_mult = np.ones((n, T))                # this module's multiplier, applied to ``multiplier`` at the end
     u = rng.random((n, T))                     # one entry draw per person-quarter, for both periods
+    rules = _rules(P, J, earn, world)          # what an earnings multiplier cannot change
 
     # First period: the first quarter whose draw falls under the hazard.
-    stream, hazard = _eligibility(P, J, earn, world)
+    stream, hazard = _streams(rules, _low_income(P, earn, world), world)
     draw = u < hazard
     who = np.flatnonzero(draw.any(axis=1))
-    spells = [_participate(who, draw[who].argmax(axis=1), 1, stream, P, earn, wioa_mult, rng=rng, world=world)]
+    q0 = draw[who].argmax(axis=1)
+    spells = [_participate(who, q0, 1, stream[who, q0], P, earn, wioa_mult, rng=rng, world=world)]
 
-    # A second period: the same rules on earnings as they now are, at later quarters (draws not yet
-    # looked at), in the state of the first, so the state-assigned identifier stays the participant's
-    # (PIRL element 100).
+    # A second period, for first-period participants only: the same rules on earnings as they now
+    # are, at later quarters (draws not yet looked at), in the state of the first, so the
+    # state-assigned identifier stays the participant's (PIRL element 100).
     first = spells[0]
     rp = wp["repeat"]
-    earliest = np.full(n, T)
-    earliest[first["person"]] = first["exit_q"] + rp["return_after_quarters"]
-    home = np.full(n, -1)
-    home[first["person"]] = first["state"]
-    stream, hazard = _eligibility(P, J, earn * wioa_mult, world)
-    q = np.arange(T)[None, :]
-    again = (u < hazard * rp["return_rate_multiplier"]) & (q >= earliest[:, None]) & (P["state_q"] == home[:, None])
+    rows = first["person"]
+    stream, hazard = _streams({k: v[rows] for k, v in rules.items()},
+                              _low_income(P, earn[rows] * wioa_mult[rows], world, rows=rows), world)
+    later = np.arange(T)[None, :] >= (first["exit_q"] + rp["return_after_quarters"])[:, None]
+    again = (u[rows] < hazard * rp["return_rate_multiplier"]) & later & (P["state_q"][rows] == first["state"][:, None])
     back = np.flatnonzero(again.any(axis=1))
-    spells.append(_participate(back, again[back].argmax(axis=1), 2, stream, P, earn, wioa_mult, rng=rng, world=world))
-    multiplier *= wioa_mult
+    q0 = again[back].argmax(axis=1)
+    spells.append(_participate(rows[back], q0, 2, stream[back, q0], P, earn, wioa_mult, rng=rng, world=world))
+    multiplier[rows] *= wioa_mult[rows]        # every participant had a first period
 
     out = {k: np.concatenate([s[k] for s in spells]) for k in spells[0]}
     order = np.lexsort((out["entry_q"], out["person"]))
     return {k: v[order] for k, v in out.items()}
 
 
-def _eligibility(P, J, earn, world):
-    """Each person-quarter's stream (-1 if none) and entry hazard, ``(people, quarters)`` each."""
+def _rules(P, J, earn, world):
+    """The eligibility facts earnings multipliers leave alone, ``(people, quarters)`` boolean arrays each.
+
+    ``seeking``: alive, able to work and not in a main job that runs on from an earlier quarter;
+    ``laid_off``: in the quarters after losing a job of ``min_tenure_quarters`` to a layoff or a
+    closure; ``attached``: covered earnings in one of the last ``recent_earnings_quarters``; the age
+    bands of the streams; ``basic_skills``: without a high-school diploma.
+    """
     wp, T = world.params["wioa"], world.T
     n = len(P["person_id"])
     age = P["age"]
@@ -116,36 +123,57 @@ def _eligibility(P, J, earn, world):
         m = lost & (J["end"] + lag < T)
         laid_off[J["person"][m], J["end"][m] + lag] = True
 
-    # Low income: earnings of the last two quarters, annualized, under the poverty guideline for the
-    # person's family (WIOA sec. 3(36) uses family income against the poverty line).
-    pov = world.params["poverty"]
-    family = 1 + P["has_partner"].astype(np.int64) + P["n_children"]
-    guideline = pov["fpl_first"] + pov["fpl_additional"] * (family - 1)
-    recent = np.zeros((n, T))
-    recent[:, 2:] = earn[:, 1:-1] + earn[:, :-2]
-    low_income = 2 * recent < guideline[:, None]
     # Attached to the labor market: covered earnings in one of the last ``recent_earnings_quarters``.
     k = wp["adult"]["recent_earnings_quarters"]
-    worked = np.cumsum(np.concatenate([np.zeros((n, 1)), earn > 0], axis=1), axis=1)
+    worked = np.zeros((n, T + 1), dtype=np.int32)
+    np.cumsum(earn > 0, axis=1, out=worked[:, 1:])
     attached = (worked[:, :T] - worked[:, np.maximum(qs - k, 0)]) > 0
-    basic_skills = (P["education"] == 0)[:, None]          # less than high school
 
-    seeking = alive & ~holding & ~P["never_works"][:, None]
     yt = wp["youth"]
-    is_dw = seeking & laid_off & (age >= 18) & (age < 65)
-    is_youth = ~is_dw & alive & ~holding & (age >= yt["min_age"]) & (age < yt["max_age"] + 1) & low_income
-    is_adult = ~is_dw & ~is_youth & seeking & attached & (age >= 18) & (age < 65) & (low_income | basic_skills)
+    free = alive & ~holding
+    working_age = (age >= 18) & (age < 65)
+    return {"seeking": free & ~P["never_works"][:, None], "free": free, "laid_off": laid_off,
+            "attached": attached, "working_age": working_age,
+            "youth_age": (age >= yt["min_age"]) & (age < yt["max_age"] + 1),
+            "basic_skills": np.broadcast_to((P["education"] == 0)[:, None], (n, T))}
 
-    stream = np.select([is_dw, is_youth, is_adult], [DISLOCATED, YOUTH, ADULT], -1)
-    rate = np.array([wp["adult"]["entry_rate"], dw["entry_rate"], yt["entry_rate"]])
+
+def _low_income(P, earn, world, rows=None):
+    """Earnings of the last two quarters, annualized, under the poverty guideline for the family.
+
+    WIOA sec. 3(36) tests family income against the poverty line; ``rows`` names the people of
+    ``earn``'s rows when it holds only some.
+    """
+    pov = world.params["poverty"]
+    rows = slice(None) if rows is None else rows
+    family = 1 + P["has_partner"][rows].astype(np.int64) + P["n_children"][rows]
+    guideline = pov["fpl_first"] + pov["fpl_additional"] * (family - 1)
+    recent = np.zeros(earn.shape)
+    recent[:, 2:] = earn[:, 1:-1] + earn[:, :-2]
+    return 2 * recent < guideline[:, None]
+
+
+def _streams(rules, low_income, world):
+    """Each person-quarter's stream (-1 if none) and entry hazard, from :func:`_rules` and the income test.
+
+    A dislocated worker enters that stream; otherwise a low-income young person enters as a youth,
+    and a low-income or basic-skills-deficient job seeker of working age as an adult.
+    """
+    wp, T = world.params["wioa"], world.T
+    r = rules
+    is_dw = r["seeking"] & r["laid_off"] & r["working_age"]
+    is_youth = ~is_dw & r["free"] & r["youth_age"] & low_income
+    is_adult = ~is_dw & ~is_youth & r["seeking"] & r["attached"] & r["working_age"] & (low_income | r["basic_skills"])
+    stream = np.where(is_dw, DISLOCATED, np.where(is_youth, YOUTH, np.where(is_adult, ADULT, -1)))
+    rate = np.array([wp["adult"]["entry_rate"], wp["dislocated_worker"]["entry_rate"], wp["youth"]["entry_rate"]])
     hazard = np.where(stream >= 0, rate[np.maximum(stream, 0)], 0.0)
     hazard[:, :FIRST_ENTRY_Q] = 0
     hazard[:, T - LAST_ENTRY_BEFORE_END:] = 0
     return stream, hazard
 
 
-def _participate(who, q0, period, stream, P, earn, effect_so_far, *, rng, world):
-    """Training, exit and effects for one period of each person in ``who`` entering at ``q0``.
+def _participate(who, q0, period, program, P, earn, effect_so_far, *, rng, world):
+    """Training, exit and effects for one period of each person in ``who`` entering at ``q0`` in ``program``.
 
     ``effect_so_far`` holds the WIOA multiplier of earlier periods and is updated in place
     (``who`` holds each person at most once, so plain indexing does it); earnings before
@@ -193,7 +221,7 @@ def _participate(who, q0, period, stream, P, earn, effect_so_far, *, rng, world)
     exit_date = np.maximum(cal.start_date(exit_q) + rng.integers(0, 90, m), entry_date + 1)
     return {
         "person": who, "period": np.full(m, period, dtype=np.int8), "entry_q": q0, "exit_q": exit_q,
-        "program": STREAMS[stream[who, q0]], "state": P["state_q"][who, q0],
+        "program": STREAMS[program], "state": P["state_q"][who, q0],
         "entry_date": entry_date, "exit_date": exit_date, "pilot": pilot, "propensity": propensity,
         "trained": trained, "effect": effect, "pre": pre, "base": base, "y0_post": y0_post, "y1_post": y1_post,
         "employed_at_entry": seen[np.arange(m), q0] > 0,
