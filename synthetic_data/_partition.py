@@ -394,7 +394,7 @@ def build_partition(world, k):
         "transfer_in": st["transfer_in"][seen], "stop_out_terms": st["stop_out_terms"][seen].astype(np.int8),
         "completes": st["completes"][seen]})
 
-    # WIOA: one record per participation, some repeated as in real extracts.
+    # WIOA: one record per period of participation, some repeated as in real extracts.
     rng = stream(seed, "wioa_noise", k)
     wp = wioa["person"]
     dup = rng.random(len(wp)) < noise["wioa"].get("duplicate_rows", 0.0)
@@ -402,13 +402,16 @@ def build_partition(world, k):
     r.sort(kind="stable")
     ssn, first, last, dob = _identity(P, wp[r], wioa["entry_q"][r], noise["wioa"], rng)
     ids = _ids(rid, len(r))
-    state = P["state_q"][wp[r], wioa["entry_q"][r]]
-    # PIRL 100: a state prefix and ten base-36 characters derived from the person, stable across entries.
+    state = wioa["state"][r]
+    # PIRL 100: a state prefix and ten base-36 characters derived from the person, the same for every
+    # period of participation (a second period is in the state of the first, see _wioa).
+    first_state = np.zeros(n, dtype=np.int64)
+    first_state[wp[wioa["period"] == 1]] = wioa["state"][wioa["period"] == 1]
     digits = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     code = (P["person_id"][wp[r]] * 2_654_435_761 + seed) % 36 ** 10
     chars = np.stack([digits[(code // 36 ** i) % 36] for i in range(9, -1, -1)], axis=1)
     # a row of ten one-character strings, read as one ten-character string: no loop over records
-    uii = np.char.add(geo.state_abbr[state].astype(str), np.ascontiguousarray(chars).view("<U10").ravel())
+    uii = np.char.add(geo.state_abbr[first_state[wp[r]]].astype(str), np.ascontiguousarray(chars).view("<U10").ravel())
     cert_cips = np.array([g["cip"] for g in progs if "certificate" in g["levels"]], dtype=object)
     tcip = np.where(wioa["trained"][r], rng.choice(cert_cips, size=len(r)), None).astype(object)
     exit_date = np.where(wioa["exit_date"][r] < world.reference_date, wioa["exit_date"][r], np.datetime64("NaT"))
@@ -460,7 +463,8 @@ def build_partition(world, k):
                              "record_id": i, "person_id": pid})
         for t, i, pid in xwalk])
     out["wioa_effect"] = _arrow("wioa_effect", {
-        "person_id": P["person_id"][wp], "entry_date": wioa["entry_date"], "exit_date": wioa["exit_date"],
+        "person_id": P["person_id"][wp], "period": wioa["period"], "entry_date": wioa["entry_date"],
+        "exit_date": wioa["exit_date"],
         "program": wioa["program"].astype(object), "pilot_study": wioa["pilot"], "propensity": wioa["propensity"],
         "trained": wioa["trained"], "effect": wioa["effect"], "pre_earnings": wioa["pre"], "base_earnings": wioa["base"],
         "y0_post": wioa["y0_post"], "y1_post": wioa["y1_post"]})

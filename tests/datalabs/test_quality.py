@@ -167,14 +167,13 @@ def test_placeholder_and_missing_rates_match_the_profile_parameters(table, col, 
 
 
 def test_wioa_repeated_records_equal_the_planted_duplicates(report, tiny_con):
-    """One participation per person is planted; the extract repeats some: records minus people."""
-    planted = tiny_con.sql("SELECT COUNT(*) - COUNT(DISTINCT person_id) FROM truth.crosswalk "
-                           "WHERE source_table = 'wioa'").fetchall()[0][0]
+    """Each period of participation is planted once; the extract repeats some: records minus periods."""
+    periods = tiny_con.sql("SELECT COUNT(*) FROM truth.wioa_effect").fetchall()[0][0]
+    planted = tiny_con.sql("SELECT COUNT(*) FROM truth.crosswalk WHERE source_table = 'wioa'").fetchall()[0][0] - periods
     assert planted > 0
     assert report.value("wioa", "group:participation", "unique_individual_id, entry_date", metric="count") == planted
     rate = float(_param(tiny_con, "noise.wioa.duplicate_rows"))
-    people = tiny_con.sql("SELECT COUNT(DISTINCT person_id) FROM truth.crosswalk WHERE source_table = 'wioa'").fetchall()[0][0]
-    assert abs(planted / people - rate) <= 4 * math.sqrt(rate * (1 - rate) / people)
+    assert abs(planted / periods - rate) <= 4 * math.sqrt(rate * (1 - rate) / periods)
 
 
 def test_vendor_duplicate_registrations_equal_the_truth(report, tiny_con):
