@@ -21,6 +21,8 @@ observational pool gives an experimental benchmark, as in the National Supported
 
 import numpy as np
 
+from . import _reference as ref
+
 from ._labor import CLOSED, LAYOFF
 
 __all__ = ["simulate_wioa"]
@@ -117,7 +119,9 @@ def _rules(P, J, earn, world):
     # Dislocated: a main job held `min_tenure_quarters` or more ended in a layoff or a closure in one
     # of the last few quarters (the tenure stands for the attachment WIOA sec. 3(15)(A)(ii) asks for).
     dw = wp["dislocated_worker"]
-    lost = main & np.isin(J["reason"], [LAYOFF, CLOSED]) & (J["end"] - J["start"] + 1 >= dw["min_tenure_quarters"])
+    # a temporary layoff awaiting recall is not a dislocation (sec. 3(15): unlikely to return)
+    lost = (main & np.isin(J["reason"], [LAYOFF, CLOSED]) & ~J["temp"]
+            & (J["end"] - J["start"] + 1 >= dw["min_tenure_quarters"]))
     laid_off = np.zeros((n, T), dtype=bool)
     for lag in range(1, dw["quarters_after_layoff"] + 1):
         m = lost & (J["end"] + lag < T)
@@ -144,13 +148,17 @@ def _low_income(P, earn, world, rows=None):
     WIOA sec. 3(36) tests family income against the poverty line; ``rows`` names the people of
     ``earn``'s rows when it holds only some.
     """
-    pov = world.params["poverty"]
     rows = slice(None) if rows is None else rows
     family = 1 + P["has_partner"][rows].astype(np.int64) + P["n_children"][rows]
-    guideline = pov["fpl_first"] + pov["fpl_additional"] * (family - 1)
+    # the HHS poverty guideline of each quarter's year (reference/assistance_policy.toml)
+    by_year = {int(y): g for y, g in ref.assistance_policy()["poverty"]["guideline"].items() if y.isdigit()}
+    years = world.cal.year(np.arange(world.T))
+    first = np.array([by_year[min(max(y, min(by_year)), max(by_year))]["first"] for y in years], dtype=np.float64)
+    extra = np.array([by_year[min(max(y, min(by_year)), max(by_year))]["additional"] for y in years], dtype=np.float64)
+    guideline = first[None, :] + extra[None, :] * (family[:, None] - 1)
     recent = np.zeros(earn.shape)
     recent[:, 2:] = earn[:, 1:-1] + earn[:, :-2]
-    return 2 * recent < guideline[:, None]
+    return 2 * recent < guideline
 
 
 def _streams(rules, low_income, world):
