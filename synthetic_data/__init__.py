@@ -22,6 +22,7 @@ from ._errors import (
     ValidationError,
 )
 from ._generate import generate
+from ._manifest import GENERATOR_VERSION
 from ._profiles import available_profiles, load_profile
 from ._realism import published_series, realism
 from ._schema import LEARNER_TABLES as TABLES
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_SEED",
+    "GENERATOR_VERSION",
     "TABLES",
     "TRUTH_TABLES",
     "available_profiles",

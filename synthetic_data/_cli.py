@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from ._errors import OutputError, ProfileError, SeedError, StatelabError, ValidationError
+from ._manifest import MANIFEST
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Synthetic linked state administrative records for the statelab course.")
@@ -60,8 +61,8 @@ def validate(dataset: Path = typer.Argument(..., help="A dataset folder.")):
     """Check a dataset's files, keys and invariants; list every failure."""
     from ._validate import validate_dataset
 
-    if not (dataset / "manifest.json").exists():
-        _fail(f"{dataset} is not a complete dataset (no manifest.json)", 2)
+    if not (dataset / MANIFEST).exists():
+        _fail(f"{dataset} is not a complete dataset (no {MANIFEST})", 2)
     try:
         validate_dataset(dataset)
     except ValidationError as exc:

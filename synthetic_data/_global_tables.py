@@ -8,6 +8,7 @@ from . import _reference as ref
 from ._employers import NEVER, size_class
 from ._partition import _arrow
 from ._procurement import procurement_tables
+from ._rng import stream
 
 __all__ = ["global_tables"]
 
@@ -49,7 +50,7 @@ def global_tables(world, *, march_employment):
         "sector": np.array([i["sector"] for i in insts], dtype=object)})
     liability = np.where(E["birth_q"] >= 0, cal.start_date(np.maximum(E["birth_q"], 0)),
                          cal.start_date(E["birth_q"]))
-    rng = np.random.default_rng(np.random.SeedSequence(world.seed, spawn_key=(31_337,)))
+    rng = stream(world.seed, "employer_liability")
     liability = liability + rng.integers(0, 90, len(liability))
     closed = E["death_q"] < NEVER
     inactive = np.where(closed, cal.start_date(np.where(closed, E["death_q"], 0)) + 89, np.datetime64("NaT"))

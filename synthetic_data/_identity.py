@@ -8,6 +8,7 @@ same mistake repeats on every row that identity produces.
 import numpy as np
 
 from ._reference import nickname_arrays
+from ._rng import stream
 from ._strings import ljust, zfill
 
 __all__ = ["make_ssns", "is_never_issued", "apply_noise", "NOISE_FIELDS"]
@@ -38,7 +39,7 @@ def make_ssns(person_ids, *, seed, codes=None, as_bytes=False):
         raise ValueError(f"codes must be between 1 and {_SPACE:,} (the never-issued SSNs), got {codes!r}")
     if len(ids) and ids.max() >= space:
         raise ValueError(f"{space:,} SSN codes cannot hold person id {int(ids.max()):,}; give more codes")
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7_777,)))
+    rng = stream(seed, "ssn_mapping")
     while True:
         a = int(rng.integers(1, space)) if space > 1 else 1
         if np.gcd(a, space) == 1:
