@@ -1,13 +1,13 @@
 """Finding datasets and opening them: ``data_root``, ``ensure_dataset``, ``connect``."""
 
-import json
 import os
 from pathlib import Path
 
 import duckdb
 
 from ._database import LEARNER_DB, TRUTH_DB
-from ._errors import DatasetNotFoundError
+from ._errors import DatasetNotFoundError, OutputError
+from ._manifest import MANIFEST, is_current, read_manifest
 from ._profiles import load_profile
 from ._rng import check_seed
 from ._schema import LEARNER_TABLES, tables
@@ -38,22 +38,29 @@ def dataset_path(profile="default", *, seed=DEFAULT_SEED, data_root=None):
 
 def manifest(dataset):
     """The manifest of a complete dataset, or raise :class:`DatasetNotFoundError`."""
-    path = Path(dataset) / "manifest.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatasetNotFoundError(f"no complete dataset at {dataset} (no manifest.json); "
-                                   "generate one with `statelab-data generate`") from None
+    return read_manifest(dataset)
 
 
 def ensure_dataset(profile="default", *, seed=DEFAULT_SEED, data_root=None, truth=True, progress=False):
-    """Return the dataset folder for (profile, seed), generating it first if it is missing."""
+    """Return the dataset folder for (profile, seed), generating it first if it is missing or stale.
+
+    A dataset made by an older generator version is regenerated in place (the old one stays until the
+    new one is complete); if that folder cannot be written, :class:`OutputError` says so.
+    """
     from ._generate import generate, recover_interrupted
 
     path = dataset_path(profile, seed=seed, data_root=data_root)
     recover_interrupted(path)
-    if not (path / "manifest.json").exists():
-        generate(profile, seed=seed, out=path, truth=truth, overwrite=path.exists(), progress=progress)
+    if not is_current(path):
+        stale = (path / MANIFEST).exists()
+        try:
+            generate(profile, seed=seed, out=path, truth=truth, overwrite=path.exists(), progress=progress)
+        except OutputError as exc:
+            if not stale:
+                raise
+            raise OutputError(f"the dataset at {path} was made by an older generator and cannot be replaced "
+                              f"there ({exc}); ask whoever manages it to run `statelab-data generate "
+                              f"--profile {profile} --seed {seed} --overwrite`") from None
     return path
 
 

@@ -23,6 +23,7 @@ from ._connect import DEFAULT_SEED, dataset_path
 from ._database import EmployerQuarter, build_databases
 from ._errors import OutputError
 from ._global_tables import global_tables
+from ._manifest import GENERATOR_VERSION, MANIFEST
 from ._partition import build_partition
 from ._profiles import load_profile
 from ._rng import check_seed
@@ -30,10 +31,8 @@ from ._schema import tables
 from ._validate import validate_dataset
 from ._world import World
 
-__all__ = ["generate", "write_partition", "MANIFEST", "GENERATOR_VERSION"]
+__all__ = ["generate", "write_partition"]
 
-MANIFEST = "manifest.json"
-GENERATOR_VERSION = "1"
 _PARQUET = dict(compression="zstd", use_dictionary=True, write_statistics=True)
 
 
@@ -52,10 +51,11 @@ _WORLDS = {}
 def _world(profile, seed):
     """The world of (profile, seed), built once per process for all the partitions it runs.
 
-    Keyed by the profile's parameters, not its name: a profile file edited between two
-    runs in one process (a notebook) gives a new world, never a stale one.
+    ``profile`` is a profile's name or its parameters as :func:`generate` parsed them (workers get
+    the parameters, so the profile is read once). Keyed by the parameters, not the name: a profile
+    file edited between two runs in one process (a notebook) gives a new world, never a stale one.
     """
-    params = load_profile(profile)
+    params = profile if isinstance(profile, dict) else load_profile(profile)
     key = (json.dumps(params, sort_keys=True, default=str), seed)
     if key not in _WORLDS:
         while len(_WORLDS) >= 2:
@@ -80,7 +80,7 @@ def _split(t, key):
 
 
 def write_partition(profile, seed, k, root, truth=True):
-    """Build partition ``k`` and write its files under ``root``.
+    """Build partition ``k`` and write its files under ``root``; ``profile``: a name or parsed parameters.
 
     Returns ``(row counts per table, employer-quarter partial)``; the partial is a few
     arrays per employer and quarter, small enough to send back from a worker process.
@@ -200,7 +200,7 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
     workers = min(workers or os.cpu_count() or 1, n_parts)
     try:
         counts = {}
-        world = _world(profile, seed)      # in-process partitions (workers=1) reuse it
+        world = _world(params, seed)       # in-process partitions (workers=1) reuse it
         eq = EmployerQuarter(world)
         bar = None
         if progress:
@@ -217,20 +217,21 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
 
         if workers == 1 and dask is None:
             for k in range(n_parts):
-                add(write_partition(profile, seed, k, tmp, truth))
+                add(write_partition(params, seed, k, tmp, truth))
         else:
             with _executor(workers, dask) as pool:
-                futures = [pool.submit(write_partition, profile, seed, k, tmp, truth) for k in range(n_parts)]
+                futures = [pool.submit(write_partition, params, seed, k, tmp, truth) for k in range(n_parts)]
                 for f in as_completed(futures):
                     add(f.result())
-        for name, t in global_tables(world).items():
+        march = eq.march_employment()
+        eq = eq.table()
+        _write(eq, _folder(tmp, "employer_quarter") / "part-00000.parquet")
+        counts["employer_quarter"] = eq.num_rows
+        for name, t in global_tables(world, march_employment=march).items():
             if tables()[name].audience == "truth" and not truth:
                 continue
             _write(t, _folder(tmp, name) / "part-00000.parquet")
             counts[name] = t.num_rows
-        eq = eq.table()
-        _write(eq, _folder(tmp, "employer_quarter") / "part-00000.parquet")
-        counts["employer_quarter"] = eq.num_rows
         build_databases(tmp, salt=params["linkage"]["hash_salt"], truth=truth,
                         mode=params.get("output", {}).get("database", "tables"))
         if bar:

@@ -15,8 +15,8 @@ def participants():
     # Many more participants than the course profile has, so estimates are precise enough
     # to compare; the model is the default profile's, only participation is scaled up.
     params = sd.load_profile("default")
-    for key in ("p_dislocated", "p_adult", "p_youth"):
-        params["wioa"][key] *= 6
+    for stream in ("adult", "dislocated_worker", "youth"):
+        params["wioa"][stream]["entry_rate"] *= 6
     world = World(params, sd.DEFAULT_SEED)
     parts = [build_partition(world, k) for k in range(6)]
     eff = pd.concat([p["wioa_effect"].to_pandas() for p in parts])
