@@ -26,6 +26,7 @@ import pandas as pd
 from . import agreements, catalog, equity, quality, story, tracks
 from . import deliverables as dl
 from . import linkage_report as lr
+from ._common import check_track, quiet
 
 __all__ = [
     "TEAM_ROLES",
@@ -75,13 +76,8 @@ SPECS: dict[str, dl.DeliverableSpec] = {
 }
 
 
-def _check_track(track) -> str:
-    tracks.get_track(track)  # clear error for a bad name
-    return track
-
-
 # ----------------------------------------------------------------------------------- examples
-@lr.quiet
+@quiet
 def example_deliverables(con, track: str, *, team: str = "Example state team") -> dict[str, dl.Deliverable]:
     """The course's filled examples of the deliverables of months 1 to 8, for ``track``.
 
@@ -94,7 +90,7 @@ def example_deliverables(con, track: str, *, team: str = "Example state team") -
     dict
         Kind -> :class:`~statelab.datalabs.deliverables.Deliverable`, in the order of :data:`STRAND`.
     """
-    _check_track(track)
+    check_track(track)
     case = tracks.get_track(track)
     headline = case.measure(case.research_questions[0].measures[0])
     baseline = tracks.describe_measure(con, case, headline.name)
@@ -178,7 +174,7 @@ def load_deliverables(folder: str | Path, track: str | None = None) -> dict[str,
     if not folder.is_dir():
         raise FileNotFoundError(f"no deliverables folder {str(folder)!r}")
     if track is not None:
-        _check_track(track)
+        check_track(track)
     found: dict[str, dl.Deliverable] = {}
     for path in sorted(folder.glob("*.json")):
         try:
@@ -213,48 +209,7 @@ ACTION_PLAN = dl.DeliverableSpec(
     required=("team", "goal", "journey", "near_term_product", "milestones", "owners", "risks", "sustainability",
               "share_with_states"),
     optional=("decisions_needed", "prepared_by"),
-    template_source=lr.HEADER_TEMPLATE + """## Goal
-
-{{ goal }}
-
-## Where we stand: the nine months in one table
-
-{{ journey | block }}
-
-## Near-term product
-
-{{ near_term_product }}
-
-## Milestones for the next twelve months
-
-{{ milestones | block }}
-
-## Owners
-
-{{ owners | block }}
-
-## Risks and how we will manage them
-
-{{ risks | block }}
-
-## Sustainability
-
-{{ sustainability | bullets }}
-
-## What we will share with other states
-
-{{ share_with_states | bullets }}
-
-{% if decisions_needed %}
-## Decisions we need from leadership
-
-{{ decisions_needed | bullets }}
-
-{% endif %}
-{% if prepared_by %}
-*Prepared by {{ prepared_by }}.*
-{% endif %}
-""")
+)
 
 
 def _first(value, default: str) -> str:
@@ -346,7 +301,7 @@ def action_plan(deliverables: Mapping[str, dl.Deliverable], track: str, *, team:
     Missing deliverables do not stop the draft: their months show as missing in ``journey``. Keywords
     replace fields.
     """
-    _check_track(track)
+    check_track(track)
     case = tracks.get_track(track)
     journey = status(deliverables)
     journey["what it established"] = [

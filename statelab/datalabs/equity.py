@@ -24,8 +24,13 @@ import math
 
 import pandas as pd
 
-from . import linkage_report as lr
+from ._common import (AGE_BANDS, check_name, check_track, quiet, require_truth, rounded, table_exists,
+                      unit_group_sql)
+from .business_index import estimate_business_error
 from .deliverables import Deliverable, DeliverableSpec
+from .linkage_error import estimate_linkage_error
+from .pipelines import ANALYSIS_TABLES
+from .truth_checks import mpi_quality
 
 __all__ = [
     "OUTCOMES",
@@ -72,14 +77,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "procurement": ("minority_certified", "certified", "size_class"),
 }
 
-_GROUP_ORDER = {"age_band": list(lr.AGE_BANDS) + ["unknown"],
+_GROUP_ORDER = {"age_band": list(AGE_BANDS) + ["unknown"],
                 "education": ["less_than_hs", "high_school", "some_college", "associate", "bachelor_plus"]}
-
-
-def _check_track(track) -> str:
-    if track not in lr.TRACK_NAMES:
-        raise ValueError(f"unknown track {track!r}; choose one of {list(lr.TRACK_NAMES)}")
-    return track
 
 
 def _check_by(track: str, by) -> str:
@@ -97,7 +96,7 @@ def _check_outcome(track: str, outcome) -> str:
 
 
 def _require_table(con, name: str, hint: str) -> None:
-    if not lr._table_exists(con, name):
+    if not table_exists(con, name):
         raise ValueError(f"the workspace has no table {name!r}: {hint}")
 
 
@@ -110,7 +109,7 @@ def _order(df: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------- who is missing
-@lr.quiet
+@quiet
 def missing_identifiers(con, *, by: str = "sex", prefix: str = "mpi") -> pd.DataFrame:
     """Who is missing from which source: identifier gaps and isolation, per source and group.
 
@@ -127,11 +126,11 @@ def missing_identifiers(con, *, by: str = "sex", prefix: str = "mpi") -> pd.Data
         shares of the units (``only_in_this_source``: the unit's MPI person has records in no other file,
         so nothing else is known about them).
     """
-    p = lr._check_name(prefix, "prefix")
+    p = check_name(prefix, "prefix")
     if by not in ("sex", "age_band", "state_fips"):
         raise ValueError(f"by must be 'sex', 'age_band' or 'state_fips', got {by!r}")
     _require_table(con, f"{p}_unit_index", "build the MPI first (linkage_report.build_mpi)")
-    g = lr._unit_group_sql(by, "u")
+    g = unit_group_sql(by, "u")
     out = con.sql(f"""
         WITH ns AS (
             SELECT x.mpi_id, COUNT(DISTINCT u.source_table) AS n_sources
@@ -152,7 +151,7 @@ def missing_identifiers(con, *, by: str = "sex", prefix: str = "mpi") -> pd.Data
     return out
 
 
-@lr.quiet
+@quiet
 def linkage_error_by_group(con, *, by: str = "sex", prefix: str = "mpi") -> pd.DataFrame:
     """Estimated linkage error by group, from proxy signals only (no truth).
 
@@ -173,7 +172,7 @@ def linkage_error_by_group(con, *, by: str = "sex", prefix: str = "mpi") -> pd.D
     """
     if by not in ("sex", "age_band", "state_fips", "source_table"):
         raise ValueError(f"by must be 'sex', 'age_band', 'state_fips' or 'source_table', got {by!r}")
-    est = lr.estimate_linkage_error(con, prefix=prefix, by=by)
+    est = estimate_linkage_error(con, prefix=prefix, by=by)
     est = est[est["group"] != "unknown"]
     cols = ["group", "units", "anchor_pairs", "share_without_ssn", "name_dob_recall", "est_recall",
             "est_missed_share"]
@@ -181,7 +180,7 @@ def linkage_error_by_group(con, *, by: str = "sex", prefix: str = "mpi") -> pd.D
 
 
 # ----------------------------------------------------------------------------------- outcomes
-@lr.quiet
+@quiet
 def outcome_disparities(con, track: str, *, by: str, outcome: str | None = None,
                         reference: str | None = None, min_n: int = 1) -> pd.DataFrame:
     """A track's outcome by group, next to who could be measured at all.
@@ -209,12 +208,12 @@ def outcome_disparities(con, track: str, *, by: str, outcome: str | None = None,
         procurement ``rate`` is the mean per firm. ``difference`` is ``rate`` minus the overall rate;
         ``ratio`` is ``rate`` over the reference group's rate.
     """
-    _check_track(track)
+    check_track(track)
     _check_by(track, by)
     outcome = _check_outcome(track, outcome)
     if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
         raise ValueError(f"min_n must be a whole number of at least 1, got {min_n!r}")
-    table = lr.ANALYSIS_TABLES[track]
+    table = ANALYSIS_TABLES[track]
     _require_table(con, table, f"run linkage_report.prepare_track(con, {track!r}) first")
     where = OUTCOMES[track][outcome][1] or "TRUE"
     if track == "procurement":
@@ -270,7 +269,7 @@ def _award_row(con, firms: str, group: str) -> pd.DataFrame:
     return pd.DataFrame([out])
 
 
-@lr.quiet
+@quiet
 def award_ratio(con) -> pd.DataFrame:
     """Contracts won by certified minority-owned firms relative to firms of the same size (procurement).
 
@@ -290,7 +289,7 @@ def award_ratio(con) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------- truth (instructor)
-@lr.quiet
+@quiet
 def true_linkage_error_by_group(con, *, by: str = "sex", prefix: str = "mpi") -> pd.DataFrame:
     """True linkage recall and under-linking by group (**instructor/test tool**: needs ``truth=True``).
 
@@ -298,12 +297,12 @@ def true_linkage_error_by_group(con, *, by: str = "sex", prefix: str = "mpi") ->
     the unit's ``state_fips``. Returns ``group, true_pairs, recall, missed_share, persons,
     under_linking_rate``.
     """
-    q = lr.mpi_quality(con, prefix=prefix, by=by)
+    q = mpi_quality(con, prefix=prefix, by=by)
     q["missed_share"] = 1 - q["recall"]
     return _order(q[["group", "true_pairs", "recall", "missed_share", "persons", "under_linking_rate"]], by)
 
 
-@lr.quiet
+@quiet
 def true_outcome_rates(con, track: str, *, by: str) -> pd.DataFrame:
     """Measured outcome rates next to the truth (**instructor/test tool**: needs ``truth=True``).
 
@@ -319,12 +318,12 @@ def true_outcome_rates(con, track: str, *, by: str) -> pd.DataFrame:
     pandas.DataFrame
         One row per group.
     """
-    _check_track(track)
+    check_track(track)
     _check_by(track, by)
-    lr._require_truth(con)
+    require_truth(con)
     if track == "procurement":
         raise ValueError("for procurement use true_award_ratio(con)")
-    table = lr.ANALYSIS_TABLES[track]
+    table = ANALYSIS_TABLES[track]
     _require_table(con, table, f"run linkage_report.prepare_track(con, {track!r}) first")
     if track == "workforce":
         person = ("SELECT a.*, c.person_id, a.filed_quarter + 2 AS target FROM wf_analysis AS a "
@@ -381,7 +380,7 @@ def true_outcome_rates(con, track: str, *, by: str) -> pd.DataFrame:
     return _order(df, by)
 
 
-@lr.quiet
+@quiet
 def true_award_ratio(con) -> pd.DataFrame:
     """:func:`award_ratio` computed from the truth (**instructor/test tool**: needs ``truth=True``).
 
@@ -389,7 +388,7 @@ def true_award_ratio(con) -> pd.DataFrame:
     attributed through ``truth.business_crosswalk`` and size comes from the employer file on the true EIN.
     Also reports ``uncertified_minority_share``: minority-owned firms missing from the registry.
     """
-    lr._require_truth(con)
+    require_truth(con)
     con.sql("""
         CREATE OR REPLACE TEMP TABLE _dl_true_firms AS
         WITH awards AS (
@@ -424,54 +423,7 @@ EQUITY_ASSESSMENT = DeliverableSpec(
     required=("team", "scope", "who_is_missing", "linkage_error", "outcome_disparities", "findings",
               "mitigations"),
     optional=("lifecycle", "outcome_label", "method_note", "limits", "prepared_by"),
-    template_source=lr.HEADER_TEMPLATE + """## Scope
-
-{{ scope }}
-
-{% if lifecycle %}
-## Across the data life cycle
-
-{{ lifecycle | table(["stage", "question", "what we checked"], ["Stage", "Question", "What we checked"]) }}
-
-{% endif %}
-## Who is missing from which source
-
-{{ who_is_missing | block }}
-
-## Disparate error in linkage (estimated)
-
-{{ linkage_error | block }}
-
-{% if method_note %}
-{{ method_note }}
-
-{% endif %}
-## Disparities in outcomes
-
-{% if outcome_label %}
-Outcome: **{{ outcome_label }}**.
-
-{% endif %}
-{{ outcome_disparities | block }}
-
-## Findings
-
-{{ findings | bullets }}
-
-## Mitigations
-
-{{ mitigations | bullets }}
-
-{% if limits %}
-## Limits of this assessment
-
-{{ limits | bullets }}
-
-{% endif %}
-{% if prepared_by %}
-*Prepared by {{ prepared_by }}.*
-{% endif %}
-""")
+)
 
 _LIFECYCLE = [
     {"stage": "Collection", "question": "Who is never recorded, or recorded without identifiers?",
@@ -553,7 +505,7 @@ def _missed_link_finding(est: pd.DataFrame) -> str | None:
             f"birth carry fewer of group {hi}'s links when the SSN is missing.{cause}")
 
 
-@lr.quiet
+@quiet
 def equity_assessment(con, track: str, *, team: str = "Example state team", by: str | None = None,
                       min_n: int = 11, **fields) -> Deliverable:
     """The unit 7 deliverable, filled in from the workspace for ``track``.
@@ -563,7 +515,7 @@ def equity_assessment(con, track: str, *, team: str = "Example state team", by: 
     outcome by ``by`` (groups smaller than ``min_n`` left out), and findings written from those numbers.
     Written fields (scope, mitigations) start from the course's example text. Keywords replace fields.
     """
-    _check_track(track)
+    check_track(track)
     by = by or _DEFAULT_BY[track]
     _check_by(track, by)
     findings: list[str] = []
@@ -575,7 +527,7 @@ def equity_assessment(con, track: str, *, team: str = "Example state team", by: 
             {"source": "vendor_dot", "who is missing": "firms with a lost tax ID (no EIN to link on)",
              "visible in the data?": "yes"},
         ])
-        link = lr.estimate_business_error(con)
+        link = estimate_business_error(con)
         method_note = ("Conflicting evidence inside links (names that differ under one EIN, EINs that differ under "
                        "one name) signals false links; certification records matched to no vendor bound the missed "
                        "ones.")
@@ -619,11 +571,11 @@ def equity_assessment(con, track: str, *, team: str = "Example state team", by: 
         "team": team,
         "scope": _SCOPE[track],
         "lifecycle": _LIFECYCLE,
-        "who_is_missing": lr._rounded(who),
-        "linkage_error": lr._rounded(link),
+        "who_is_missing": rounded(who),
+        "linkage_error": rounded(link),
         "method_note": method_note,
         "outcome_label": outcome_label,
-        "outcome_disparities": lr._rounded(outcome_table),
+        "outcome_disparities": rounded(outcome_table),
         "findings": findings,
         "mitigations": _MITIGATIONS[track],
         "limits": ["Estimated error by group is a proxy: it sees surname changes better than other causes.",
