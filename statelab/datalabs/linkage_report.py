@@ -61,10 +61,6 @@ from .tech_stack import EXAMPLE_STACK_WEIGHTS, STACK_CRITERIA, score_stack, stac
 from .tracks import TRACK_NAMES
 from .truth_checks import business_index_quality, mpi_quality
 
-# The course's tests call these two private helpers by their historical names.
-from ._common import components as _components  # noqa: E402,F401
-from .business_index import norm_name_sql as _norm_name_sql  # noqa: E402,F401
-
 __all__ = [
     "PERSON_SOURCES",
     "FIELDS",

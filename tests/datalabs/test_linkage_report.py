@@ -24,6 +24,7 @@ import pytest
 
 import synthetic_data as sd
 from statelab import linkage
+from statelab.datalabs import _common, business_index
 from statelab.datalabs import deliverables as dl
 from statelab.datalabs import linkage_report as lr
 
@@ -181,7 +182,7 @@ def test_levels_on_crafted_units():
 
 def test_components_close_links_transitively():
     ids = np.array([10, 11, 12, 13, 14])
-    got = lr._components(ids, np.array([10, 13]), np.array([12, 12]))
+    got = _common.components(ids, np.array([10, 13]), np.array([12, 12]))
     assert list(got) == [10, 11, 10, 10, 14]
 
 
@@ -216,7 +217,7 @@ def test_business_index_against_truth_on_course_data(course_con):
 def test_business_name_standardization():
     con = duckdb.connect()
     names = ["Alexander, L.L.C.", "ALEXANDER LLC", "The Alexander Llc DBA Smith", "ALEXANDER L L C", "Alexander, Inc."]
-    got = [con.sql(f"SELECT {lr._norm_name_sql(repr(n))}").fetchall()[0][0] for n in names]
+    got = [con.sql(f"SELECT {business_index.norm_name_sql(repr(n))}").fetchall()[0][0] for n in names]
     assert got == ["ALEXANDER"] * 5
 
 
