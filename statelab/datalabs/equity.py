@@ -5,8 +5,8 @@ groups, on the workspace tables unit 6 builds (:func:`statelab.datalabs.linkage_
 
 - :func:`missing_identifiers`: per source and group, the share of identity units without a valid SSN or a
   date of birth, and the share of people found in no other source.
-- :func:`linkage_error_by_group`: the *estimated* share of missed links by group, from proxy signals (no
-  truth): :func:`statelab.datalabs.linkage_report.estimate_linkage_error`.
+- :func:`linkage_error_by_group`: the *estimated* share of missed links by group, from the data alone (no
+  truth): :func:`statelab.datalabs.linkage_error.estimate_linkage_error`.
 - :func:`outcome_disparities`: a track's outcome by group, with the share of records that could reach the
   wage records and the rate among them, differences from the overall rate and ratios to a reference group.
 - :func:`award_ratio` (procurement): contracts won by certified minority-owned firms relative to what other
@@ -153,12 +153,13 @@ def missing_identifiers(con, *, by: str = "sex", prefix: str = "mpi") -> pd.Data
 
 @quiet
 def linkage_error_by_group(con, *, by: str = "sex", prefix: str = "mpi") -> pd.DataFrame:
-    """Estimated linkage error by group, from proxy signals only (no truth).
+    """Estimated missed links by group, from the data only (no truth).
 
-    The estimate of :func:`statelab.datalabs.linkage_report.estimate_linkage_error`: for each group, the
-    share of pairs that must be linked without an SSN (``share_without_ssn``), how often names and date of
-    birth alone carry a near-certain pair over the threshold (``name_dob_recall``), and the resulting
-    ``est_missed_share`` (1 minus estimated recall).
+    The estimate of :func:`statelab.datalabs.linkage_error.estimate_linkage_error`, group by group: how many of
+    the group's units lack a valid SSN (``units_without_ssn``), the share of their pairs that units *with* a
+    valid SSN keep when it is hidden (``hidden_ssn_kept``: how well names and date of birth alone do in this
+    group), the estimated missed pairs and ``est_missed_share`` (1 minus estimated recall) with its standard
+    error ``est_missed_se``.
 
     Parameters
     ----------
@@ -167,15 +168,15 @@ def linkage_error_by_group(con, *, by: str = "sex", prefix: str = "mpi") -> pd.D
     Returns
     -------
     pandas.DataFrame
-        ``group, units, anchor_pairs, share_without_ssn, name_dob_recall, est_recall, est_missed_share``,
-        without the ``'unknown'`` group.
+        ``group, units, units_without_ssn, hidden_ssn_kept, est_missed_pairs, est_recall, est_missed_share,
+        est_missed_se``, without the ``'unknown'`` group.
     """
     if by not in ("sex", "age_band", "state_fips", "source_table"):
         raise ValueError(f"by must be 'sex', 'age_band', 'state_fips' or 'source_table', got {by!r}")
     est = estimate_linkage_error(con, prefix=prefix, by=by)
     est = est[est["group"] != "unknown"]
-    cols = ["group", "units", "anchor_pairs", "share_without_ssn", "name_dob_recall", "est_recall",
-            "est_missed_share"]
+    cols = ["group", "units", "units_without_ssn", "hidden_ssn_kept", "est_missed_pairs", "est_recall",
+            "est_missed_share", "est_missed_se"]
     return _order(est[cols], by)
 
 
@@ -429,7 +430,7 @@ _LIFECYCLE = [
     {"stage": "Collection", "question": "Who is never recorded, or recorded without identifiers?",
      "what we checked": "Missing SSNs and dates of birth by source and group"},
     {"stage": "Linkage", "question": "Whose records are more often left unlinked or merged?",
-     "what we checked": "Estimated missed links by group (proxy signals)"},
+     "what we checked": "Estimated missed links by group (the hidden-SSN check)"},
     {"stage": "Analysis", "question": "Do outcomes differ by group, and could the gap be a measurement artefact?",
      "what we checked": "Outcome by group, next to the share that could be measured"},
     {"stage": "Reporting", "question": "Which groups are too small to publish, and what is hidden by suppression?",
@@ -479,19 +480,17 @@ def _fmt_share(x, digits: int = 1) -> str:
 def _missed_link_finding(est: pd.DataFrame) -> str | None:
     """One sentence comparing the groups with the most and the fewest estimated missed links.
 
-    ``est_missed_share`` is ``share_without_ssn * (1 - name_dob_recall)``, and ``name_dob_recall`` is a share
-    of ``anchor_pairs``, so its sampling error is binomial. A gap within twice the standard error of the
-    difference is reported as no clear difference: on a few thousand pairs a planted mechanism (surname
-    changes) can move the estimate less than chance does.
+    Each group's ``est_missed_share`` comes with a standard error (``est_missed_se``, from the spread of the
+    hidden-SSN check). A gap within twice the standard error of the difference is reported as no clear
+    difference: on a few thousand pairs a planted mechanism (surname changes) can move the estimate less than
+    chance does.
     """
     est = est.dropna(subset=["est_missed_share"]).set_index("group")
     if len(est) < 2:
         return None
     miss = est["est_missed_share"]
     hi, lo = miss.idxmax(), miss.idxmin()
-    n = est["anchor_pairs"].astype(float)
-    r = (est["name_dob_recall"] * n + 1) / (n + 2)  # shrunk, so a recall of exactly 1 still has an error
-    se = est["share_without_ssn"] * (r * (1 - r) / (n + 2)) ** 0.5
+    se = est["est_missed_se"].fillna(0.0)
     margin = 2 * math.hypot(se[hi], se[lo])
     pct = functools.partial(_fmt_share, digits=2)   # gaps of hundredths of a point
 
@@ -542,8 +541,9 @@ def equity_assessment(con, track: str, *, team: str = "Example state team", by: 
         else:
             findings.append("Too few certified minority-owned firms with a known size to compare with others.")
     else:
-        method_note = ("Estimated from the data: the share of pairs that must link without an SSN, and how often "
-                       "names and date of birth alone link pairs that share an SSN and a date of birth.")
+        method_note = ("Estimated from the data: each unit with a valid SSN is checked again with its SSN hidden, "
+                       "and the pairs such units would lose, file by file and group by group, are applied to the "
+                       "units that really lack one. est_missed_se is the standard error of est_missed_share.")
         who = missing_identifiers(con, by="sex")
         link = pd.concat([linkage_error_by_group(con, by="sex"), linkage_error_by_group(con, by="age_band")],
                          ignore_index=True)
@@ -572,13 +572,14 @@ def equity_assessment(con, track: str, *, team: str = "Example state team", by: 
         "scope": _SCOPE[track],
         "lifecycle": _LIFECYCLE,
         "who_is_missing": rounded(who),
-        "linkage_error": rounded(link),
+        "linkage_error": rounded(link, 4),
         "method_note": method_note,
         "outcome_label": outcome_label,
         "outcome_disparities": rounded(outcome_table),
         "findings": findings,
         "mitigations": _MITIGATIONS[track],
-        "limits": ["Estimated error by group is a proxy: it sees surname changes better than other causes.",
+        "limits": ["Estimated missed links assume that units without a valid SSN are like units with one in the "
+                   "same file and group in everything else (names, dates of birth); a clerical review checks it.",
                    "Jobs outside the four states, federal jobs and self-employment are in no wage file."],
     }
     out.update(fields)

@@ -227,8 +227,8 @@ def compare_pairs(con, *, prefix: str = "mpi") -> pd.DataFrame:
     Blocking keeps a pair of units when they share a usable SSN, a date of birth, or the full name
     (first and last). Creates ``{prefix}_pairs`` with ``unit_a < unit_b`` and the columns
     ``ssn_level, first_level, last_level, dob_level`` (levels in :data:`FIELDS`, plus ``missing``)
-    and ``same_source``. Sex is deliberately **not** compared: it is kept back to estimate the false
-    match rate (:func:`estimate_linkage_error`).
+    and ``same_source``. Sex is **not** compared: the two postsecondary files do not record it, and a
+    first name already says it for most people.
 
     Returns
     -------

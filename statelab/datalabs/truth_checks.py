@@ -12,7 +12,7 @@ import pandas as pd
 
 from ._common import age_band_sql, check_name, quiet, require_truth, scalar, table_exists
 
-__all__ = ["mpi_quality", "business_index_quality"]
+__all__ = ["mpi_quality", "link_quality", "business_index_quality"]
 
 
 @quiet
@@ -121,6 +121,48 @@ def mpi_quality(con, *, prefix: str = "mpi", by: str | None = None) -> pd.DataFr
     for c in ("true_pairs", "true_positive_pairs", "persons", "under_linked_persons"):
         out[c] = out[c].astype("int64")
     return out[cols]
+
+
+@quiet
+def link_quality(con, *, prefix: str = "mpi") -> pd.DataFrame:
+    """The accepted links judged against the truth (**instructor/test tool**: needs ``truth=True``).
+
+    A link (a row of ``{prefix}_links``) is *false* when its two identity units belong to different people
+    (each unit takes the true person of most of its records, as in :func:`mpi_quality`). This is what
+    :func:`statelab.datalabs.linkage_error.estimate_linkage_error` estimates as ``est_false_links`` and
+    ``est_precision``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rule and an ``all`` row: ``rule, links, false_links, link_precision``.
+    """
+    p = check_name(prefix, "prefix")
+    require_truth(con)
+    out = con.sql(f"""
+        WITH rp AS (
+            SELECT r.unit_id, c.person_id, COUNT(*) AS n
+            FROM {p}_records AS r
+            JOIN truth.crosswalk AS c ON c.source_table = r.source_table AND c.record_id = r.record_id
+            GROUP BY r.unit_id, c.person_id
+        ),
+        ut AS (
+            SELECT unit_id, person_id FROM (
+                SELECT unit_id, person_id, ROW_NUMBER() OVER (PARTITION BY unit_id ORDER BY n DESC, person_id) AS k
+                FROM rp) AS ranked
+            WHERE k = 1
+        )
+        SELECT COALESCE(l.rule, 'all') AS rule, COUNT(*) AS links,
+               SUM(CASE WHEN a.person_id <> b.person_id THEN 1 ELSE 0 END) AS false_links
+        FROM {p}_links AS l
+        JOIN ut AS a ON a.unit_id = l.unit_a JOIN ut AS b ON b.unit_id = l.unit_b
+        GROUP BY ROLLUP (l.rule)
+        ORDER BY CASE WHEN l.rule IS NULL THEN 1 ELSE 0 END, 1
+    """).df()
+    out["links"] = out["links"].astype("int64")
+    out["false_links"] = out["false_links"].fillna(0).astype("int64")
+    out["link_precision"] = 1 - out["false_links"] / out["links"].where(out["links"] > 0)
+    return out
 
 
 @quiet
