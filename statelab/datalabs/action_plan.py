@@ -7,7 +7,8 @@ folder, in the format :meth:`~statelab.datalabs.deliverables.Deliverable.save` w
 - knows every kind of deliverable of the strand (:data:`SPECS`, :data:`STRAND`) and loads a team's folder
   (:func:`load_deliverables`), reporting which months are still missing (:func:`status`);
 - builds the course's filled examples of months 1 to 8 for a track (:func:`example_deliverables`), from the
-  same public functions the workbooks use, so the plan can be assembled on any dataset;
+  same public functions the workbooks use, labelled as examples: they show what a finished month looks like and
+  never count as a team's work;
 - drafts the action plan from them (:func:`action_plan`): the journey so far, milestones with owners, risks with
   mitigations, sustainability, and what to share with other states;
 - assembles the plan and every earlier deliverable into one document (:func:`assemble_markdown`,
@@ -138,6 +139,8 @@ def example_deliverables(con, track: str, *, team: str = "Example state team") -
     out["linkage_report"] = lr.linkage_report(con, track, team=team)
     out["equity_assessment"] = equity.equity_assessment(con, track, team=team)
     out["story_report"] = story.story_report(con, track, team=team)
+    for doc in out.values():  # labelled: the course's text is never a team's deliverable
+        doc.example, doc.title = True, f"Example: {doc.title}"
     return out
 
 
@@ -191,13 +194,19 @@ def load_deliverables(folder: str | Path, track: str | None = None) -> dict[str,
 
 
 def status(deliverables: Mapping[str, dl.Deliverable]) -> pd.DataFrame:
-    """Month by month: which deliverable, whether it is there and complete, and what is missing."""
+    """Month by month: which deliverable, whether it is there, the course's example, complete, and what is missing.
+
+    A month counts as complete only when the team's own deliverable has every required field in its own words:
+    the course's example (``example``) never does.
+    """
     rows = []
     for month, kind in STRAND:
         doc = deliverables.get(kind)
         missing = doc.missing() if doc is not None else []
+        example = doc is not None and doc.example
         rows.append({"month": month, "deliverable": SPECS[kind].title, "kind": kind,
-                     "present": doc is not None, "complete": doc is not None and not missing,
+                     "present": doc is not None, "example": example,
+                     "complete": doc is not None and not missing and not example,
                      "missing fields": ", ".join(missing)})
     return pd.DataFrame(rows)
 

@@ -136,18 +136,19 @@ def fingerprint(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def start_from(example: Deliverable, *, team: str | None = None) -> Deliverable:
+def start_from(example: Deliverable, *, team: str | None = None, keep=()) -> Deliverable:
     """A team's own deliverable that starts from the course's ``example``: its fields copied, marked as copied.
 
     Every required field the team leaves as the example wrote it counts as missing (see
-    :meth:`Deliverable.missing`), so the copy is a starting point, never a finished document.
+    :meth:`Deliverable.missing`), so the copy is a starting point, never a finished document. Fields named in
+    ``keep`` are the team's own already (tables computed from its data, say) and are not marked.
     """
     if not isinstance(example, Deliverable):
         raise TypeError(f"start_from needs a Deliverable (the course's example), got {type(example).__name__}")
     fields = json.loads(json.dumps(_jsonable(example.fields)))
     fields = _from_json(fields)
     marks = {name.split(".")[0]: fingerprint(fields.get(name.split(".")[0])) for name in example.spec.required
-             if name.split(".")[0] != "team" and not is_blank(fields.get(name.split(".")[0]))}
+             if name.split(".")[0] not in ("team", *keep) and not is_blank(fields.get(name.split(".")[0]))}
     if team is not None:
         fields["team"] = team
     return Deliverable(example.spec, fields, track=example.track, from_example=marks)

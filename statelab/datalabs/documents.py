@@ -218,6 +218,6 @@ def from_text(text: str, spec: dl.DeliverableSpec, *, source: str = "the text") 
         raise TextFormatError(f"{source}: the front matter must hold 'fields:' with one name per line")
     if head.get("kind", spec.kind) != spec.kind:
         raise TextFormatError(f"{source} holds a {head.get('kind')!r} deliverable, not {spec.kind!r}")
-    fields = {k: v for k, v in head.get("fields", {}).items() if v is not None}
+    fields = dl._from_json({k: v for k, v in head.get("fields", {}).items() if v is not None})
     return dl.Deliverable(spec, fields, track=head.get("track"), title=head.get("title"),
                           from_example=head.get("from_example") or {})

@@ -12,7 +12,8 @@ Nine months of a team's work must outlive a restarted server and be visible to e
   :meth:`TeamFolder.history` lists them and :meth:`TeamFolder.changes` shows what changed since an earlier
   save (last month's, say);
 - **editing**: :meth:`TeamFolder.edit_file` writes a deliverable as a plain text file to edit in JupyterLab,
-  and :meth:`TeamFolder.read_edits` reads it back (:mod:`statelab.datalabs.documents`);
+  and :meth:`TeamFolder.read_edits` reads it back (:mod:`statelab.datalabs.documents`); :meth:`TeamFolder.start`
+  does both, starting the file from the course's example with every copied part marked;
 - **taking it home**: :meth:`TeamFolder.archive` zips the whole folder (on Binder, download that file).
 """
 
@@ -199,6 +200,16 @@ class TeamFolder:
         if not path.exists():
             dl._atomic_write(path, documents.to_text(deliverable))
         return path
+
+    def start(self, example: dl.Deliverable, *, keep=()) -> dl.Deliverable:
+        """The team's own deliverable, read from its text file; the file starts from ``example`` the first time.
+
+        The first call writes :func:`~statelab.datalabs.deliverables.start_from` ``(example, keep=keep)`` to the
+        edit file (:meth:`edit_file`): every part still in the example's words counts as missing, except the
+        ``keep`` fields (tables the team computed from its own data). Later calls read the team's edits.
+        """
+        self.edit_file(dl.start_from(example, keep=keep))
+        return self.read_edits(example.spec, example.track)
 
     def read_edits(self, spec: dl.DeliverableSpec, track: str | None = None) -> dl.Deliverable:
         """Read the team's edited text file back into a deliverable (see :meth:`edit_file`)."""

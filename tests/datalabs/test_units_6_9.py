@@ -46,7 +46,8 @@ def test_workbook_layout(unit):
     assert len(params) == 1
     assigned = {t.id: ast.literal_eval(node.value) for node in ast.parse(params[0].source).body
                 for t in node.targets}
-    assert assigned == {"profile": "default", "seed": 20260101, "data_root": None, "track": "safety_net"}
+    assert assigned == {"profile": "default", "seed": 20260101, "data_root": None, "track": "safety_net",
+                        "team_dir": None}
     first_md = next(c for c in nb.cells if c.cell_type == "markdown")
     assert first_md.source.startswith(f"# Unit {unit}:")
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
@@ -68,13 +69,21 @@ def test_workbook_fills_and_renders_its_deliverable_without_the_truth(unit):
 @pytest.mark.notebook
 @pytest.mark.parametrize("unit", sorted(UNITS))
 def test_workbook_runs_on_the_procurement_track(unit, tmp_path, tiny_data_root):
+    import shutil
+    import uuid
+
     import papermill as pm
 
     src = STRAND / UNITS[unit] / "01-workbook.ipynb"
     out = tmp_path / "out.ipynb"
-    pm.execute_notebook(str(src), str(out), parameters={"profile": "tiny", "data_root": str(tiny_data_root),
-                                                            "track": "procurement"},
-                        cwd=str(src.parent), kernel_name="python3", progress_bar=False, log_output=False)
+    team_dir = Path.home() / ".cache" / "statelab-tests" / uuid.uuid4().hex  # never the temporary directory
+    try:
+        pm.execute_notebook(str(src), str(out), parameters={"profile": "tiny", "data_root": str(tiny_data_root),
+                                                                "track": "procurement", "team_dir": str(team_dir)},
+                            cwd=str(src.parent), kernel_name="python3", progress_bar=False, log_output=False)
+        assert (team_dir / f"{ap.ACTION_PLAN.kind}-procurement.json").is_file() or unit != 9
+    finally:
+        shutil.rmtree(team_dir, ignore_errors=True)
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
