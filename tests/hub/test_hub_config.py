@@ -125,3 +125,62 @@ def test_formgrader_csp_and_exchange_settings(monkeypatch):
     assert common.Exchange.path_includes_course is True
     assert common.ExchangeFactory.submit.__name__ == "PrivateSubmit"
     assert common.Authenticator.plugin_class.__name__ == "JupyterHubAuthPlugin"
+
+
+# ------------------------------------------------------------------------------ Data Labs team folders
+def _teams_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("statelab_teams", HUB / "statelab_teams.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_team_list_is_parsed_and_checked():
+    teams = _teams_module()
+    assert teams.parse_teams("alpha: ana, ben; beta: cy") == {"alpha": ["ana", "ben"], "beta": ["cy"]}
+    assert teams.parse_teams("") == {}
+    for bad, says in [("alpha ana", "no ':'"), ("Alpha: ana", "lower-case"), ("alpha:", "no members"),
+                      ("alpha: ana; beta: ana", "two teams")]:
+        with pytest.raises(ValueError, match=says):
+            teams.parse_teams(bad)
+    assert teams.team_of({"alpha": ["ana"]}, "ana") == "alpha" and teams.team_of({"alpha": ["ana"]}, "bo") is None
+    # shared by the team (group rwx, set-gid so new files stay in the team's group), nothing for others;
+    # the root can be passed through but not listed
+    assert teams.FOLDER_MODE == 0o2770 and teams.ROOT_MODE & 0o007 == 0o001
+    assert teams.member_commands("alpha", "ana") == [["gpasswd", "-a", "ana", "team-alpha"]]
+
+
+def _spawn_env(cfg, name, groups=()):
+    class _Group:
+        def __init__(self, n):
+            self.name = n
+
+    class _User:
+        def __init__(self):
+            self.name, self.groups = name, [_Group(g) for g in groups]
+
+    class _Spawner:
+        def __init__(self):
+            self.user, self.environment, self.args = _User(), {}, []
+
+    spawner = _Spawner()
+    cfg.Spawner.pre_spawn_hook(spawner)
+    return spawner.environment
+
+
+def test_each_member_s_server_gets_the_team_folder(monkeypatch):
+    cfg = _load(monkeypatch, STATELAB_PREPARE_EXCHANGE="0", STATELAB_PREPARE_TEAMS="0",
+                STATELAB_TEAMS="alpha: ana, ben; beta: cy", STATELAB_TEAMS_ROOT="/srv/dl-teams")
+    assert _spawn_env(cfg, "ana")["STATELAB_TEAM_DIR"] == "/srv/dl-teams/alpha"
+    assert _spawn_env(cfg, "ben")["STATELAB_TEAM_DIR"] == "/srv/dl-teams/alpha"
+    assert _spawn_env(cfg, "cy")["STATELAB_TEAM"] == "beta"
+    assert "STATELAB_TEAM_DIR" not in _spawn_env(cfg, "dee")  # in no team: ~/datalabs-team
+    assert {"ana", "ben", "cy"} <= _value(cfg.Authenticator.allowed_users, set())
+
+
+def test_a_bad_team_list_stops_the_hub_with_the_reason(monkeypatch):
+    with pytest.raises(ValueError, match="two teams"):
+        _load(monkeypatch, STATELAB_PREPARE_EXCHANGE="0", STATELAB_PREPARE_TEAMS="0",
+              STATELAB_TEAMS="alpha: ana; beta: ana")
