@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import pandas as pd
 
 from ._common import (AGE_BANDS, check_name, check_track, quiet, require_truth, rounded, table_exists,
@@ -39,6 +40,7 @@ __all__ = [
     "linkage_error_by_group",
     "outcome_disparities",
     "award_ratio",
+    "ratio_interval",
     "true_linkage_error_by_group",
     "true_outcome_rates",
     "true_award_ratio",
@@ -253,19 +255,57 @@ _AWARD_SQL = """
     ref AS (SELECT size_class, AVG(contracts * 1.0) AS exp_contracts, AVG(contract_dollars * 1.0) AS exp_dollars
             FROM f WHERE NOT grp GROUP BY size_class)
     SELECT COUNT(*) AS firms, SUM(f.contracts) AS contracts, SUM(r.exp_contracts) AS expected_contracts,
-           SUM(f.contract_dollars) AS dollars, SUM(r.exp_dollars) AS expected_dollars
+           SUM(f.contract_dollars) AS dollars, SUM(r.exp_dollars) AS expected_dollars,
+           (SELECT AVG(contracts * 1.0) FROM f WHERE grp) / (SELECT AVG(contracts * 1.0) FROM f WHERE NOT grp)
+               AS crude_ratio
     FROM f JOIN ref AS r ON r.size_class = f.size_class
     WHERE f.grp
 """
 
 
-def _award_row(con, firms: str, group: str) -> pd.DataFrame:
+def ratio_interval(firms: pd.DataFrame, *, level: float = 0.95, reps: int = 2000, seed: int = 20260101,
+                   group: str = "minority_certified") -> tuple[float, float]:
+    """Bootstrap interval of the size-adjusted contract ratio, resampling firms (percentile method).
+
+    Firms are drawn with replacement within each group (``group`` true, and the others) so that both the
+    observed contracts and the size-class means behind the expected ones vary as they would in another year's
+    awards; contracts cluster within firms, which a count-based (Poisson) interval would ignore. Deterministic:
+    the same firms and ``seed`` give the same interval.
+    """
+    f = firms.dropna(subset=["size_class"])
+    mine, rest = f[f[group].astype(bool)], f[~f[group].astype(bool)]
+    if mine.empty or rest.empty:
+        return math.nan, math.nan
+    classes = {c: i for i, c in enumerate(sorted(f["size_class"].unique()))}
+    mc = mine["size_class"].map(classes).to_numpy()
+    rc = rest["size_class"].map(classes).to_numpy()
+    my, ry = mine["contracts"].to_numpy(float), rest["contracts"].to_numpy(float)
+    rng = np.random.default_rng(seed)
+    out = np.empty(reps)
+    for r in range(reps):
+        a = rng.integers(0, len(my), len(my))
+        b = rng.integers(0, len(ry), len(ry))
+        sums = np.bincount(rc[b], weights=ry[b], minlength=len(classes))
+        counts = np.bincount(rc[b], minlength=len(classes))
+        means = np.divide(sums, counts, out=np.full(len(classes), np.nan), where=counts > 0)
+        expected = means[mc[a]]
+        ok = ~np.isnan(expected)
+        out[r] = my[a][ok].sum() / expected[ok].sum() if expected[ok].sum() else np.nan
+    lo, hi = np.nanpercentile(out, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def _award_row(con, firms: str, group: str, level: float = 0.95) -> pd.DataFrame:
     row = con.sql(_AWARD_SQL.format(firms=firms, group=group)).df().iloc[0]
     firms_n = int(row["firms"] or 0)
     out = {"firms": firms_n,
            "contracts": float(row["contracts"] or 0), "expected_contracts": float(row["expected_contracts"] or 0),
            "dollars": float(row["dollars"] or 0), "expected_dollars": float(row["expected_dollars"] or 0)}
     out["contract_ratio"] = out["contracts"] / out["expected_contracts"] if out["expected_contracts"] else math.nan
+    firms_df = con.sql(f"SELECT {group} AS minority_certified, size_class, contracts FROM {firms}").df()
+    out["contract_ratio_low"], out["contract_ratio_high"] = ratio_interval(firms_df, level=level)
+    out["crude_ratio"] = float(row["crude_ratio"]) if row["crude_ratio"] is not None and not pd.isna(
+        row["crude_ratio"]) else math.nan
     out["dollar_ratio"] = out["dollars"] / out["expected_dollars"] if out["expected_dollars"] else math.nan
     return pd.DataFrame([out])
 
@@ -279,11 +319,15 @@ def award_ratio(con) -> pd.DataFrame:
     less than firms of their size; size is the main legitimate driver of contract volume, so this is the
     disparity a disparity study starts from. Needs ``pr_analysis`` (``prepare_track(con, "procurement")``).
 
+    The interval (``contract_ratio_low``, ``contract_ratio_high``, 95%) comes from resampling firms
+    (:func:`ratio_interval`). ``crude_ratio`` is the same
+    comparison *without* the size adjustment: the mean contracts of these firms over the mean of all others.
+
     Returns
     -------
     pandas.DataFrame
         One row: ``firms, contracts, expected_contracts, dollars, expected_dollars, contract_ratio,
-        dollar_ratio``.
+        contract_ratio_low, contract_ratio_high, crude_ratio, dollar_ratio``.
     """
     _require_table(con, "pr_analysis", "run linkage_report.prepare_track(con, 'procurement') first")
     return _award_row(con, "pr_analysis", "minority_certified")

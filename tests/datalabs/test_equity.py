@@ -200,6 +200,23 @@ def test_award_ratio_matches_truth_and_shows_the_planted_gap(course):
     assert mine["contract_ratio"] == pytest.approx(truth["contract_ratio"], abs=0.05)
     assert mine["contract_ratio"] == pytest.approx(planted, abs=0.15)
     assert mine["contract_ratio"] < 0.8
+    # the interval (firms resampled) covers the planted gap and the ratio computed from the truth, and
+    # excludes parity; it is reproducible
+    assert mine["contract_ratio_low"] <= planted <= mine["contract_ratio_high"]
+    assert mine["contract_ratio_low"] <= truth["contract_ratio"] <= mine["contract_ratio_high"]
+    assert mine["contract_ratio_high"] < 1
+    assert eq.award_ratio(course).iloc[0]["contract_ratio_low"] == mine["contract_ratio_low"]
+
+
+def test_ratio_interval_widens_with_fewer_firms():
+    firms = pd.DataFrame({"minority_certified": [True] * 40 + [False] * 400,
+                          "size_class": ([1, 2] * 20) + ([1, 2] * 200),
+                          "contracts": ([2, 4] * 20) + ([3, 6] * 200)})
+    lo, hi = eq.ratio_interval(firms)
+    assert lo <= 2 / 3 <= hi  # the ratio itself: 2/3 in every size class
+    few = pd.concat([firms.iloc[:6], firms.iloc[40:]])
+    lo_few, hi_few = eq.ratio_interval(few)
+    assert hi_few - lo_few >= hi - lo
 
 
 # -------------------------------------------------------------------------------- deliverable and errors
