@@ -14,6 +14,8 @@ Nine months of a team's work must outlive a restarted server and be visible to e
 - **editing**: :meth:`TeamFolder.edit_file` writes a deliverable as a plain text file to edit in JupyterLab,
   and :meth:`TeamFolder.read_edits` reads it back (:mod:`statelab.datalabs.documents`); :meth:`TeamFolder.start`
   does both, starting the file from the course's example with every copied part marked;
+- **design work**: :meth:`TeamFolder.copy_template` puts an interview guide, a persona or a journey map template
+  (:data:`DESIGN_TEMPLATES`) in ``design/`` for the team to fill in;
 - **taking it home**: :meth:`TeamFolder.archive` zips the whole folder (on Binder, download that file).
 """
 
@@ -28,6 +30,7 @@ import re
 import stat
 import tempfile
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -35,7 +38,14 @@ import pandas as pd
 from . import deliverables as dl
 from . import documents
 
-__all__ = ["TEAM_DIR_ENV", "TeamFolder", "TeamFolderError", "default_team_dir"]
+__all__ = ["DESIGN_TEMPLATES", "TEAM_DIR_ENV", "TeamFolder", "TeamFolderError", "default_team_dir"]
+
+#: Human-centered design templates a team copies into its folder (unit 1): name -> what it is for.
+DESIGN_TEMPLATES: dict[str, str] = {
+    "interview_guide": "a one-hour stakeholder interview: the work as it happens, the records it creates",
+    "persona": "a one-page story standing for a group of people the team interviewed",
+    "journey_map": "a person's path through a service, phase by phase, with the records each phase creates",
+}
 
 #: The environment variable naming a team's folder (set per user by the course hub).
 TEAM_DIR_ENV = "STATELAB_TEAM_DIR"
@@ -217,6 +227,21 @@ class TeamFolder:
         if not path.is_file():
             raise FileNotFoundError(f"no edit file {path.name!r} in {str(self.path)!r}: create it with edit_file()")
         return documents.from_text(path.read_text(encoding="utf-8"), spec, source=path.name)
+
+    # ------------------------------------------------------------------------------------- design work
+    def copy_template(self, name: str) -> Path:
+        """Copy a human-centered design template (:data:`DESIGN_TEMPLATES`) to ``design/<name>.md``, once.
+
+        Interview guides, personas and journey maps are plain Markdown the team fills in by hand; a copy
+        already there holds the team's notes and is never overwritten.
+        """
+        if name not in DESIGN_TEMPLATES:
+            raise ValueError(f"no design template {name!r}; choose one of {list(DESIGN_TEMPLATES)}")
+        path = self._mkdir(self.path / "design") / f"{name}.md"
+        if not path.exists():
+            text = resources.files(__package__).joinpath("data", "design", f"{name}.md").read_text(encoding="utf-8")
+            dl._atomic_write(path, text)
+        return path
 
     # ------------------------------------------------------------------------------------- archive
     def archive(self, dest: str | Path | None = None) -> Path:

@@ -158,3 +158,15 @@ def test_shared_folder_stays_group_writable(lasting):
     doc = dl.blank(dl.PROBLEM_BRIEF, track="workforce", team="Alpha team")
     saved = folder.save(doc)
     assert (saved["history"].parent.stat().st_mode & 0o7777) == 0o2770
+
+
+def test_design_templates_are_copied_once(lasting):
+    folder = team.TeamFolder(lasting / "alpha")
+    for name in team.DESIGN_TEMPLATES:
+        path = folder.copy_template(name)
+        assert path == folder.path / "design" / f"{name}.md" and path.read_text(encoding="utf-8").startswith("# ")
+    notes = folder.path / "design" / "persona.md"
+    notes.write_text("# Persona\n\nOur notes.\n", encoding="utf-8")
+    assert folder.copy_template("persona").read_text(encoding="utf-8") == "# Persona\n\nOur notes.\n"
+    with pytest.raises(ValueError, match="'survey'"):
+        folder.copy_template("survey")

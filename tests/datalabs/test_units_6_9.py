@@ -141,3 +141,30 @@ def test_assignment_exists_with_mistakes(unit):
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert any(c.cell_type == "markdown" for c in graded), "a manually graded written answer"
     assert any(c.cell_type == "code" for c in graded), "an autograded computational part"
+
+
+def test_facilitator_guide_covers_the_program_around_the_work():
+    guide = (STRAND / "facilitator-guide.md").read_text(encoding="utf-8")
+    headings = [h.lower() for h in re.findall(r"^##+ (.+)$", guide, flags=re.MULTILINE)]
+    for topic in ("kick-off", "issue area", "office hours", "advisory council", "human-centered design",
+                  "other states", "across states"):
+        assert any(topic in h for h in headings), f"no section on {topic!r}: {headings}"
+    # examples from other states name their public source
+    for source in ("dol.gov/agencies/eta/performance/swis", "naswa.org/partnerships/multi-state-data-collaboratives",
+                   "methods.18f.gov", "performance.gov/cx/hcd"):
+        assert source in guide, source
+    for template in ("interview_guide", "journey_map", "persona"):
+        assert template in guide
+
+
+def test_units_1_2_and_4_hold_the_design_and_cross_state_exercises():
+    def markdown(unit_folder):
+        nb = nbformat.read(STRAND / unit_folder / "01-workbook.ipynb", as_version=4)
+        return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown"), _code(nb)
+
+    text, code = markdown("01-define-the-challenge")
+    assert "## Human-centered design" in text and "copy_template" in code
+    text, _ = markdown("02-identify-solutions")
+    assert "## A shared research agenda across states" in text and "<details>" in text
+    text, _ = markdown("04-data-sharing-agreement")
+    assert "## A multi-state agreement" in text and "State Wage Interchange System" in text
