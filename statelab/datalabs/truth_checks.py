@@ -15,6 +15,22 @@ from ._common import age_band_sql, check_name, quiet, require_truth, scalar, tab
 __all__ = ["mpi_quality", "link_quality", "business_index_quality"]
 
 
+def _unit_people_sql(p: str) -> str:
+    """Each identity unit's true people, ranked (``k = 1``: the person of most of its records)."""
+    return f"""
+        WITH rp AS (
+            SELECT r.unit_id, c.person_id, COUNT(*) AS n
+            FROM {p}_records AS r
+            JOIN truth.crosswalk AS c ON c.source_table = r.source_table AND c.record_id = r.record_id
+            GROUP BY r.unit_id, c.person_id
+        )
+        SELECT unit_id, person_id,
+               ROW_NUMBER() OVER (PARTITION BY unit_id ORDER BY n DESC, person_id) AS k,
+               COUNT(*) OVER (PARTITION BY unit_id) AS n_people
+        FROM rp
+    """
+
+
 @quiet
 def mpi_quality(con, *, prefix: str = "mpi", by: str | None = None) -> pd.DataFrame:
     """Compare the MPI with the hidden truth (**instructor/test tool**: needs ``truth=True``).
@@ -51,18 +67,7 @@ def mpi_quality(con, *, prefix: str = "mpi", by: str | None = None) -> pd.DataFr
         raise ValueError(f"by must be one of {list(groups)}, got {by!r}")
     con.sql(f"""
         CREATE OR REPLACE TEMP TABLE _dl_unit_truth AS
-        WITH rp AS (
-            SELECT r.unit_id, c.person_id, COUNT(*) AS n
-            FROM {p}_records AS r
-            JOIN truth.crosswalk AS c ON c.source_table = r.source_table AND c.record_id = r.record_id
-            GROUP BY r.unit_id, c.person_id
-        ),
-        ranked AS (
-            SELECT unit_id, person_id,
-                   ROW_NUMBER() OVER (PARTITION BY unit_id ORDER BY n DESC, person_id) AS k,
-                   COUNT(*) OVER (PARTITION BY unit_id) AS n_people
-            FROM rp
-        )
+        WITH ranked AS ({_unit_people_sql(p)})
         SELECT k.unit_id, k.person_id, k.n_people, x.mpi_id, u.state_fips
         FROM ranked AS k
         JOIN {p}_unit_index AS x ON x.unit_id = k.unit_id
@@ -140,18 +145,7 @@ def link_quality(con, *, prefix: str = "mpi") -> pd.DataFrame:
     p = check_name(prefix, "prefix")
     require_truth(con)
     out = con.sql(f"""
-        WITH rp AS (
-            SELECT r.unit_id, c.person_id, COUNT(*) AS n
-            FROM {p}_records AS r
-            JOIN truth.crosswalk AS c ON c.source_table = r.source_table AND c.record_id = r.record_id
-            GROUP BY r.unit_id, c.person_id
-        ),
-        ut AS (
-            SELECT unit_id, person_id FROM (
-                SELECT unit_id, person_id, ROW_NUMBER() OVER (PARTITION BY unit_id ORDER BY n DESC, person_id) AS k
-                FROM rp) AS ranked
-            WHERE k = 1
-        )
+        WITH ut AS (SELECT unit_id, person_id FROM ({_unit_people_sql(p)}) AS ranked WHERE k = 1)
         SELECT COALESCE(l.rule, 'all') AS rule, COUNT(*) AS links,
                SUM(CASE WHEN a.person_id <> b.person_id THEN 1 ELSE 0 END) AS false_links
         FROM {p}_links AS l
