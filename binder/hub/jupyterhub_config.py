@@ -72,6 +72,16 @@ DATABASE_ADMIN_URL = os.environ.get("STATELAB_DATABASE_ADMIN_URL", "").strip()
 CONCURRENT_SPAWN_LIMIT = int(_env("STATELAB_CONCURRENT_SPAWN_LIMIT", "10"))
 ACTIVE_SERVER_LIMIT = int(_env("STATELAB_ACTIVE_SERVER_LIMIT", "60"))
 
+# Data Labs team folders (statelab_teams.py): "alpha: ana, ben; beta: cy", one folder per team under the root.
+sys.path.insert(0, str(HERE))
+import statelab_teams  # noqa: E402  (beside this file)
+
+TEAMS = statelab_teams.parse_teams(os.environ.get("STATELAB_TEAMS", ""))
+TEAMS_ROOT = Path(_env("STATELAB_TEAMS_ROOT", "/srv/statelab/teams"))
+# TLJH names the unix account of hub user <name> "jupyter-<name>": set STATELAB_UNIX_USER="jupyter-{name}".
+UNIX_USER = _env("STATELAB_UNIX_USER", "{name}")
+PREPARE_TEAMS = os.geteuid() == 0 and _env("STATELAB_PREPARE_TEAMS", "1") == "1"
+
 INSTRUCTORS = _names("STATELAB_INSTRUCTORS")
 STUDENTS = _names("STATELAB_STUDENTS")
 ADMINS = _names("STATELAB_ADMINS")
@@ -246,6 +256,21 @@ def _pre_spawn_hook(spawner) -> None:
     # shadows the Spawner.environment set above.
     env = {**_shared_env, **spawner.environment, "STATELAB_ROLE": role}
     env.pop("STATELAB_DATABASE_ADMIN_URL", None)
+    team = statelab_teams.team_of(TEAMS, spawner.user.name)
+    if team is not None:
+        # The team's shared folder: statelab.datalabs.team.TeamFolder saves there.
+        env.update(STATELAB_TEAM=team, STATELAB_TEAM_DIR=str(TEAMS_ROOT / team))
+        if PREPARE_TEAMS:
+            account = UNIX_USER.format(name=spawner.user.name)
+            try:
+                pwd.getpwnam(account)
+            except KeyError:
+                pass  # no unix account (a container spawner): the deployment mounts the team's volume
+            else:
+                import subprocess
+
+                for cmd in statelab_teams.member_commands(team, account):
+                    subprocess.run(cmd, check=True, capture_output=True, timeout=30)
     if DATABASE_ADMIN_URL:
         env.update(_database_env(spawner.user.name, role))
     if role == "instructor" and not SERVICE:
@@ -314,3 +339,12 @@ if os.geteuid() == 0 and _env("STATELAB_PREPARE_EXCHANGE", "1") == "1":
             f"statelab: no unix account {GRADER_USER!r}; exchange and course folder not prepared",
             file=sys.stderr,
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Data Labs team folders: shared by a team's members, closed to other teams (statelab_teams.py)
+# --------------------------------------------------------------------------------------------
+if TEAMS:
+    c.Authenticator.allowed_users.update({u for members in TEAMS.values() for u in members})
+    if PREPARE_TEAMS:
+        statelab_teams.prepare_team_folders(TEAMS, TEAMS_ROOT, unix_user=lambda name: UNIX_USER.format(name=name))
