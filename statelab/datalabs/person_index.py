@@ -23,7 +23,7 @@ two-file linker, deterministic rules plus Splink, which runs on DuckDB only. A D
 files into one index at once, closes links transitively into one id per person, and must be able to run the
 same SQL on its agency's PostgreSQL server; so this engine is plain portable SQL (standard SQL plus
 ``levenshtein``, which PostgreSQL provides through the ``fuzzystrmatch`` extension) with weights estimated
-in a few lines of pandas. Both use the course's one SSN rule (:func:`statelab.linkage.ssn_status_sql`).
+in a few lines of pandas. Both use the course's one SSN rule (:func:`statelab.identifiers.ssn_status_sql`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..linkage import ssn_status_sql
+from ..identifiers import ssn_status_sql
 from ._common import check_name, components, quiet, scalar, table_exists
 
 __all__ = [
@@ -131,7 +131,7 @@ def build_identity_units(con, *, sources: Sequence[str] | None = None, prefix: s
         one row per identity unit (a distinct combination of source, state and identifiers):
         ``unit_id, source_table, state_fips, ssn_raw, ssn, ssn_status, first_name, last_name, dob, sex,
         n_records``. ``ssn`` holds the SSN only where ``ssn_status = 'valid'``; the other statuses are
-        those of :func:`statelab.linkage.ssn_status_sql` (``missing``, ``malformed``, ``placeholder``)
+        those of :func:`statelab.identifiers.ssn_status_sql` (``missing``, ``malformed``, ``placeholder``)
         and ``shared`` (a valid-looking SSN recorded with three or more different birth dates).
 
     Parameters

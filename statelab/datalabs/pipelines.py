@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..linkage import ssn_status_sql
+from ..identifiers import ssn_status_sql
 from ._common import age_band_sql, check_name, check_track, quiet, scalar, table_exists
 from .business_index import build_business_index
 from .person_index import DEFAULT_THRESHOLD, build_mpi
