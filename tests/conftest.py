@@ -43,3 +43,10 @@ def course_dataset(tmp_path_factory):
     """
     root = tmp_path_factory.mktemp("statelab-course-data")
     return sd.generate("default", seed=sd.DEFAULT_SEED, out=sd.dataset_path("default", data_root=root), workers=2)
+
+
+@pytest.fixture(scope="session")
+def seed_seven_dataset(tmp_path_factory):
+    """The ``default`` profile at seed 7: the second seed on which published figures and planted effects are checked."""
+    root = tmp_path_factory.mktemp("statelab-default-7")
+    return sd.generate("default", seed=7, out=sd.dataset_path("default", seed=7, data_root=root), workers=2)
