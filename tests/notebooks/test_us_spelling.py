@@ -76,9 +76,9 @@ _WORDS = re.compile(r"\b(" + "|".join(sorted(map(re.escape, BRITISH), key=len, r
 
 def british_words(text: str) -> list[tuple[str, str]]:
     """Every British spelling in ``text``: (the word as written, the US spelling)."""
-    found = [(m.group(0), BRITISH[m.group(0).lower()]) for m in _WORDS.finditer(text)]
-    found += [(m.group(0), m.group(1) + "iz" + m.group(2)) for m in _ISE.finditer(text)]
-    return found
+    found = [(m.start(), m.group(0), BRITISH[m.group(0).lower()]) for m in _WORDS.finditer(text)]
+    found += [(m.start(), m.group(0), m.group(1) + "iz" + m.group(2)) for m in _ISE.finditer(text)]
+    return [(word, us) for _, word, us in sorted(found)]
 
 
 def _code_prose(source: str) -> str:
