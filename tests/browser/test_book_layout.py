@@ -24,6 +24,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -259,7 +260,11 @@ def test_launch_links_come_from_the_course_settings(tiny_data_root: Path, tmp_pa
     hub = [h for h in links if h.startswith(SETTINGS["STATELAB_HUB_URL"])]
     assert binder and "/v2/gh/example-agency/statelab/spring-2027" in binder[0], links
     assert hub and "/hub/user-redirect/git-pull?" in hub[0], links
-    assert "repo=https%3A%2F%2Fgithub.com%2Fexample-agency%2Fstatelab" in hub[0] and "branch=spring-2027" in hub[0]
+    query = {k: v[0] for k, v in parse_qs(urlsplit(hub[0]).query).items()}
+    # the hub pulls the configured repository into ~/statelab (nbgitpuller's default folder: the repository's
+    # name, as binder/hub's configuration uses too) and opens this page's notebook there
+    assert query["repo"] == SETTINGS["STATELAB_REPOSITORY_URL"] and query["branch"] == "spring-2027"
+    assert query["urlpath"] == "lab/tree/statelab/book/page.ipynb"
     assert any(h.rstrip("/") == SETTINGS["STATELAB_REPOSITORY_URL"] for h in links), links
     laptop = (html / "laptop.html").read_text(encoding="utf-8")
     assert re.search(r"git clone --branch spring-2027 https://github\.com/example-agency/statelab\.git", laptop)

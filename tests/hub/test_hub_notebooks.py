@@ -112,12 +112,11 @@ def test_new_learner_gets_the_notebooks_and_updates_keep_their_edits(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     repo_url = f"http://127.0.0.1:{server.server_address[1]}/course.git"
     env = {"STATELAB_NOTEBOOKS_REPO": repo_url, "STATELAB_NOTEBOOKS_BRANCH": "main",
-           "STATELAB_NOTEBOOKS_DIR": FOLDER, "STATELAB_NOTEBOOKS_OPEN": "modules/00-prework",
-           # git's dumb HTTP protocol cannot make shallow clones: pull the whole (small) history
-           "NBGITPULLER_DEPTH": "0"}
+           "STATELAB_NOTEBOOKS_DIR": FOLDER, "STATELAB_NOTEBOOKS_OPEN": "modules/00-prework"}
     try:
+        # git's "dumb" HTTP protocol cannot make shallow clones: the servers pull the whole (small) history
         with run_classroom(load_users=0, extra_env=env,
-                           extra_config='c.Spawner.environment["NBGITPULLER_DEPTH"] = "0"\n') as room:
+                           extra_config='c.Spawner.environment.update({"NBGITPULLER_DEPTH": "0"})\n') as room:
             hub: Hub = room["hub"]
             name = room["names"]["alice"]
             assert hub.api("POST", "/users", json={"usernames": [name]}).status_code == 201
