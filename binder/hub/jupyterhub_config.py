@@ -72,6 +72,14 @@ DATABASE_ADMIN_URL = os.environ.get("STATELAB_DATABASE_ADMIN_URL", "").strip()
 CONCURRENT_SPAWN_LIMIT = int(_env("STATELAB_CONCURRENT_SPAWN_LIMIT", "10"))
 ACTIVE_SERVER_LIMIT = int(_env("STATELAB_ACTIVE_SERVER_LIMIT", "60"))
 
+# The course notebooks in every home folder (nbgitpuller): the repository the book's settings name
+# (STATELAB_REPOSITORY_URL, book/course-settings.toml), pulled into ~/<folder> at every sign-in.
+NOTEBOOKS_REPO = _env("STATELAB_NOTEBOOKS_REPO", os.environ.get("STATELAB_REPOSITORY_URL", "")).rstrip("/")
+NOTEBOOKS_BRANCH = _env("STATELAB_NOTEBOOKS_BRANCH", _env("STATELAB_REPOSITORY_BRANCH", "main"))
+# nbgitpuller's own default folder (the repository's name), which the book's hub launch buttons also use.
+NOTEBOOKS_DIR = _env("STATELAB_NOTEBOOKS_DIR", NOTEBOOKS_REPO.rsplit("/", 1)[-1].removesuffix(".git"))
+NOTEBOOKS_OPEN = _env("STATELAB_NOTEBOOKS_OPEN", "modules")
+
 # Data Labs team folders (statelab_teams.py): "alpha: ana, ben; beta: cy", one folder per team under the root.
 sys.path.insert(0, str(HERE))
 import statelab_teams  # noqa: E402  (beside this file)
@@ -127,6 +135,9 @@ def _config_path(role: str) -> str:
 
 _shared_env = {
     "STATELAB_DATA_DIR": str(DATA_DIR),
+    # where the course notebooks are pulled from and to (empty when the hub does not pull them)
+    "STATELAB_NOTEBOOKS_REPO": NOTEBOOKS_REPO,
+    "STATELAB_NOTEBOOKS_DIR": NOTEBOOKS_DIR if NOTEBOOKS_REPO else "",
     "STATELAB_COURSE_ID": COURSE_ID,
     "STATELAB_EXCHANGE_ROOT": str(EXCHANGE_ROOT),
     # the name assignments/nbgrader_config.py reads when the repository's assignments/ folder
@@ -215,6 +226,27 @@ c.JupyterHub.load_roles.extend(_roles)
 # Single-user servers
 # --------------------------------------------------------------------------------------------
 c.Spawner.default_url = "/lab"
+
+
+def pull_url(repo: str = NOTEBOOKS_REPO, branch: str = NOTEBOOKS_BRANCH, folder: str = NOTEBOOKS_DIR,
+             open_path: str = NOTEBOOKS_OPEN) -> str:
+    """The nbgitpuller link (relative to a user's server) that pulls the course and opens it in JupyterLab.
+
+    nbgitpuller clones the repository into ``~/<folder>`` the first time and afterwards merges the new
+    commits in without overwriting a learner's changes: a file the learner edited keeps the learner's
+    version, a file the learner deleted comes back, new files arrive.
+    """
+    from urllib.parse import urlencode
+
+    target = f"lab/tree/{folder}/{open_path}".rstrip("/")
+    return "/git-pull?" + urlencode({"repo": repo, "branch": branch, "targetpath": folder, "urlpath": target})
+
+
+if NOTEBOOKS_REPO:
+    if not NOTEBOOKS_DIR or NOTEBOOKS_DIR.startswith(".") or "/" in NOTEBOOKS_DIR:
+        raise ValueError(f"STATELAB_NOTEBOOKS_DIR must be a folder name in the home folder, not {NOTEBOOKS_DIR!r}")
+    # Every sign-in lands on the pull, which then opens JupyterLab on the course folder.
+    c.Spawner.default_url = pull_url()
 c.Spawner.environment.update(_shared_env)
 # Enforced by spawners that can (SystemdSpawner under TLJH, DockerSpawner, KubeSpawner);
 # LocalProcessSpawner only exports them as MEM_LIMIT / CPU_LIMIT for the server to display.

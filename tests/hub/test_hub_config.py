@@ -73,6 +73,33 @@ def test_single_user_environment_and_limits(hub_config):
     assert callable(hub_config.Spawner.pre_spawn_hook)
 
 
+def test_without_a_notebooks_repository_servers_open_jupyterlab(hub_config):
+    assert hub_config.Spawner.default_url == "/lab"
+    assert _value(hub_config.Spawner.environment, {})["STATELAB_NOTEBOOKS_REPO"] == ""
+
+
+def test_notebooks_repository_makes_every_sign_in_an_nbgitpuller_pull(monkeypatch):
+    from urllib.parse import parse_qs, urlsplit
+
+    monkeypatch.delenv("STATELAB_NOTEBOOKS_DIR", raising=False)
+    cfg = _load(monkeypatch, STATELAB_PREPARE_EXCHANGE="0",
+                STATELAB_REPOSITORY_URL="https://github.com/example-agency/statelab-course.git/",
+                STATELAB_NOTEBOOKS_BRANCH="spring-2027")
+    url = urlsplit(cfg.Spawner.default_url)
+    assert url.path == "/git-pull"
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert query == {"repo": "https://github.com/example-agency/statelab-course.git", "branch": "spring-2027",
+                     "targetpath": "statelab-course", "urlpath": "lab/tree/statelab-course/modules"}
+    env = _value(cfg.Spawner.environment, {})
+    assert env["STATELAB_NOTEBOOKS_DIR"] == "statelab-course"
+
+
+def test_a_notebooks_folder_outside_the_home_is_refused(monkeypatch):
+    with pytest.raises(ValueError, match="STATELAB_NOTEBOOKS_DIR"):
+        _load(monkeypatch, STATELAB_PREPARE_EXCHANGE="0", STATELAB_NOTEBOOKS_REPO="https://example.org/c.git",
+              STATELAB_NOTEBOOKS_DIR="../elsewhere")
+
+
 def test_instructors_mode_has_no_service(monkeypatch):
     cfg = _load(monkeypatch, STATELAB_PREPARE_EXCHANGE="0", STATELAB_FORMGRADER="instructors",
                 STATELAB_IDLE_CULLER="0", STATELAB_INSTRUCTORS="ada")
