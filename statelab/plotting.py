@@ -84,7 +84,8 @@ TEXT_COLOR = "#222222"
 #: sky blue and yellow (2.3, 2.3 and 1.3:1) are kept out: thin lines and small markers drawn in them fade
 #: into the page. Five colors, told apart under the common color-vision deficiencies, each paired with a
 #: marker and a line style below.
-PALETTE: tuple[str, ...] = tuple(OKABE_ITO[k] for k in ("blue", "vermillion", "bluish_green", "reddish_purple", "black"))
+PALETTE: tuple[str, ...] = tuple(OKABE_ITO[k] for k in
+                                 ("blue", "vermillion", "bluish_green", "reddish_purple", "black"))
 #: Marker of each color of the cycle (same order as :data:`PALETTE`): series differ in shape, not color alone.
 MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v")
 #: Line style of each color of the cycle (same order as :data:`PALETTE`).
@@ -105,7 +106,7 @@ _FINDING_WORDS = frozenset("""
     rise rises rose risen rising fall falls fell fallen falling grow grows grew growing shrink shrinks shrank
     drop drops dropped increase increases increased decrease decreases decreased decline declines declined
     climb climbs climbed peak peaks peaked flat steady stable unchanged double doubles doubled twice half
-    majority minority nearly almost overlap overlaps skewed outlier outliers ahead behind
+    majority minority nearly almost overlap overlaps skewed outlier outliers ahead behind every none only
 """.split())
 _PLACEHOLDER_STARTS = ("todo", "tbd", "fixme", "xxx", "lorem ipsum", "placeholder", "insert alt",
                        "add alt", "alt text here", "describe the chart", "describe this chart", "your alt")
