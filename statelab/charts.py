@@ -642,7 +642,9 @@ def tile_map(
         edge = "white" if hatch is None else _MISSING_HATCH_COLOR
         ax.add_patch(Rectangle((r.col + 0.04, -r.row - 0.96), 0.92, 0.92, facecolor=face, edgecolor=edge,
                                hatch=hatch, linewidth=1))
-        ax.text(r.col + 0.5, -r.row - 0.5, label, ha="center", va="center", fontsize=6.5, color=color)
+        # on a hatched tile the label sits on a plain patch of the tile's gray, so no hatch line crosses it
+        backing = None if hatch is None else {"facecolor": face, "edgecolor": "none", "pad": 1.0}
+        ax.text(r.col + 0.5, -r.row - 0.5, label, ha="center", va="center", fontsize=6.5, color=color, bbox=backing)
         abbr = getattr(r, "state_abbr", None)
         if isinstance(abbr, str):
             ax.text(r.col + 0.92, -r.row - 0.1, abbr, ha="right", va="top", fontsize=5, color=color)

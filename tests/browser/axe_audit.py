@@ -182,10 +182,12 @@ class Auditor:
         self._browser.close()
         self._pw.stop()
 
-    def audit_url(self, url: str, *, name: str | None = None) -> list[Violation]:
-        """Violations on the page at ``url`` in every color scheme; ``name`` is how reports call the page."""
+    def audit_url(self, url: str, *, name: str | None = None,
+                  color_schemes: Sequence[str] | None = None) -> list[Violation]:
+        """Violations on the page at ``url`` in each color scheme (default: the auditor's); ``name`` is how
+        reports call the page."""
         found: list[Violation] = []
-        for scheme in self.color_schemes:
+        for scheme in color_schemes or self.color_schemes:
             found += self._audit_once(url, name or url, scheme)
         return found
 

@@ -56,13 +56,14 @@ def test_audit_reports_each_known_fault(auditor, tmp_path):
     assert all(v.page == "bad.html" and v.target for v in found)
 
 
-def test_every_book_page_passes_axe(auditor, book_html: Path, base_url: str):
+@pytest.mark.parametrize("scheme", ["light", "dark"])  # two tests, so two workers share the audit
+def test_every_book_page_passes_axe(auditor, book_html: Path, base_url: str, scheme: str):
     pages = [p.as_posix() for p in html_pages(book_html)]
     missing = [p for p in MUST_AUDIT if p not in pages]
     assert not missing, f"pages not found in the built book: {missing}"
     violations = []
     for rel in pages:
-        violations += auditor.audit_url(f"{base_url}/{rel}", name=rel)
+        violations += auditor.audit_url(f"{base_url}/{rel}", name=rel, color_schemes=(scheme,))
     assert not violations, f"{len(violations)} accessibility violations in the book:\n{summarize(violations)}"
 
 
