@@ -92,7 +92,8 @@ def chromium_path() -> Path:
 def axe_script_path() -> Path | None:
     """``axe.min.js`` from ``$STATELAB_AXE_JS``, ``$STATELAB_CI_TOOLS`` or the repository's ``.ci/tools``."""
     if os.environ.get("STATELAB_AXE_JS"):
-        return Path(os.environ["STATELAB_AXE_JS"])
+        given = Path(os.environ["STATELAB_AXE_JS"])
+        return given if given.is_file() else None
     tools = [Path(os.environ["STATELAB_CI_TOOLS"])] if os.environ.get("STATELAB_CI_TOOLS") else []
     for folder in [*tools, REPO_ROOT / ".ci" / "tools"]:
         candidate = folder / "node_modules" / "axe-core" / "axe.min.js"
