@@ -84,7 +84,7 @@ class Chart:
 
 
 def check_alt(alt: Any) -> str:
-    """Return ``alt`` with whitespace collapsed, or refuse a missing or placeholder description.
+    """Return ``alt`` with whitespace collapsed, or refuse a missing, placeholder or finding-less description.
 
     The same rule as :func:`statelab.plotting.check_alt` (the course's one definition), applied before a
     helper draws anything.
@@ -94,7 +94,7 @@ def check_alt(alt: Any) -> str:
     TypeError
         ``alt`` is not a string (for example ``None``).
     ValueError
-        ``alt`` is too short or a placeholder.
+        ``alt`` is too short, a placeholder, or names what is drawn without a finding.
     """
     return plotting.check_alt(alt)
 
