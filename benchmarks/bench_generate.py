@@ -116,7 +116,8 @@ def _wage_table_rows_per_second(profile="default"):
 
     import synthetic_data as sd
     from synthetic_data._labor import simulate_jobs, wage_rows
-    from synthetic_data._partition import Take, _arrow, _identity
+    from synthetic_data._columns import Take, arrow_table
+    from synthetic_data._partition import _identity
     from synthetic_data._people import make_people
     from synthetic_data._rng import stream
     from synthetic_data._world import World
@@ -134,7 +135,7 @@ def _wage_table_rows_per_second(profile="default"):
         keep = J["employer"][job] >= 0
         ssn, fn, ln, _ = _identity(P, J["person"], J["start"], world.params["noise"]["ui_wage"], stream(1, "n", k))
         E = world.employers
-        t = _arrow("ui_wage", {
+        t = arrow_table("ui_wage", {
             "record_id": np.arange(keep.sum()), "state_fips": Take(world.geo.state_fips.astype(object), J["wstate"][job[keep]]),
             "ssn": Take(ssn, job[keep]), "first_name": Take(fn, job[keep]), "middle_initial": Take(fn, job[keep]),
             "last_name": Take(ln, job[keep]), "ui_account": Take(E["ui_account"].astype(object), J["employer"][job[keep]]),

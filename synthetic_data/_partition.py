@@ -10,90 +10,16 @@ import pyarrow as pa
 from . import _reference as ref
 from ._assistance import CHURN_REASONS, simulate_assistance
 from ._claims import simulate_claims
+from ._columns import Take, arrow_table, codes_array
 from ._identity import apply_noise
 from ._labor import simulate_jobs, wage_rows
 from ._people import make_people
 from ._postsec import PATHS, simulate_postsecondary
 from ._rng import stream
-from ._schema import table as schema_of
 from ._strings import zfill
 from ._wioa import simulate_wioa
 
 __all__ = ["build_partition"]
-
-
-class Take:
-    """Row values given as a small array of distinct values and an index per row.
-
-    Identity fields repeat on every row of a job or a case: converting the few
-    distinct values to Arrow once and letting Arrow expand them is much faster
-    than converting a Python string per row. ``values`` may already be an Arrow array.
-    With ``width``, the values are codes of exactly that many ASCII characters (or
-    None): they are gathered as fixed-width bytes with numpy, faster still.
-    """
-
-    def __init__(self, values, index, width=None):
-        self.values, self.index, self.width = values, np.asarray(index, dtype=np.int64), width
-
-
-def _arrow(name, cols):
-    schema = schema_of(name).arrow_schema
-    arrays = []
-    for field in schema:
-        v = cols[field.name]
-        if isinstance(v, Take) and v.width:
-            arrays.append(_fixed_width_take(v.values, v.index, v.width))
-        elif isinstance(v, Take):
-            small = v.values if isinstance(v.values, pa.Array) else _arrow_array(v.values, field.type)
-            arrays.append(small.take(pa.array(v.index)))
-        else:
-            arrays.append(_arrow_array(v, field.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def fixed_width(values, width):
-    """Strings of ``width`` ASCII characters, or None, as an Arrow ``fixed_size_binary`` array.
-
-    Checked, since a shorter code would silently be padded: raises ``ValueError``
-    naming the first value of another length.
-    """
-    values = np.asarray(values)
-    valid = np.not_equal(values, None) if values.dtype == object else np.ones(len(values), dtype=bool)
-    codes = np.where(valid, values, "").astype(f"S{width}")
-    wrong = valid & (np.char.str_len(codes) != width)
-    if wrong.any():
-        raise ValueError(f"expected codes of {width} characters, got {values[np.argmax(wrong)]!r}")
-    return _codes(codes, valid)
-
-
-_OFFSETS = {}   # width -> 0, width, 2 * width, ...: string offsets shared by every call
-
-
-def _fixed_width_take(values, index, width):
-    """The Arrow strings ``values[index]``: a take of fixed-width bytes, relabeled as strings.
-
-    Every row, null or not, takes ``width`` bytes, so the string offsets are a plain
-    arithmetic sequence; the result equals a take of the same strings.
-    """
-    n = len(index)
-    if (n + 1) * width >= 2**31:
-        raise ValueError(f"{n} codes of {width} characters exceed one Arrow string array")
-    if len(_OFFSETS.get(width, ())) <= n:
-        _OFFSETS[width] = np.arange(0, 2 * (n + 1) * width, width, dtype=np.int32)
-    small = values if isinstance(values, pa.FixedSizeBinaryArray) else fixed_width(values, width)
-    if len(small) == 1 and small.null_count == 0:
-        validity, data = None, pa.py_buffer(small[0].as_py() * n)       # a constant column
-    else:
-        validity, data = small.take(pa.array(index)).buffers()
-    return pa.StringArray.from_buffers(n, pa.py_buffer(_OFFSETS[width][: n + 1]), data, validity)
-
-
-def _arrow_array(v, type_):
-    if isinstance(v, np.ndarray) and v.dtype.kind == "M":
-        return pa.array(v.astype("datetime64[D]"), type=pa.date32())
-    if isinstance(v, np.ndarray) and v.dtype == object:
-        return pa.array(v, type=type_)
-    return pa.array(v, type=type_)
 
 
 def _identity(P, who, when_q, rates, rng, *, as_codes=False):
@@ -113,7 +39,7 @@ def _identity(P, who, when_q, rates, rng, *, as_codes=False):
         codes = P["ssn_bytes"][who]
         altered = flags["ssn_typo"] | flags["ssn_transpose"] | flags["ssn_placeholder"]
         codes[altered] = ssn[altered].astype("S9")
-        ssn = _codes(codes, ~flags["ssn_missing"])
+        ssn = codes_array(codes, ~flags["ssn_missing"])
         first = _pooled(first, P["first_code"][who])
         last = _pooled(last, np.where(changed_by_then, P["last_code"][who], P["birth_last_code"][who]))
     return ssn, first, last, dob
@@ -128,13 +54,6 @@ def _pooled(values, codes):
     index = codes.copy()
     index[altered] = len(pools.names) + np.arange(len(altered))
     return pa.concat_arrays([pools.arrow, pa.array(values[altered], pa.string())]), index
-
-
-def _codes(codes, valid):
-    """A fixed-size binary Arrow array from a numpy ``S`` array and a validity mask."""
-    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
-    codes = np.ascontiguousarray(codes)
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(codes.itemsize), len(codes), [bitmap, pa.py_buffer(codes)])
 
 
 def _ids(base, n):
@@ -233,7 +152,7 @@ def build_partition(world, k):
     jobs_in = np.flatnonzero(J["employer"] >= 0)
     ssn, first, last, _ = _identity(P, J["person"][jobs_in], J["start"][jobs_in], noise["ui_wage"], rng, as_codes=True)
     initial = P["middle"].astype("S1")                 # bytes truncate to the first letter
-    middle = _codes(initial[J["person"][jobs_in]], rng.random(len(jobs_in)) >= 0.35)
+    middle = codes_array(initial[J["person"][jobs_in]], rng.random(len(jobs_in)) >= 0.35)
     pos = np.full(len(J["person"]), -1)
     pos[jobs_in] = np.arange(len(jobs_in))
     # Sorted by state, quarter, person, employer, then job: the jobs are put in (person,
@@ -264,7 +183,7 @@ def build_partition(world, k):
         "ein": Take(world.codes["reported_ein"], emp, width=9), "year": cal.year(q_r), "quarter": cal.quarter(q_r),
         "wages": summed,
     }
-    out["ui_wage"] = _arrow("ui_wage", ui_wage)
+    out["ui_wage"] = arrow_table("ui_wage", ui_wage)
     out["_employer_quarter_partial"] = _employer_quarter_partial(emp, q_r, summed, worked, n_quarters=T)
     xwalk.append(("ui_wage", ui_wage["record_id"], P["person_id"][person[rows]]))
     rid += 100_000_000
@@ -295,9 +214,9 @@ def build_partition(world, k):
         "max_benefit_amount": claims["mba"], "weeks_paid": claims["weeks"], "total_paid": claims["total"],
         "exhausted": claims["exhausted"],
     }
-    out["ui_claim"] = _arrow("ui_claim", ui_claim)
+    out["ui_claim"] = arrow_table("ui_claim", ui_claim)
     xwalk.append(("ui_claim", c_ids, P["person_id"][cp]))
-    out["ui_claim_week"] = _arrow("ui_claim_week", {
+    out["ui_claim_week"] = arrow_table("ui_claim_week", {
         "claim_id": Take(claim_id, weeks["claim"]), "week_number": weeks["week_number"],
         "week_ending_date": weeks["week_ending"], "program": weeks["program"].astype(object),
         "amount_paid": weeks["amount"], "federal_supplement": weeks["supplement"],
@@ -344,7 +263,7 @@ def build_partition(world, k):
             cols.update(file_month=ym, cert_start_date=cert_start, cert_end_date=cert_end,
                         household_size=A["household_size"], gross_income=A["gross"], benefit_amount=A["benefit"],
                         emergency_allotment=A["emergency_allotment"])
-        out[name] = _arrow(name, cols)
+        out[name] = arrow_table(name, cols)
         xwalk.append((name, ids, P["person_id"][A["person"]]))
         churn_parts.append({
             "program": Take(np.array([name], dtype=object), np.zeros(len(rank)), width=4),
@@ -354,7 +273,7 @@ def build_partition(world, k):
             "gap_months": (ev["reopen_month"] - ev["last_month"] - 1).astype(np.int8),
             "closed_at": np.array(CHURN_REASONS, dtype=object)[ev["reason"]]})
         rid += 100_000_000
-    out["assistance_churn"] = pa.concat_tables([_arrow("assistance_churn", c) for c in churn_parts])
+    out["assistance_churn"] = pa.concat_tables([arrow_table("assistance_churn", c) for c in churn_parts])
 
     # Postsecondary: identity per student record at an institution.
     progs, insts = ref.programs()
@@ -366,7 +285,7 @@ def build_partition(world, k):
     student_id = np.char.add("S", zfill(_ids(rid, len(st["person"])).astype(str), 11)).astype(object)
     es = enroll["student"]
     ids = _ids(rid, len(es))
-    out["postsec_enrollment"] = _arrow("postsec_enrollment", {
+    out["postsec_enrollment"] = arrow_table("postsec_enrollment", {
         "record_id": ids, "student_id": student_id[es], "institution_id": inst_id[enroll["institution"]],
         "academic_year": enroll["academic_year"], "term": enroll["term"].astype(object),
         "ssn": ssn[es], "first_name": first[es], "last_name": last[es], "dob": dob[es],
@@ -378,7 +297,7 @@ def build_partition(world, k):
     rid += 100_000_000
     cs = completion["student"]
     ids = _ids(rid, len(cs))
-    out["postsec_completion"] = _arrow("postsec_completion", {
+    out["postsec_completion"] = arrow_table("postsec_completion", {
         "record_id": ids, "student_id": student_id[cs], "institution_id": inst_id[completion["institution"]],
         "academic_year": completion["academic_year"], "award_date": completion["award_date"],
         "degree_level": np.array(["certificate", "associate", "bachelor"], dtype=object)[completion["level"]],
@@ -387,7 +306,7 @@ def build_partition(world, k):
     rid += 100_000_000
     # truth: each student record seen in the files, with its planted path
     seen = np.unique(es)
-    out["postsec_student"] = _arrow("postsec_student", {
+    out["postsec_student"] = arrow_table("postsec_student", {
         "student_id": student_id[seen], "person_id": P["person_id"][st["person"][seen]],
         "institution_id": inst_id[st["institution"][seen]],
         "pathway": np.array([name for name, *_ in PATHS] + ["adult_certificate"], dtype=object)[st["path"][seen]],
@@ -415,7 +334,7 @@ def build_partition(world, k):
     cert_cips = np.array([g["cip"] for g in progs if "certificate" in g["levels"]], dtype=object)
     tcip = np.where(wioa["trained"][r], rng.choice(cert_cips, size=len(r)), None).astype(object)
     exit_date = np.where(wioa["exit_date"][r] < world.reference_date, wioa["exit_date"][r], np.datetime64("NaT"))
-    out["wioa"] = _arrow("wioa", {
+    out["wioa"] = arrow_table("wioa", {
         "record_id": ids, "unique_individual_id": uii.astype(object), "state_fips": geo.state_fips[state].astype(object),
         "ssn": ssn, "first_name": first, "last_name": last, "dob": dob,
         "sex": np.where(P["female"][wp[r]], "F", "M").astype(object),
@@ -428,7 +347,7 @@ def build_partition(world, k):
     xwalk.append(("wioa", ids, P["person_id"][wp[r]]))
 
     # ---- truth
-    out["person"] = _arrow("person", {
+    out["person"] = arrow_table("person", {
         "person_id": P["person_id"], "ssn": P["ssn"], "first_name": P["first"], "middle_name": P["middle"],
         "last_name": P["last"], "birth_last_name": P["birth_last"], "surname_change_date": P["change_date"],
         "dob": P["dob"], "sex": np.where(P["female"], "F", "M").astype(object), "race_ethnicity": P["race_label"].astype(object),
@@ -443,7 +362,7 @@ def build_partition(world, k):
     res_start = np.concatenate([np.zeros(n, dtype=np.int64), P["move_q"][two]])
     res_end = np.concatenate([np.where(moved, P["move_q"], -1), np.full(len(two), -1)])
     o = np.lexsort((res_spell, res_person))
-    out["residence"] = _arrow("residence", {
+    out["residence"] = arrow_table("residence", {
         "person_id": P["person_id"][res_person[o]], "spell": res_spell[o],
         "state_fips": geo.state_fips[geo.county_state[res_county[o]]].astype(object),
         "county_fips": geo.county_fips[res_county[o]].astype(object),
@@ -453,16 +372,16 @@ def build_partition(world, k):
     n_jobs = _grid((n, T), row_cell).ravel()
     cell = np.flatnonzero(n_jobs)                      # by person, then quarter
     pi, qi = cell // T, cell % T
-    out["earnings"] = _arrow("earnings", {
+    out["earnings"] = arrow_table("earnings", {
         "person_id": P["person_id"][pi], "year": cal.year(qi), "quarter": cal.quarter(qi),
         "earnings": np.round(earn.ravel()[cell]).astype(np.int64),
         "out_of_region_earnings": np.round(out_of_region.ravel()[cell]).astype(np.int64),
         "n_jobs": n_jobs[cell].astype(np.int8)})
     out["crosswalk"] = pa.concat_tables([
-        _arrow("crosswalk", {"source_table": Take(np.array([t], dtype=object), np.zeros(len(i)), width=len(t)),
+        arrow_table("crosswalk", {"source_table": Take(np.array([t], dtype=object), np.zeros(len(i)), width=len(t)),
                              "record_id": i, "person_id": pid})
         for t, i, pid in xwalk])
-    out["wioa_effect"] = _arrow("wioa_effect", {
+    out["wioa_effect"] = arrow_table("wioa_effect", {
         "person_id": P["person_id"][wp], "period": wioa["period"], "entry_date": wioa["entry_date"],
         "exit_date": wioa["exit_date"],
         "program": wioa["program"].astype(object), "pilot_study": wioa["pilot"], "propensity": wioa["propensity"],

@@ -10,7 +10,7 @@ size predicts, visible only once the three systems are linked.
 import numpy as np
 
 from . import _reference as ref
-from ._partition import _arrow
+from ._columns import arrow_table
 from ._rng import stream
 from ._strings import ljust, replace, zfill
 
@@ -51,7 +51,7 @@ def procurement_tables(world):
     size = E["size"][chosen]
     zip_ = zfill(rng.integers(60000, 63000, n).astype(str), 5)
     pools = ref.name_pools()
-    out = {"business": _arrow("business", {
+    out = {"business": arrow_table("business", {
         "business_id": bid, "name": name.astype(object), "ein": ein.astype(object), "minority_owned": minority,
         "woman_owned": woman, "owner_race_ethnicity": owner_race.astype(object), "certified": certified})}
     xw = []
@@ -65,7 +65,7 @@ def procurement_tables(world):
     cname[np.sum(in_c):] = replace(cname[np.sum(in_c):], " LLC", " L L C")
     fein = np.char.add(np.char.add(ljust(ein[rows], 2).astype("U2"), "-"), np.array([e[2:] for e in ein[rows]], dtype=str))
     fein = np.where(rng.random(len(rows)) < 0.05, None, fein).astype(object)
-    out["vendor_comptroller"] = _arrow("vendor_comptroller", {
+    out["vendor_comptroller"] = arrow_table("vendor_comptroller", {
         "vendor_number": vnum.astype(object), "legal_name": cname.astype(object), "fein": fein,
         "zip": zip_[rows].astype(object)})
     xw.append(("vendor_comptroller", vnum, bid[rows]))
@@ -78,7 +78,7 @@ def procurement_tables(world):
     dba = rng.random(len(d)) < 0.15
     dname = np.where(dba, np.char.add(np.char.add(dname, " DBA "), rng.choice(pools.last, len(d))), dname)
     tax = np.where(rng.random(len(d)) < 0.08, None, ein[d].astype(np.int64)).astype(object)
-    out["vendor_dot"] = _arrow("vendor_dot", {
+    out["vendor_dot"] = arrow_table("vendor_dot", {
         "contractor_id": cid, "business_name": dname.astype(object), "tax_id": tax,
         "city": np.full(len(d), None, dtype=object), "zip": zip_[d].astype(object)})
     xw.append(("vendor_dot", cid.astype(str), bid[d]))
@@ -89,7 +89,7 @@ def procurement_tables(world):
     trade = _variant(name[c], rng)
     ctype = np.where(minority[c] & woman[c], "MWBE", np.where(minority[c], "MBE", "WBE"))
     cdate = cal.start_date(rng.integers(0, world.T, len(c))) + rng.integers(0, 90, len(c))
-    out["cert_registry"] = _arrow("cert_registry", {
+    out["cert_registry"] = arrow_table("cert_registry", {
         "certification_number": cert.astype(object), "firm_name": trade.astype(object), "certification_type": ctype.astype(object),
         "owner_race_ethnicity": np.where(minority[c], owner_race[c], None).astype(object),
         "naics": E["naics"][chosen][c].astype(object), "zip": zip_[c].astype(object), "certified_date": cdate,
@@ -111,13 +111,13 @@ def procurement_tables(world):
     award = cal.start_date(rng.integers(0, world.T, len(winner))) + rng.integers(0, 90, len(winner))
     amount = np.round(np.exp(rng.normal(11.0, 1.2, len(winner))) * (1 + np.log1p(size[winner])) / 100).astype(np.int64) * 100
     order = np.argsort(award, kind="stable")
-    out["contract"] = _arrow("contract", {
+    out["contract"] = arrow_table("contract", {
         "contract_id": np.char.add("K", zfill(np.arange(1, len(winner) + 1).astype(str), 7)).astype(object),
         "awarding_agency": np.where(via_dot, _AGENCIES[0], rng.choice(_AGENCIES[1:], len(winner)))[order].astype(object),
         "source_system": np.where(via_dot, "dot", "comptroller")[order].astype(object),
         "vendor_key": vkey[order], "award_date": award[order], "amount": amount[order],
         "naics": E["naics"][chosen][winner][order].astype(object)})
-    out["business_crosswalk"] = _arrow("business_crosswalk", {
+    out["business_crosswalk"] = arrow_table("business_crosswalk", {
         "source_table": np.concatenate([np.full(len(k), t, dtype=object) for t, k, _ in xw]),
         "source_key": np.concatenate([np.asarray(k, dtype=object) for _, k, _ in xw]),
         "business_id": np.concatenate([b for _, _, b in xw])})

@@ -10,7 +10,9 @@ import numpy as np
 
 from . import _reference as ref
 from ._calendar import Calendar
+from ._columns import fixed_width
 from ._employers import make_employers
+from ._labor import EmployerSampler
 from ._policy import PandemicUI, UILaw, annual, wage_index
 
 __all__ = ["World"]
@@ -54,8 +56,6 @@ class World:
     @functools.cached_property
     def employer_sampler(self):
         """Size-weighted draws of an active establishment by (state, sector) and quarter."""
-        from ._labor import EmployerSampler
-
         return EmployerSampler(self)
 
     @functools.cached_property
@@ -64,8 +64,6 @@ class World:
 
         About 10^5 account numbers for `large`: encoded once, then gathered per row with numpy.
         """
-        from ._partition import fixed_width
-
         return {"ui_account": fixed_width(self.employers["ui_account"], 10),
                 "reported_ein": fixed_width(self.employers["reported_ein"], 9),
                 "state_fips": fixed_width(self.geo.state_fips, 2), "county_fips": fixed_width(self.geo.county_fips, 5)}

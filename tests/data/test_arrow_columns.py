@@ -5,7 +5,8 @@ import pyarrow as pa
 import pytest
 
 from synthetic_data import _reference as ref
-from synthetic_data._partition import Take, _arrow, _pooled, fixed_width
+from synthetic_data._columns import Take, arrow_table, fixed_width
+from synthetic_data._partition import _pooled
 
 
 def _plain(values, index):
@@ -13,7 +14,7 @@ def _plain(values, index):
 
 
 def _fast(values, index, width):
-    return _arrow("ui_wage", {**_filler(len(index)), "ssn": Take(values, index, width=width)}).column("ssn").chunk(0)
+    return arrow_table("ui_wage", {**_filler(len(index)), "ssn": Take(values, index, width=width)}).column("ssn").chunk(0)
 
 
 def _filler(n):
