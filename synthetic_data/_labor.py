@@ -45,18 +45,19 @@ class _Jobs:
                 grown = np.empty(cap, dtype=v.dtype)
                 grown[: self.n] = v[: self.n]
                 self.cols[k] = grown
-        ids = np.arange(self.n, self.n + m)
+        rows = slice(self.n, self.n + m)
         for k, v in values.items():
-            self.cols[k][ids] = v
+            self.cols[k][rows] = v
         self.n += m
-        return ids
+        return np.arange(rows.start, rows.stop)
 
     def end(self, ids, q, reason, day):
+        """End jobs ``ids`` (entries -1 are skipped) in quarter ``q`` on ``day`` (one, or one per id)."""
         keep = ids >= 0
         ids = ids[keep]
         self.cols["end"][ids] = q
         self.cols["reason"][ids] = reason
-        self.cols["end_day"][ids] = np.broadcast_to(day, keep.shape)[keep]
+        self.cols["end_day"][ids] = day if np.ndim(day) == 0 else day[keep]
 
     def finish(self):
         return {k: v[: self.n].copy() for k, v in self.cols.items()}
@@ -260,6 +261,10 @@ def simulate_jobs(P, *, rng, world):
         recall_job[who] = back
 
     age0 = P["age"][:, 0]
+    age_by_q = np.ascontiguousarray(P["age"].T)
+    works = ~P["never_works"]
+    # day numbers of deaths (NaT, for the living, is never read: only the dying are looked up)
+    death_days = P["death_date"].astype("datetime64[D]").astype(np.int64)
     state_by_q = np.ascontiguousarray(P["state_q"].T)
     alive_by_q = (P["death_q"] < 0) | (np.arange(T)[:, None] <= P["death_q"])
     moving_by_q = (P["move_q"] == np.arange(T)[:, None])
@@ -276,22 +281,25 @@ def simulate_jobs(P, *, rng, world):
     for i in range(B + T):
         q = i - B
         wq = max(q, 0)
-        age = P["age"][:, q] if q >= 0 else age0 + q / 4
+        age = age_by_q[q] if q >= 0 else age0 + q / 4
         alive = alive_by_q[wq] if q >= 0 else np.ones(n, dtype=bool)
-        lf = alive & ~P["never_works"] & (age >= lab["start_work_age"]) & ~retired
+        lf = alive & works & (age >= lab["start_work_age"]) & ~retired
         # Retirement, and interstate moves, end jobs at the end of the previous quarter.
         retiring = lf & (age >= 62) & (rng.random(n) < lab["retire_rate_after_62"])
         retired |= retiring
         lf &= ~retiring
         moving = moving_by_q[q] if q >= 0 else np.zeros(n, dtype=bool)
         for who, reason in ((retiring, LEFT), (moving, QUIT)):
-            # on a day of the last quarter worked (exits at quarter ends would bias monthly counts)
-            last_day = (rng.random(n) * (qlen[i - 1] if i else 90)).astype(np.int64)
+            who = np.flatnonzero(who)
+            # on a day of the last quarter worked (exits at quarter ends would bias monthly counts);
+            # a day is drawn for everyone, used for those leaving
+            last_day = (rng.random(n)[who] * (qlen[i - 1] if i else 90)).astype(np.int64)
             for held in (main, second):
-                ending = who & (held >= 0)
-                ending &= (jobs.cols["start"][np.maximum(held, 0)] < q - 1) | (jobs.cols["start_day"][np.maximum(held, 0)] <= last_day)
-                jobs.end(held[ending], q - 1, reason, last_day[ending])
-                jobs.end(held[who & ~ending], q - 1, reason, qlen[i - 1] - 1 if i else 89)
+                h = held[who]
+                j = np.maximum(h, 0)
+                ending = (h >= 0) & ((jobs.cols["start"][j] < q - 1) | (jobs.cols["start_day"][j] <= last_day))
+                jobs.end(h[ending], q - 1, reason, last_day[ending])
+                jobs.end(h[~ending], q - 1, reason, qlen[i - 1] - 1 if i else 89)
             main[who] = -1
             second[who] = -1
             sched_q[who] = -1
@@ -330,20 +338,27 @@ def simulate_jobs(P, *, rng, world):
         main[hired], second[starting] = ids[:len(hired)], ids[len(hired):]
 
         # Deaths and establishment closures end jobs in this quarter.
-        dying = (P["death_q"] == q) if q >= 0 else np.zeros(n, dtype=bool)
+        dying = np.flatnonzero(P["death_q"] == q) if q >= 0 else np.empty(0, dtype=np.int64)
         sched_q[dying] = -1
         closed_main = main_before_close = np.empty(0, dtype=np.int64)
-        death_day = (P["death_date"].astype("datetime64[D]").astype(np.int64) - qstart[i]).clip(0, qlen[i] - 1)
+        death_day = (death_days[dying] - qstart[i]).clip(0, qlen[i] - 1)
+
+        def first_day(j):
+            """The first day worked this quarter in jobs ``j``: the start day if begun this quarter, else 0."""
+            j = np.maximum(j, 0)
+            return np.where(jobs.cols["start"][j] == q, jobs.cols["start_day"][j], 0)
+
         for k, held in enumerate((main, second)):
-            first_day = np.where(jobs.cols["start"][np.maximum(held, 0)] == q, jobs.cols["start_day"][np.maximum(held, 0)], 0)
-            jobs.end(held[dying], q, LEFT, np.maximum(death_day, first_day)[dying])
+            h = held[dying]
+            jobs.end(h, q, LEFT, np.maximum(death_day, first_day(h)))
             held[dying] = -1
             has = np.flatnonzero(held >= 0)
             emp = jobs.cols["employer"][held[has]]
             closing = has[(emp >= 0) & (E["death_q"][np.maximum(emp, 0)] == q)]
             # an establishment closes on one day, the same for all its workers (a hash of its index)
-            close_day = jobs.cols["employer"][held[closing]] * 2_654_435_761 % qlen[i]
-            jobs.end(held[closing], q, CLOSED, np.maximum(close_day, first_day[closing]))
+            h = held[closing]
+            close_day = jobs.cols["employer"][h] * 2_654_435_761 % qlen[i]
+            jobs.end(h, q, CLOSED, np.maximum(close_day, first_day(h)))
             if k == 0:
                 closed_main, main_before_close = closing, held[closing]
             held[closing] = -1
