@@ -55,6 +55,7 @@ class Policy:
     benefit_index: np.ndarray       # (M,) Social Security / SSI amounts relative to the base year
     rules: dict                     # the SNAP [snap.rules] constants
     snap_unchanged: np.ndarray      # (M,) bool: every SNAP amount of the month equals the previous month's
+    min_benefit_by_size: np.ndarray  # (M, 9) the minimum benefit where it applies by household size, else -inf
 
 
 @functools.cache
@@ -138,17 +139,8 @@ def policy_by_month(start_year, n_months, states):
         tanf_limit=np.stack([_steps(limits[s], start_year, n_months, "months") for s in states]),
         tanf_adult_removed_after=np.stack([_steps([dict(e, a=e.get("adult_removed_after", 0)) for e in limits[s]],
                                                   start_year, n_months, "a") for s in states]),
-        tanf_scale=scale, benefit_index=index, rules=rules, snap_unchanged=unchanged)
-
-
-def _monthly(values, month):
-    """``values[month]``; with ``month=None``, every month's value as a column (months x households)."""
-    return values[:, None] if month is None else values[month]
-
-
-def _by_size(table, month, size):
-    """``table[month, size]`` of a (months, household sizes) table; with ``month=None``, (months x households)."""
-    return np.take(table, size, axis=1) if month is None else table[month, size]
+        tanf_scale=scale, benefit_index=index, rules=rules, snap_unchanged=unchanged,
+        min_benefit_by_size=np.where(sizes <= rules["min_benefit_max_household_size"], min_benefit[:, None], -np.inf))
 
 
 def snap_benefit(policy, month, *, earned, unearned, size, elderly_disabled, shelter):
@@ -159,91 +151,106 @@ def snap_benefit(policy, month, *, earned, unearned, size, elderly_disabled, she
     deduction (capped unless elderly or disabled), net test (100%), allotment = maximum - 30% of
     net income rounded up, the minimum benefit for households of 1-2. Dependent care, medical and
     child support deductions are not modeled. Returns ``(benefit, eligible)``; benefit is 0 where
-    not eligible. With ``month=None`` the households are evaluated in every month of the window:
-    ``size`` is one per household and the other arrays are (months, households).
+    not eligible.
     """
-    r = policy.rules
-    gross = earned + unearned
-    limit = _by_size(policy.snap_guideline, month, size)
-    gross_ok = elderly_disabled | (gross <= r["gross_income_limit_fpl"] * limit)
-    # in place where a temporary is not needed again: the same operations in the same order
-    adjusted = gross - r["earned_income_deduction"] * earned
-    adjusted -= _by_size(policy.standard_deduction, month, size)
-    np.maximum(adjusted, 0, out=adjusted)
-    excess = shelter - r["shelter_share_of_income"] * adjusted
-    np.maximum(excess, 0, out=excess)
-    excess = np.where(elderly_disabled, excess, np.minimum(excess, _monthly(policy.shelter_cap, month)))
-    net = np.subtract(adjusted, excess, out=adjusted)
-    np.maximum(net, 0, out=net)
-    net_ok = net <= r["net_income_limit_fpl"] * limit
-    benefit = _by_size(policy.max_allotment, month, size) - np.ceil(np.round(r["benefit_reduction_rate"] * net, 6))
-    small = size <= r["min_benefit_max_household_size"]
-    benefit = np.where(small, np.maximum(benefit, _monthly(policy.min_benefit, month)), benefit)
-    eligible = gross_ok & net_ok & (benefit > 0)
+    benefit, eligible, _ = _snap(policy, month, earned=earned, unearned=unearned, size=size,
+                                 elderly_disabled=elderly_disabled, shelter=shelter)
     return np.where(eligible, benefit, 0), eligible
 
 
-def _by_state(table, month, state):
-    """``table[state, month]`` of a (states, months) table; with ``month=None``, ``state`` is (months, households)."""
-    return table[state, np.arange(table.shape[1])[:, None]] if month is None else table[state, month]
+def _snap(policy, month, *, earned, unearned, size, elderly_disabled, shelter):
+    """:func:`snap_benefit`'s rules: ``(allotment before the tests, eligible, gross income above 130%)``."""
+    r = policy.rules
+    gross = earned + unearned
+    limit = policy.snap_guideline[month, size]
+    gross_limit = r["gross_income_limit_fpl"] * limit
+    gross_ok = elderly_disabled | (gross <= gross_limit)
+    # in place where a temporary is not needed again: the same operations in the same order
+    adjusted = gross - r["earned_income_deduction"] * earned
+    adjusted -= policy.standard_deduction[month, size]
+    np.maximum(adjusted, 0, out=adjusted)
+    excess = shelter - r["shelter_share_of_income"] * adjusted
+    np.maximum(excess, 0, out=excess)
+    # the shelter cap, none (infinite) for elderly or disabled households
+    np.minimum(excess, np.array([policy.shelter_cap[month], np.inf])[elderly_disabled.view(np.int8)], out=excess)
+    net = np.subtract(adjusted, excess, out=adjusted)
+    np.maximum(net, 0, out=net)
+    net_ok = net <= r["net_income_limit_fpl"] * limit
+    benefit = policy.max_allotment[month, size] - np.ceil(np.round(r["benefit_reduction_rate"] * net, 6))
+    # the minimum benefit of households of 1-2, none (minus infinity) for larger ones
+    np.maximum(benefit, policy.min_benefit_by_size[month, size], out=benefit)
+    eligible = gross_ok & net_ok & (benefit > 0)
+    return benefit, eligible, gross > gross_limit
 
 
 def _tanf_benefit(policy, cfg, month, *, state, earned, unearned, size, n_adults, used):
-    """TANF grant and eligibility: the state's maximum for the unit's size less countable income.
-
-    With ``month=None`` the households are evaluated in every month of the window (as in
-    :func:`snap_benefit`); ``used`` is then one number for all.
-    """
-    after, limit = policy.tanf_adult_removed_after, policy.tanf_limit
+    """TANF grant and eligibility: the state's maximum for the unit's size less countable income."""
+    after, limit = policy.tanf_adult_removed_after[:, month], policy.tanf_limit[:, month]
     if np.ndim(used) == 0:
-        # one number of months used: each rule is decided on the small (state, month) table first
+        # one number of months used for all: each rule is decided by state first
         removed = (after > 0) & (used >= after)
-        removed = _by_state(removed, month, state) if removed.any() else False
+        removed = removed[state] if removed.any() else False
         within = used < limit
-        within = _by_state(within, month, state) if not within.all() else True
+        within = within[state] if not within.all() else True
     else:
-        removed_after = _by_state(after, month, state)
-        removed = (removed_after > 0) & (used >= removed_after)
-        within = used < _by_state(limit, month, state)
+        removed = (after[state] > 0) & (used >= after[state])
+        within = used < limit[state]
     unit = np.where(removed, np.maximum(size - n_adults, 1), size)
-    grant = _by_state(policy.tanf_max3, month, state) * policy.tanf_scale[unit]
+    grant = policy.tanf_max3[state, month] * policy.tanf_scale[unit]
     countable = (1 - cfg["earned_income_disregard"]) * earned + unearned
     benefit = np.floor(grant - countable)
     eligible = (benefit >= cfg["min_payment"]) & within
     return np.where(eligible, benefit, 0), eligible
 
 
-def _household(P, earn, rng, world, cfg_pv, index):
-    """Income and costs by month and person, arrays (months, people): earned, unearned, shelter cost,
-    elderly/disabled flag; and age by quarter, (quarters, people).
+class _Household:
+    """Income and costs of each person's household by month, kept by quarter and per person.
 
-    ``earn`` is quarterly earnings ``(n, T)``, a third of them earned in each month. Whatever
-    does not change within a quarter is computed by quarter and then repeated for its months.
+    Earnings (a third of the quarter's in each month), other income and the elderly/disabled
+    flag do not change within a quarter, so they are held by quarter, ``(T, n)``; the index of
+    benefit amounts and the growth of shelter costs are factors by month. A month's values are
+    the same products the full (month x person) arrays would hold, computed where needed.
     """
-    n, T = len(P["person_id"]), world.T
-    M = 3 * T
-    age = P["age"].T                                                    # (T, n)
-    # A partner's earnings (when the partner works) and, from 65, Social Security; a person out of
-    # the labor force all window may draw a disability benefit. Drawn once per person.
-    partner_works = P["has_partner"] & (rng.random(n) < cfg_pv["partner_employed_share"])
-    partner = np.where(partner_works, np.exp(rng.normal(np.log(cfg_pv["partner_income_median"]), 0.8, n)), 0.0)
-    disabled = P["never_works"] & (rng.random(n) < cfg_pv["disability_benefit_share"])
-    # Other unearned income in months without earnings (child support, unemployment benefits, cash aid).
-    other = np.where(rng.random(n) < cfg_pv["other_income_share"],
-                     np.exp(rng.normal(np.log(cfg_pv["other_income_median"]), 0.6, n)), 0.0)
-    pension = cfg_pv["social_security_monthly"] * np.exp(P["potential"])
-    shelter = np.exp(rng.normal(np.log(cfg_pv["shelter_cost_median"]), cfg_pv["shelter_cost_sd"], n))
-    growth = (1 + cfg_pv["shelter_cost_growth"]) ** (np.arange(M) / 12 + world.cal.start_year - cfg_pv["shelter_cost_year"])
-    earn_month = earn.T / 3
-    senior = age >= 65
-    unearned = np.where(senior, pension, 0.0)
-    unearned += np.where(disabled & ~senior, cfg_pv["disability_benefit_monthly"], 0.0)
-    unearned += np.where((earn_month <= 0) & (unearned <= 0), other, 0.0)
-    unearned = np.repeat(unearned, 3, axis=0)
-    unearned *= index[:, None]                                          # amounts are in base-year dollars
-    earn_month += partner
-    return {"earned": np.repeat(earn_month, 3, axis=0), "unearned": unearned, "shelter": growth[:, None] * shelter,
-            "elderly_disabled": np.repeat((age >= 60) | disabled, 3, axis=0), "age_q": age}
+
+    def __init__(self, P, earn, rng, world, cfg_pv, index):
+        n, T = len(P["person_id"]), world.T
+        M = 3 * T
+        age = P["age"].T                                                # (T, n)
+        # A partner's earnings (when the partner works) and, from 65, Social Security; a person out of
+        # the labor force all window may draw a disability benefit. Drawn once per person.
+        partner_works = P["has_partner"] & (rng.random(n) < cfg_pv["partner_employed_share"])
+        partner = np.where(partner_works, np.exp(rng.normal(np.log(cfg_pv["partner_income_median"]), 0.8, n)), 0.0)
+        disabled = P["never_works"] & (rng.random(n) < cfg_pv["disability_benefit_share"])
+        # Other unearned income in months without earnings (child support, unemployment benefits, cash aid).
+        other = np.where(rng.random(n) < cfg_pv["other_income_share"],
+                         np.exp(rng.normal(np.log(cfg_pv["other_income_median"]), 0.6, n)), 0.0)
+        pension = cfg_pv["social_security_monthly"] * np.exp(P["potential"])
+        self.shelter = np.exp(rng.normal(np.log(cfg_pv["shelter_cost_median"]), cfg_pv["shelter_cost_sd"], n))
+        self.growth = (1 + cfg_pv["shelter_cost_growth"]) ** (np.arange(M) / 12 + world.cal.start_year
+                                                               - cfg_pv["shelter_cost_year"])
+        earn_month = earn.T / 3
+        senior = age >= 65
+        unearned = np.where(senior, pension, 0.0)
+        unearned += np.where(disabled & ~senior, cfg_pv["disability_benefit_monthly"], 0.0)
+        unearned += np.where((earn_month <= 0) & (unearned <= 0), other, 0.0)
+        self.unearned_q = unearned                                      # in base-year dollars
+        self.index = index
+        earn_month += partner
+        self.earned_q = earn_month
+        self.elderly_disabled_q = (age >= 60) | disabled
+        self.age_q = age
+
+    def month(self, m):
+        """Every person's ``(earned, unearned, elderly_disabled, shelter)`` in month ``m``."""
+        q = m // 3
+        return (self.earned_q[q], self.unearned_q[q] * self.index[m], self.elderly_disabled_q[q],
+                self.growth[m] * self.shelter)
+
+    def cells(self, month, person):
+        """``(earned, unearned, elderly_disabled, shelter)`` of ``person`` in ``month`` (arrays of cells)."""
+        q = month // 3
+        return (self.earned_q[q, person], self.unearned_q[q, person] * self.index[month],
+                self.elderly_disabled_q[q, person], self.growth[month] * self.shelter[person])
 
 
 def simulate_assistance(P, earn, *, rng, world, program):
@@ -257,38 +264,42 @@ def simulate_assistance(P, earn, *, rng, world, program):
     cfg, pv = p[program], p["poverty"]
     n, M = len(P["person_id"]), 3 * T
     policy = policy_by_month(cal.start_year, M, tuple(world.geo.state_fips.tolist()))
-    # arrays by month and person, (M, n): the month loop reads one contiguous row at a time
-    H = _household(P, earn, rng, world, pv, policy.benefit_index)
+    H = _Household(P, earn, rng, world, pv, policy.benefit_index)
     size = np.minimum(1 + P["has_partner"] + P["n_children"], 8).astype(np.int64)
     n_adults = (1 + P["has_partner"]).astype(np.int64)
     alive = (P["death_q"] < 0) | (np.arange(T)[:, None] < P["death_q"])  # by quarter, (T, n)
-    state = np.repeat(P["state_q"].T, 3, axis=0)
+    state = np.ascontiguousarray(P["state_q"].T)                        # (T, n)
+    age = H.age_q
     # Under 22 most live in a parent's household and are not a case head.
-    age = H["age_q"]
-    can_head = np.repeat((age >= 22) & (age < 80) & alive, 3, axis=0)
+    can_head = (age >= 22) & (age < 80) & alive
+    # Eligibility by month and person, (M, n), a month at a time (rows that stay in cache).
+    eligible = np.zeros((M, n), dtype=bool)
+    over = np.zeros((M, n), dtype=bool)
     if program == "snap":
-        _, eligible = snap_benefit(policy, None, earned=H["earned"], unearned=H["unearned"], size=size,
-                                   elderly_disabled=H["elderly_disabled"], shelter=H["shelter"])
+        for m in range(M):
+            earned, unearned, elderly_disabled, shelter = H.month(m)
+            # Under simplified reporting a household must report gross income above 130% of the guideline.
+            _, eligible[m], over[m] = _snap(policy, m, earned=earned, unearned=unearned, size=size,
+                                            elderly_disabled=elderly_disabled, shelter=shelter)
     else:
         # only a household with children can qualify: the rules are evaluated for those alone
         kids = np.flatnonzero(P["n_children"] > 0)
-        _, ok = _tanf_benefit(policy, cfg, None, state=state[:, kids], earned=H["earned"][:, kids],
-                              unearned=H["unearned"][:, kids], size=size[kids], n_adults=n_adults[kids], used=0)
-        eligible = np.zeros((M, n), dtype=bool)
-        eligible[:, kids] = ok & np.repeat(age[:, kids] < 65, 3, axis=0)
-    eligible &= can_head
+        young, state_k = age[:, kids] < 65, state[:, kids]
+        earned_k, unearned_k = H.earned_q[:, kids], H.unearned_q[:, kids]
+        for m in range(M):
+            q = m // 3
+            _, ok = _tanf_benefit(policy, cfg, m, state=state_k[q], earned=earned_k[q],
+                                  unearned=unearned_k[q] * H.index[m], size=size[kids], n_adults=n_adults[kids], used=0)
+            eligible[m, kids] = ok & young[q]
+        over = ~eligible
+    eligible &= np.repeat(can_head, 3, axis=0)
     # A household never eligible never has a case: the month-by-month process follows the others.
     sub = np.flatnonzero(eligible.any(axis=0))
-    if program == "snap":
-        # Under simplified reporting a household must report gross income above 130% of the guideline.
-        over = (H["earned"][:, sub] + H["unearned"][:, sub]
-                > policy.rules["gross_income_limit_fpl"] * np.take(policy.snap_guideline, size[sub], axis=1))
-    else:
-        over = ~eligible[:, sub]
     moved = np.zeros((M, len(sub)), dtype=bool)
     moved[3::3] = (P["state_q"][sub, 1:] != P["state_q"][sub, :-1]).T   # a move takes effect in a quarter's first month
-    L = _simulate_cases(program, cfg, policy, rng, n=n, sub=sub, eligible=eligible[:, sub], over=over,
-                        alive=np.repeat(alive[:, sub], 3, axis=0), moved=moved, state=state[:, sub], H=H, size=size, n_adults=n_adults)
+    L = _simulate_cases(program, cfg, policy, rng, n=n, sub=sub, eligible=eligible[:, sub], over=over[:, sub],
+                        alive=np.repeat(alive[:, sub], 3, axis=0), moved=moved, state=state, H=H, size=size,
+                        n_adults=n_adults)
     return _rows(L, H, P, policy, program, sub=sub, size=size, n_adults=n_adults, state=state)
 
 
@@ -329,7 +340,6 @@ def _simulate_cases(program, cfg, policy, rng, *, n, sub, eligible, over, alive,
     gap_cdf /= gap_cdf[-1]
     long_cert = cfg.get("elderly_disabled_certification_months", cfg["certification_months"])
     draws = np.empty((4, n))
-    earned, unearned, elderly_disabled, shelter = H["earned"], H["unearned"], H["elderly_disabled"], H["shelter"]
     for m in range(M):
         e, a = eligible[m], alive[m]
         rng.random(out=draws)
@@ -373,7 +383,7 @@ def _simulate_cases(program, cfg, policy, rng, *, n, sub, eligible, over, alive,
             opened |= stay & start                                      # cases open at the window's start
         fresh = opened & ~start if m == 0 else opened
         cert_start[fresh], action[opened] = m, m
-        cert_len[fresh] = np.where(elderly_disabled[m, sub[fresh]], long_cert, cfg["certification_months"])
+        cert_len[fresh] = np.where(H.elderly_disabled_q[m // 3, sub[fresh]], long_cert, cfg["certification_months"])
         on = stay | opened
         # The benefit this month: this month's rules, the income reported at the last action.
         who = np.flatnonzero(on)
@@ -383,14 +393,13 @@ def _simulate_cases(program, cfg, policy, rng, *, n, sub, eligible, over, alive,
             BEN[m] = BEN[m - 1]
             who = who[action[who] == m]
         act, person = action[who], sub[who]
+        earned, unearned, elderly_disabled, shelter = H.cells(act, person)
         if program == "snap":
-            ben, ok = snap_benefit(policy, m, earned=earned[act, person], unearned=unearned[act, person],
-                                   size=size[person], elderly_disabled=elderly_disabled[act, person],
-                                   shelter=shelter[act, person])
+            ben, ok = snap_benefit(policy, m, earned=earned, unearned=unearned, size=size[person],
+                                   elderly_disabled=elderly_disabled, shelter=shelter)
         else:
-            ben, ok = _tanf_benefit(policy, cfg, m, state=state[m, who], earned=earned[act, person],
-                                    unearned=unearned[act, person], size=size[person], n_adults=n_adults[person],
-                                    used=used[who])
+            ben, ok = _tanf_benefit(policy, cfg, m, state=state[m // 3, person], earned=earned, unearned=unearned,
+                                    size=size[person], n_adults=n_adults[person], used=used[who])
         # A rule change (a lower maximum, a time limit reached) can end eligibility mid-period.
         on[who[~ok]] = False
         used[on] += 1
@@ -410,12 +419,11 @@ def _rows(L, H, P, policy, program, *, sub, size, n_adults, state):
     opened = L["OPEN"].ravel()[cell]
     spell = np.cumsum(opened) - 1
     act = L["ACTION"].ravel()[cell].astype(np.int64)
-    at = act * H["earned"].shape[1] + pi                               # in the (M, n) arrays
-    earned_at = H["earned"].ravel()[at]
+    earned_at, unearned_at, _, _ = H.cells(act, pi)
     earned = np.round(earned_at).astype(np.int64)
-    gross = np.round(earned_at + H["unearned"].ravel()[at]).astype(np.int64)
+    gross = np.round(earned_at + unearned_at).astype(np.int64)
     benefit = L["BEN"].ravel()[cell]
-    st = state.ravel()[mi * state.shape[1] + pi]
+    st = state[mi // 3, pi]
     hh = size[pi]
     out = {
         "person": pi, "spell": spell, "month": mi, "q": mi // 3, "household_size": hh.astype(np.int8),
