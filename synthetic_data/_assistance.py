@@ -54,6 +54,8 @@ class Policy:
     tanf_scale: np.ndarray          # (9,) benefit for each unit size relative to size 3
     benefit_index: np.ndarray       # (M,) Social Security / SSI amounts relative to the base year
     rules: dict                     # the SNAP [snap.rules] constants
+    snap_unchanged: np.ndarray      # (M,) bool: every SNAP amount of the month equals the previous month's
+    min_benefit_by_size: np.ndarray  # (M, 9) the minimum benefit where it applies by household size, else -inf
 
 
 @functools.cache
@@ -123,15 +125,22 @@ def policy_by_month(start_year, n_months, states):
         raise ProfileError(f"the window needs the SSI benefit rate for {min(set(year.tolist()) - set(fbr))}, which "
                            "reference/assistance_policy.toml lacks; add it or shorten the window")
     index = np.array([fbr[y] for y in year.tolist()], dtype=np.float64) / fbr[pol["ssi"]["base_year"]]
+    snap_guideline = monthly_guideline(fy + rules["guideline_year_offset"])
+    # months whose SNAP amounts all equal the previous month's: a benefit computed then still holds
+    unchanged = np.ones(n_months, dtype=bool)
+    unchanged[0] = False
+    for a in (max_allotment, min_benefit, std, shelter_cap, snap_guideline):
+        unchanged[1:] &= (a[1:] == a[:-1]).reshape(n_months - 1, -1).all(axis=1)
     return Policy(
         max_allotment=max_allotment, min_benefit=min_benefit, standard_deduction=std, shelter_cap=shelter_cap,
-        snap_guideline=monthly_guideline(fy + rules["guideline_year_offset"]), guideline=monthly_guideline(year),
+        snap_guideline=snap_guideline, guideline=monthly_guideline(year),
         ea_active=ea_active, ea_minimum=ea_minimum, certification_extended=extended,
         tanf_max3=np.stack([_steps(tanf["max_benefit"][s], start_year, n_months, "amount") for s in states]),
         tanf_limit=np.stack([_steps(limits[s], start_year, n_months, "months") for s in states]),
         tanf_adult_removed_after=np.stack([_steps([dict(e, a=e.get("adult_removed_after", 0)) for e in limits[s]],
                                                   start_year, n_months, "a") for s in states]),
-        tanf_scale=scale, benefit_index=index, rules=rules)
+        tanf_scale=scale, benefit_index=index, rules=rules, snap_unchanged=unchanged,
+        min_benefit_by_size=np.where(sizes <= rules["min_benefit_max_household_size"], min_benefit[:, None], -np.inf))
 
 
 def snap_benefit(policy, month, *, earned, unearned, size, elderly_disabled, shelter):
@@ -144,57 +153,104 @@ def snap_benefit(policy, month, *, earned, unearned, size, elderly_disabled, she
     child support deductions are not modeled. Returns ``(benefit, eligible)``; benefit is 0 where
     not eligible.
     """
+    benefit, eligible, _ = _snap(policy, month, earned=earned, unearned=unearned, size=size,
+                                 elderly_disabled=elderly_disabled, shelter=shelter)
+    return np.where(eligible, benefit, 0), eligible
+
+
+def _snap(policy, month, *, earned, unearned, size, elderly_disabled, shelter):
+    """:func:`snap_benefit`'s rules: ``(allotment before the tests, eligible, gross income above 130%)``."""
     r = policy.rules
     gross = earned + unearned
     limit = policy.snap_guideline[month, size]
-    gross_ok = elderly_disabled | (gross <= r["gross_income_limit_fpl"] * limit)
-    adjusted = np.maximum(gross - r["earned_income_deduction"] * earned - policy.standard_deduction[month, size], 0)
-    excess = np.maximum(shelter - r["shelter_share_of_income"] * adjusted, 0)
-    excess = np.where(elderly_disabled, excess, np.minimum(excess, policy.shelter_cap[month]))
-    net = np.maximum(adjusted - excess, 0)
+    gross_limit = r["gross_income_limit_fpl"] * limit
+    gross_ok = elderly_disabled | (gross <= gross_limit)
+    # in place where a temporary is not needed again: the same operations in the same order
+    adjusted = gross - r["earned_income_deduction"] * earned
+    adjusted -= policy.standard_deduction[month, size]
+    np.maximum(adjusted, 0, out=adjusted)
+    excess = shelter - r["shelter_share_of_income"] * adjusted
+    np.maximum(excess, 0, out=excess)
+    # the shelter cap, none (infinite) for elderly or disabled households
+    np.minimum(excess, np.array([policy.shelter_cap[month], np.inf])[elderly_disabled.view(np.int8)], out=excess)
+    net = np.subtract(adjusted, excess, out=adjusted)
+    np.maximum(net, 0, out=net)
     net_ok = net <= r["net_income_limit_fpl"] * limit
     benefit = policy.max_allotment[month, size] - np.ceil(np.round(r["benefit_reduction_rate"] * net, 6))
-    small = size <= r["min_benefit_max_household_size"]
-    benefit = np.where(small, np.maximum(benefit, policy.min_benefit[month]), benefit)
+    # the minimum benefit of households of 1-2, none (minus infinity) for larger ones
+    np.maximum(benefit, policy.min_benefit_by_size[month, size], out=benefit)
     eligible = gross_ok & net_ok & (benefit > 0)
-    return np.where(eligible, benefit, 0), eligible
+    return benefit, eligible, gross > gross_limit
 
 
 def _tanf_benefit(policy, cfg, month, *, state, earned, unearned, size, n_adults, used):
     """TANF grant and eligibility: the state's maximum for the unit's size less countable income."""
-    removed = (policy.tanf_adult_removed_after[state, month] > 0) & (used >= policy.tanf_adult_removed_after[state, month])
+    after, limit = policy.tanf_adult_removed_after[:, month], policy.tanf_limit[:, month]
+    if np.ndim(used) == 0:
+        # one number of months used for all: each rule is decided by state first
+        removed = (after > 0) & (used >= after)
+        removed = removed[state] if removed.any() else False
+        within = used < limit
+        within = within[state] if not within.all() else True
+    else:
+        removed = (after[state] > 0) & (used >= after[state])
+        within = used < limit[state]
     unit = np.where(removed, np.maximum(size - n_adults, 1), size)
     grant = policy.tanf_max3[state, month] * policy.tanf_scale[unit]
     countable = (1 - cfg["earned_income_disregard"]) * earned + unearned
     benefit = np.floor(grant - countable)
-    eligible = (benefit >= cfg["min_payment"]) & (used < policy.tanf_limit[state, month])
+    eligible = (benefit >= cfg["min_payment"]) & within
     return np.where(eligible, benefit, 0), eligible
 
 
-def _household(P, earn_month, rng, world, cfg_pv, index):
-    """Income and costs by person and month: earned, unearned, shelter cost, elderly/disabled flag."""
-    n, T = len(P["person_id"]), world.T
-    M = 3 * T
-    q_of = np.arange(M) // 3
-    age = P["age"][:, q_of]                                             # (n, M)
-    # A partner's earnings (when the partner works) and, from 65, Social Security; a person out of
-    # the labor force all window may draw a disability benefit. Drawn once per person.
-    partner_works = P["has_partner"] & (rng.random(n) < cfg_pv["partner_employed_share"])
-    partner = np.where(partner_works, np.exp(rng.normal(np.log(cfg_pv["partner_income_median"]), 0.8, n)), 0.0)
-    disabled = P["never_works"] & (rng.random(n) < cfg_pv["disability_benefit_share"])
-    # Other unearned income in months without earnings (child support, unemployment benefits, cash aid).
-    other = np.where(rng.random(n) < cfg_pv["other_income_share"],
-                     np.exp(rng.normal(np.log(cfg_pv["other_income_median"]), 0.6, n)), 0.0)
-    pension = cfg_pv["social_security_monthly"] * np.exp(P["potential"])
-    shelter = np.exp(rng.normal(np.log(cfg_pv["shelter_cost_median"]), cfg_pv["shelter_cost_sd"], n))
-    growth = (1 + cfg_pv["shelter_cost_growth"]) ** (np.arange(M) / 12 + world.cal.start_year - cfg_pv["shelter_cost_year"])
-    earned = earn_month + partner[:, None]
-    unearned = np.where(age >= 65, pension[:, None], 0.0) + np.where(disabled[:, None] & (age < 65),
-                                                                     cfg_pv["disability_benefit_monthly"], 0.0)
-    unearned += np.where((earn_month <= 0) & (unearned <= 0), other[:, None], 0.0)
-    unearned *= index[None, :]                                          # amounts are in base-year dollars
-    return {"earned": earned, "unearned": unearned, "shelter": shelter[:, None] * growth[None, :],
-            "elderly_disabled": (age >= 60) | disabled[:, None], "age": age}
+class _Household:
+    """Income and costs of each person's household by month, kept by quarter and per person.
+
+    Earnings (a third of the quarter's in each month), other income and the elderly/disabled
+    flag do not change within a quarter, so they are held by quarter, ``(T, n)``; the index of
+    benefit amounts and the growth of shelter costs are factors by month. A month's values are
+    the same products the full (month x person) arrays would hold, computed where needed.
+    """
+
+    def __init__(self, P, earn, rng, world, cfg_pv, index):
+        n, T = len(P["person_id"]), world.T
+        M = 3 * T
+        age = P["age"].T                                                # (T, n)
+        # A partner's earnings (when the partner works) and, from 65, Social Security; a person out of
+        # the labor force all window may draw a disability benefit. Drawn once per person.
+        partner_works = P["has_partner"] & (rng.random(n) < cfg_pv["partner_employed_share"])
+        partner = np.where(partner_works, np.exp(rng.normal(np.log(cfg_pv["partner_income_median"]), 0.8, n)), 0.0)
+        disabled = P["never_works"] & (rng.random(n) < cfg_pv["disability_benefit_share"])
+        # Other unearned income in months without earnings (child support, unemployment benefits, cash aid).
+        other = np.where(rng.random(n) < cfg_pv["other_income_share"],
+                         np.exp(rng.normal(np.log(cfg_pv["other_income_median"]), 0.6, n)), 0.0)
+        pension = cfg_pv["social_security_monthly"] * np.exp(P["potential"])
+        self.shelter = np.exp(rng.normal(np.log(cfg_pv["shelter_cost_median"]), cfg_pv["shelter_cost_sd"], n))
+        self.growth = (1 + cfg_pv["shelter_cost_growth"]) ** (np.arange(M) / 12 + world.cal.start_year
+                                                               - cfg_pv["shelter_cost_year"])
+        earn_month = earn.T / 3
+        senior = age >= 65
+        unearned = np.where(senior, pension, 0.0)
+        unearned += np.where(disabled & ~senior, cfg_pv["disability_benefit_monthly"], 0.0)
+        unearned += np.where((earn_month <= 0) & (unearned <= 0), other, 0.0)
+        self.unearned_q = unearned                                      # in base-year dollars
+        self.index = index
+        earn_month += partner
+        self.earned_q = earn_month
+        self.elderly_disabled_q = (age >= 60) | disabled
+        self.age_q = age
+
+    def month(self, m):
+        """Every person's ``(earned, unearned, elderly_disabled, shelter)`` in month ``m``."""
+        q = m // 3
+        return (self.earned_q[q], self.unearned_q[q] * self.index[m], self.elderly_disabled_q[q],
+                self.growth[m] * self.shelter)
+
+    def cells(self, month, person):
+        """``(earned, unearned, elderly_disabled, shelter)`` of ``person`` in ``month`` (arrays of cells)."""
+        q = month // 3
+        return (self.earned_q[q, person], self.unearned_q[q, person] * self.index[month],
+                self.elderly_disabled_q[q, person], self.growth[month] * self.shelter[person])
 
 
 def simulate_assistance(P, earn, *, rng, world, program):
@@ -208,83 +264,109 @@ def simulate_assistance(P, earn, *, rng, world, program):
     cfg, pv = p[program], p["poverty"]
     n, M = len(P["person_id"]), 3 * T
     policy = policy_by_month(cal.start_year, M, tuple(world.geo.state_fips.tolist()))
-    H = _household(P, np.repeat(earn / 3, 3, axis=1), rng, world, pv, policy.benefit_index)
+    H = _Household(P, earn, rng, world, pv, policy.benefit_index)
     size = np.minimum(1 + P["has_partner"] + P["n_children"], 8).astype(np.int64)
     n_adults = (1 + P["has_partner"]).astype(np.int64)
-    q_of = np.arange(M) // 3
-    alive = (P["death_q"][:, None] < 0) | (q_of[None, :] < P["death_q"][:, None])
-    state = P["state_q"][:, q_of]                                       # (n, M)
-    moved = np.zeros((n, M), dtype=bool)
-    moved[:, 3::3] = P["state_q"][:, 1:] != P["state_q"][:, :-1]        # a move takes effect in a quarter's first month
-    month_grid = np.broadcast_to(np.arange(M), (n, M))
+    alive = (P["death_q"] < 0) | (np.arange(T)[:, None] < P["death_q"])  # by quarter, (T, n)
+    state = np.ascontiguousarray(P["state_q"].T)                        # (T, n)
+    age = H.age_q
     # Under 22 most live in a parent's household and are not a case head.
-    can_head = (H["age"] >= 22) & (H["age"] < 80) & alive
+    can_head = (age >= 22) & (age < 80) & alive
+    # Eligibility by month and person, (M, n), a month at a time (rows that stay in cache).
+    eligible = np.zeros((M, n), dtype=bool)
+    over = np.zeros((M, n), dtype=bool)
     if program == "snap":
-        _, eligible = snap_benefit(policy, month_grid, earned=H["earned"], unearned=H["unearned"], size=size[:, None],
-                                   elderly_disabled=H["elderly_disabled"], shelter=H["shelter"])
-        # Under simplified reporting a household must report gross income above 130% of the guideline.
-        over = H["earned"] + H["unearned"] > policy.rules["gross_income_limit_fpl"] * policy.snap_guideline[month_grid, size[:, None]]
+        for m in range(M):
+            earned, unearned, elderly_disabled, shelter = H.month(m)
+            # Under simplified reporting a household must report gross income above 130% of the guideline.
+            _, eligible[m], over[m] = _snap(policy, m, earned=earned, unearned=unearned, size=size,
+                                            elderly_disabled=elderly_disabled, shelter=shelter)
     else:
-        _, eligible = _tanf_benefit(policy, cfg, month_grid, state=state, earned=H["earned"], unearned=H["unearned"],
-                                    size=size[:, None], n_adults=n_adults[:, None], used=0)
-        eligible &= (P["n_children"] > 0)[:, None] & (H["age"] < 65)
+        # only a household with children can qualify: the rules are evaluated for those alone
+        kids = np.flatnonzero(P["n_children"] > 0)
+        young, state_k = age[:, kids] < 65, state[:, kids]
+        earned_k, unearned_k = H.earned_q[:, kids], H.unearned_q[:, kids]
+        for m in range(M):
+            q = m // 3
+            _, ok = _tanf_benefit(policy, cfg, m, state=state_k[q], earned=earned_k[q],
+                                  unearned=unearned_k[q] * H.index[m], size=size[kids], n_adults=n_adults[kids], used=0)
+            eligible[m, kids] = ok & young[q]
         over = ~eligible
-    eligible &= can_head
-    L = _simulate_cases(program, cfg, policy, rng, n=n, M=M, eligible=eligible.T.copy(), over=over.T.copy(),
-                        alive=alive.T.copy(), moved=moved.T.copy(), state=state.T.copy(), H=H, size=size,
+    eligible &= np.repeat(can_head, 3, axis=0)
+    # A household never eligible never has a case: the month-by-month process follows the others.
+    sub = np.flatnonzero(eligible.any(axis=0))
+    moved = np.zeros((M, len(sub)), dtype=bool)
+    moved[3::3] = (P["state_q"][sub, 1:] != P["state_q"][sub, :-1]).T   # a move takes effect in a quarter's first month
+    L = _simulate_cases(program, cfg, policy, rng, n=n, sub=sub, eligible=eligible[:, sub], over=over[:, sub],
+                        alive=np.repeat(alive[:, sub], 3, axis=0), moved=moved, state=state, H=H, size=size,
                         n_adults=n_adults)
-    return _rows(L, H, P, policy, program, size=size, n_adults=n_adults, state=state, T=T)
+    return _rows(L, H, P, policy, program, sub=sub, size=size, n_adults=n_adults, state=state)
 
 
-def _simulate_cases(program, cfg, policy, rng, *, n, M, eligible, over, alive, moved, state, H, size, n_adults):
-    """The month-by-month case process for everyone at once; arrays are (M, n), month-major."""
-    idx = np.arange(n)
-    on = np.zeros(n, dtype=bool)
-    cert_start = np.zeros(n, dtype=np.int64)
-    cert_len = np.full(n, cfg["certification_months"], dtype=np.int64)
-    action = np.zeros(n, dtype=np.int64)
-    pending = np.full(n, -1, dtype=np.int64)                           # month a procedurally closed case reapplies
-    pending_reason = np.zeros(n, dtype=np.int8)
-    used = np.zeros(n, dtype=np.int64)                                 # TANF months counted toward the time limit
+def _simulate_cases(program, cfg, policy, rng, *, n, sub, eligible, over, alive, moved, state, H, size, n_adults):
+    """The month-by-month case process of the people ``sub`` (of ``n``); arrays are (M, len(sub)), month-major.
+
+    The random draws are made for all ``n`` people, as if everyone were followed, so the
+    stream does not depend on who can be eligible.
+    """
+    M, ns = eligible.shape
+    on = np.zeros(ns, dtype=bool)
+    cert_start = np.zeros(ns, dtype=np.int64)
+    cert_len = np.full(ns, cfg["certification_months"], dtype=np.int64)
+    action = np.zeros(ns, dtype=np.int64)
+    pending = np.full(ns, -1, dtype=np.int64)                          # month a procedurally closed case reapplies
+    pending_reason = np.zeros(ns, dtype=np.int8)
+    used = np.zeros(ns, dtype=np.int64)                                # TANF months counted toward the time limit
     # The window opens on a running program, not an empty one: a share of those eligible in the
     # first month are already on, part-way through their certification and time limit.
-    start = eligible[0] & (rng.random(n) < cfg["initial_participation"])
+    start = eligible[0] & (rng.random(n)[sub] < cfg["initial_participation"])
     on[:] = start
     cert_start[start] = -rng.integers(0, cfg["certification_months"], int(start.sum()))
     used[start] = rng.integers(0, cfg.get("initial_months_used_max", 1), int(start.sum()))
-    ON = np.zeros((M, n), dtype=bool)
-    OPEN = np.zeros((M, n), dtype=bool)
-    ACTION = np.zeros((M, n), dtype=np.int16)
-    CERT = np.zeros((M, n), dtype=np.int16)
-    CLEN = np.zeros((M, n), dtype=np.int8)
-    BEN = np.zeros((M, n), dtype=np.int32)
-    USED = np.zeros((M, n), dtype=np.int16)
-    REOPEN = np.zeros((M, n), dtype=np.int8)                           # 1 + index into CHURN_REASONS
+    # By month, what the files need on case-months; a row holds every followed person's value,
+    # read only where the person is on.
+    ON = np.zeros((M, ns), dtype=bool)
+    OPEN = np.zeros((M, ns), dtype=bool)
+    ACTION = np.zeros((M, ns), dtype=np.int16)
+    CERT = np.zeros((M, ns), dtype=np.int16)
+    CLEN = np.zeros((M, ns), dtype=np.int8)
+    BEN = np.zeros((M, ns), dtype=np.int32)
+    USED = np.zeros((M, ns), dtype=np.int16)
+    REOPEN = np.zeros((M, ns), dtype=np.int8)                         # 1 + index into CHURN_REASONS
     gap_p = np.asarray(cfg["churn_gap_months"], dtype=np.float64)
     gap_p = gap_p / gap_p.sum()
+    # Generator.choice(len(gap_p), p=gap_p) is this search of uniform draws (same draws, same result)
+    gap_cdf = gap_p.cumsum()
+    gap_cdf /= gap_cdf[-1]
     long_cert = cfg.get("elderly_disabled_certification_months", cfg["certification_months"])
+    draws = np.empty((4, n))
     for m in range(M):
         e, a = eligible[m], alive[m]
-        u = rng.random((4, n))
-        due = on & (m - cert_start >= cert_len)
+        rng.random(out=draws)
+        u = draws[:, sub]
+        elapsed = m - cert_start
+        due = on & (elapsed >= cert_len)
         if policy.certification_extended[m]:
             cert_len[due] += 6                                          # waived: the period runs 6 more months
             due[:] = False
-        interim = on & (m - cert_start == cert_len // 2)
+        interim = on & (elapsed == cert_len // 2)
         # Real exits: found ineligible at recertification or at the interim report, a reported
         # change that ends eligibility, death, or leaving for other reasons.
         leave = (due | interim) & ~e
         leave |= on & ~due & ~interim & over[m] & (u[0] < cfg["change_report_rate"])
         leave |= on & (u[1] < cfg["other_exit_rate"]) | (on & ~a)
         # Procedural closures of eligible households: the planted churn.
-        churn_due = due & e & ~leave & (u[2] < cfg["churn_at_recertification"])
-        churn_int = interim & e & ~leave & (u[2] < cfg["churn_at_interim_report"])
+        kept = e & ~leave
+        churn_due = due & kept & (u[2] < cfg["churn_at_recertification"])
+        churn_int = interim & kept & (u[2] < cfg["churn_at_interim_report"])
         churned = (churn_due | churn_int) & (m > 0)                   # a case closed in month 0 has no row to follow
         stay = on & ~leave & ~churned
         # A move between states closes the case; the household applies in its new state.
         transfer = stay & moved[m] & e
         stay &= ~moved[m]
-        pending[churned] = m + 1 + rng.choice(len(gap_p), size=int(churned.sum()), p=gap_p)
+        k = int(churned.sum())
+        if k:
+            pending[churned] = m + 1 + gap_cdf.searchsorted(rng.random(k), side="right")
         pending_reason = np.where(churn_due, 1, np.where(churn_int, 2, pending_reason))
         recert = stay & due
         cert_start[recert], action[recert] = m, m
@@ -301,53 +383,60 @@ def _simulate_cases(program, cfg, policy, rng, *, n, M, eligible, over, alive, m
             opened |= stay & start                                      # cases open at the window's start
         fresh = opened & ~start if m == 0 else opened
         cert_start[fresh], action[opened] = m, m
-        cert_len[fresh] = np.where(H["elderly_disabled"][fresh, m], long_cert, cfg["certification_months"])
+        cert_len[fresh] = np.where(H.elderly_disabled_q[m // 3, sub[fresh]], long_cert, cfg["certification_months"])
         on = stay | opened
         # The benefit this month: this month's rules, the income reported at the last action.
         who = np.flatnonzero(on)
-        act = action[who]
+        if program == "snap" and policy.snap_unchanged[m]:
+            # Last month's rules: a case that reported nothing this month (its last action is
+            # older) was on last month with the same income, so its benefit is last month's.
+            BEN[m] = BEN[m - 1]
+            who = who[action[who] == m]
+        act, person = action[who], sub[who]
+        earned, unearned, elderly_disabled, shelter = H.cells(act, person)
         if program == "snap":
-            ben, ok = snap_benefit(policy, m, earned=H["earned"][who, act], unearned=H["unearned"][who, act],
-                                   size=size[who], elderly_disabled=H["elderly_disabled"][who, act],
-                                   shelter=H["shelter"][who, act])
+            ben, ok = snap_benefit(policy, m, earned=earned, unearned=unearned, size=size[person],
+                                   elderly_disabled=elderly_disabled, shelter=shelter)
         else:
-            ben, ok = _tanf_benefit(policy, cfg, m, state=state[m, who], earned=H["earned"][who, act],
-                                    unearned=H["unearned"][who, act], size=size[who], n_adults=n_adults[who],
-                                    used=used[who])
+            ben, ok = _tanf_benefit(policy, cfg, m, state=state[m // 3, person], earned=earned, unearned=unearned,
+                                    size=size[person], n_adults=n_adults[person], used=used[who])
         # A rule change (a lower maximum, a time limit reached) can end eligibility mid-period.
         on[who[~ok]] = False
-        who, ben = who[ok], ben[ok]
-        used[who] += 1
+        used[on] += 1
         ON[m], OPEN[m] = on, opened & on
-        ACTION[m, who], CERT[m, who], CLEN[m, who], BEN[m, who], USED[m, who] = action[who], cert_start[who], cert_len[who], ben, used[who]
+        ACTION[m], CERT[m], CLEN[m], USED[m] = action, cert_start, cert_len, used
+        BEN[m, who[ok]] = ben[ok]
         REOPEN[m] = np.where(OPEN[m], REOPEN[m], 0)
     return {"ON": ON, "OPEN": OPEN, "ACTION": ACTION, "CERT": CERT, "CLEN": CLEN, "BEN": BEN, "USED": USED,
             "REOPEN": REOPEN}
 
 
-def _rows(L, H, P, policy, program, *, size, n_adults, state, T):
+def _rows(L, H, P, policy, program, *, sub, size, n_adults, state):
     """Case-month rows (by person, then month) and the churn events, from the month-major arrays."""
-    pi, mi = np.nonzero(L["ON"].T)                                     # by person, then month
-    opened = L["OPEN"][mi, pi]
+    ps, mi = np.nonzero(L["ON"].T)                                     # by person, then month
+    pi = sub[ps]
+    cell = mi * len(sub) + ps                                          # in the (M, len(sub)) arrays
+    opened = L["OPEN"].ravel()[cell]
     spell = np.cumsum(opened) - 1
-    act = L["ACTION"][mi, pi].astype(np.int64)
-    earned = np.round(H["earned"][pi, act]).astype(np.int64)
-    gross = np.round(H["earned"][pi, act] + H["unearned"][pi, act]).astype(np.int64)
-    benefit = L["BEN"][mi, pi]
-    st = state[pi, mi]
+    act = L["ACTION"].ravel()[cell].astype(np.int64)
+    earned_at, unearned_at, _, _ = H.cells(act, pi)
+    earned = np.round(earned_at).astype(np.int64)
+    gross = np.round(earned_at + unearned_at).astype(np.int64)
+    benefit = L["BEN"].ravel()[cell]
+    st = state[mi // 3, pi]
     hh = size[pi]
     out = {
         "person": pi, "spell": spell, "month": mi, "q": mi // 3, "household_size": hh.astype(np.int8),
         "n_adults": n_adults[pi].astype(np.int8), "n_children": P["n_children"][pi],
         "gross": gross.astype(np.int32), "earned": earned.astype(np.int32), "benefit": benefit.astype(np.int32),
-        "cert_start": L["CERT"][mi, pi].astype(np.int64), "cert_months": L["CLEN"][mi, pi].astype(np.int64),
+        "cert_start": L["CERT"].ravel()[cell].astype(np.int64), "cert_months": L["CLEN"].ravel()[cell].astype(np.int64),
         "county": P["county_q"][pi, mi // 3], "state": st,
     }
     if program == "snap":
         ea = np.maximum(policy.max_allotment[mi, hh] - benefit, policy.ea_minimum[mi])
         out["emergency_allotment"] = np.where(policy.ea_active[st, mi], ea, 0).astype(np.int32)
     # Churn: a case opened by a planted reopening follows the same person's previous case.
-    reason = L["REOPEN"][mi, pi]
+    reason = L["REOPEN"].ravel()[cell]
     ev = np.flatnonzero(opened & (reason > 0))
     last_row = ev - 1                                                    # the closed case's last month
     out["churn"] = {"closed_spell": spell[last_row], "reopened_spell": spell[ev], "last_month": mi[last_row],

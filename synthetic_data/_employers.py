@@ -53,7 +53,7 @@ def make_employers(params, *, seed, world):
     jobs = params["size"]["people"] * es["jobs_per_person"]
     size = np.minimum(size, es["max_share_of_jobs"] * size.sum())
     planned = size / size.sum() * jobs
-    naics = np.array([rng.choice(ind.naics[k]) for k in sector]) if n else np.array([], dtype=str)
+    naics = _pick(ind.naics, sector, rng) if n else np.array([], dtype=str)
     ownership = np.empty(n, dtype=np.int8)
     for k in range(world.K):
         idx = np.flatnonzero(sector == k)
@@ -83,7 +83,7 @@ def make_employers(params, *, seed, world):
     pools = ref.name_pools()
     owner = rng.choice(pools.last, size=n, p=pools.last_p)
     style = rng.random(n)
-    word = np.array([_SECTOR_WORDS[ind.code[k]] for k in sector]) if n else np.array([], dtype=str)
+    word = _narrow(np.array([_SECTOR_WORDS[c] for c in ind.code])[sector]) if n else np.array([], dtype=str)
     suffix = rng.choice(_SUFFIXES, size=n)
     partner = rng.choice(pools.last, size=n, p=pools.last_p)
     legal = np.where(style < 0.45, np.char.add(np.char.add(np.char.add(owner, " "), word), np.char.add(" ", suffix)),
@@ -98,6 +98,27 @@ def make_employers(params, *, seed, world):
         "ein": ein, "reported_ein": reported_ein, "legal_name": legal,
         "effect": rng.normal(0.0, params["earnings"]["employer_sd"], size=n),
     }
+
+
+def _narrow(strings):
+    """``strings`` as ``np.array`` of those values would type them: as wide as the longest one.
+
+    Widths matter downstream (a fixed-width copy truncates what is written into it).
+    """
+    return strings.astype(f"<U{max(int(np.char.str_len(strings).max()), 1)}")
+
+
+def _pick(options, sector, rng):
+    """One of ``options[k]`` for each ``k`` in ``sector``, uniformly.
+
+    The same draws and values as ``[rng.choice(options[k]) for k in sector]``: ``choice`` of a
+    list draws ``integers(0, len)``, which numpy draws one element at a time for an array of
+    bounds too (a bound of 1 draws nothing in both).
+    """
+    width = max(len(o) for o in options)
+    table = np.array([list(o) + [o[0]] * (width - len(o)) for o in options])
+    lengths = np.array([len(o) for o in options])
+    return _narrow(table[sector, rng.integers(0, lengths[sector])])
 
 
 def size_class(march_employment):

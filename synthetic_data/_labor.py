@@ -38,6 +38,7 @@ class _Jobs:
         self.cols = {k: np.empty(capacity, dtype=t) for k, t in self.FIELDS.items()}
 
     def add(self, **values):
+        """Append ``len(values["person"])`` jobs (other fields: arrays, or one value for all); return their ids."""
         m = len(values["person"])
         if self.n + m > len(self.cols["person"]):
             cap = max(2 * len(self.cols["person"]), self.n + m)
@@ -45,18 +46,19 @@ class _Jobs:
                 grown = np.empty(cap, dtype=v.dtype)
                 grown[: self.n] = v[: self.n]
                 self.cols[k] = grown
-        ids = np.arange(self.n, self.n + m)
+        rows = slice(self.n, self.n + m)
         for k, v in values.items():
-            self.cols[k][ids] = v
+            self.cols[k][rows] = v
         self.n += m
-        return ids
+        return np.arange(rows.start, rows.stop)
 
     def end(self, ids, q, reason, day):
+        """End jobs ``ids`` (entries -1 are skipped) in quarter ``q`` on ``day`` (one, or one per id)."""
         keep = ids >= 0
         ids = ids[keep]
         self.cols["end"][ids] = q
         self.cols["reason"][ids] = reason
-        self.cols["end_day"][ids] = np.broadcast_to(day, keep.shape)[keep]
+        self.cols["end_day"][ids] = day if np.ndim(day) == 0 else day[keep]
 
     def finish(self):
         return {k: v[: self.n].copy() for k, v in self.cols.items()}
@@ -124,7 +126,12 @@ class EmployerSampler:
             self._by_quarter[q] = total, key
         return self._by_quarter[q]
 
-    def draw(self, tables, state, sector, rng):
+    def draw(self, tables, state, sector, rng, need=None):
+        """Establishments for jobs in ``state`` and ``sector`` from the quarter's ``tables``.
+
+        A uniform number is drawn for every job; where ``need`` (a mask) is False the caller
+        discards the result, so none is looked up there (0 is returned).
+        """
         total, key = tables
         g = state * self.K + sector
         empty = total[g] <= 0
@@ -135,10 +142,17 @@ class EmployerSampler:
         u = rng.random(len(g)) * (1 - 1e-12) + 1e-12
         # searched in ascending order, each search starts where the last one ended (same result)
         at = g + u
+        if need is not None:
+            at = at[need]
         ascending = np.argsort(at)
         pos = np.empty(len(at), dtype=np.int64)
         pos[ascending] = np.searchsorted(key, at[ascending], side="left")
-        return self.order[np.minimum(pos, len(self.order) - 1)]
+        found = self.order[np.minimum(pos, len(self.order) - 1)]
+        if need is None:
+            return found
+        out = np.zeros(len(g), dtype=np.int64)
+        out[need] = found
+        return out
 
 
 def _commute_tables(world):
@@ -216,41 +230,44 @@ def simulate_jobs(P, *, rng, world):
         if m == 0:
             return np.empty(0, dtype=np.int64)
         q = i - B
-        home = P["county_q"][who, max(q, 0)]
+        wq = max(q, 0)
+        home = county_by_q[wq][who]
         u = rng.random(m)
-        j = (u[:, None] >= c_cum[home]).sum(axis=1)
+        cum = c_cum[home]
+        j = np.count_nonzero(u[:, None] >= cum, axis=1)
         commute = j < c_cum.shape[1]
-        commute &= u < c_cum[home, -1]
+        commute &= u < cum[:, -1]
         dest_c = np.where(commute, c_dest[home, np.minimum(j, c_cum.shape[1] - 1)], -2)
         out = dest_c == -1
-        wstate = np.where(commute & ~out, world.geo.county_state[np.maximum(dest_c, 0)], P["state_q"][who, max(q, 0)])
-        sector = (rng.random(m)[:, None] >= sector_cum[edu[who]]).sum(axis=1)
+        wstate = np.where(commute & ~out, world.geo.county_state[np.maximum(dest_c, 0)], state_by_q[wq][who])
+        sector = np.count_nonzero(rng.random(m)[:, None] >= sector_cum[edu[who]], axis=1)
         sector = np.minimum(sector, world.K - 1)
         # a new main job stays in the sector of the last one at a configured rate
         stays = (kind == 0) & (last_sector[who] >= 0) & (rng.random(m) < lab["same_sector_rate"])
         sector[stays] = last_sector[who[stays]]
-        emp = np.full(m, -1, dtype=np.int64)
-        inside = ~out
-        emp[inside] = sampler.draw(sampler.at(q), wstate[inside], sector[inside], rng)
-        sector = np.where(inside, E["sector"][np.maximum(emp, 0)], sector)
-        eff = np.where(inside, E["effect"][np.maximum(emp, 0)], rng.normal(0, p["earnings"]["employer_sd"], m))
-        eff = eff + rng.normal(0, 0.08, m)
-        recalled = np.zeros(m, dtype=bool)
+        recalled = None
         if back is not None:
             # a recall returns to the same job, if its establishment is still open
             old = back
             e_old = jobs.cols["employer"][np.maximum(old, 0)]
-            open_ = (old >= 0) & ((e_old < 0) | ((E["birth_q"][np.maximum(e_old, 0)] <= q)
-                                                 & (E["death_q"][np.maximum(e_old, 0)] > q)))
-            recalled = open_
+            recalled = (old >= 0) & ((e_old < 0) | ((E["birth_q"][np.maximum(e_old, 0)] <= q)
+                                                    & (E["death_q"][np.maximum(e_old, 0)] > q)))
+        emp = np.full(m, -1, dtype=np.int64)
+        inside = ~out
+        # (the recalled draw an establishment too, to keep the random stream, but need none)
+        emp[inside] = sampler.draw(sampler.at(q), wstate[inside], sector[inside], rng,
+                                   need=None if recalled is None else ~recalled[inside])
+        sector = np.where(inside, E["sector"][np.maximum(emp, 0)], sector)
+        eff = np.where(inside, E["effect"][np.maximum(emp, 0)], rng.normal(0, p["earnings"]["employer_sd"], m))
+        eff = eff + rng.normal(0, 0.08, m)
+        if recalled is not None:
             for col, new in (("employer", emp), ("sector", sector), ("wstate", wstate), ("effect", eff)):
-                new[open_] = jobs.cols[col][old[open_]]
-            out = np.where(open_, jobs.cols["wstate"][np.maximum(old, 0)] < 0, out)
+                new[recalled] = jobs.cols[col][old[recalled]]
+            out = np.where(recalled, jobs.cols["wstate"][np.maximum(old, 0)] < 0, out)
         last_sector[who[kind == 0]] = sector[kind == 0]
         return jobs.add(person=who, employer=emp, sector=sector, wstate=np.where(out, -1, wstate),
-                        start=np.full(m, q), end=np.full(m, _OPEN), start_day=day, end_day=np.full(m, -1),
-                        kind=kind, reason=np.zeros(m, dtype=np.int8), effect=eff,
-                        temp=np.zeros(m, dtype=bool), recall=recalled)
+                        start=q, end=_OPEN, start_day=day, end_day=-1, kind=kind, reason=0, effect=eff,
+                        temp=False, recall=False if recalled is None else recalled)
 
     def schedule(who, day_abs, back):
         """Set the next start of ``who`` to the absolute days ``day_abs`` (beyond the window: never)."""
@@ -260,6 +277,11 @@ def simulate_jobs(P, *, rng, world):
         recall_job[who] = back
 
     age0 = P["age"][:, 0]
+    age_by_q = np.ascontiguousarray(P["age"].T)
+    county_by_q = np.ascontiguousarray(P["county_q"].T)
+    works = ~P["never_works"]
+    # day numbers of deaths (NaT, for the living, is never read: only the dying are looked up)
+    death_days = P["death_date"].astype("datetime64[D]").astype(np.int64)
     state_by_q = np.ascontiguousarray(P["state_q"].T)
     alive_by_q = (P["death_q"] < 0) | (np.arange(T)[:, None] <= P["death_q"])
     moving_by_q = (P["move_q"] == np.arange(T)[:, None])
@@ -276,22 +298,25 @@ def simulate_jobs(P, *, rng, world):
     for i in range(B + T):
         q = i - B
         wq = max(q, 0)
-        age = P["age"][:, q] if q >= 0 else age0 + q / 4
+        age = age_by_q[q] if q >= 0 else age0 + q / 4
         alive = alive_by_q[wq] if q >= 0 else np.ones(n, dtype=bool)
-        lf = alive & ~P["never_works"] & (age >= lab["start_work_age"]) & ~retired
+        lf = alive & works & (age >= lab["start_work_age"]) & ~retired
         # Retirement, and interstate moves, end jobs at the end of the previous quarter.
         retiring = lf & (age >= 62) & (rng.random(n) < lab["retire_rate_after_62"])
         retired |= retiring
         lf &= ~retiring
         moving = moving_by_q[q] if q >= 0 else np.zeros(n, dtype=bool)
         for who, reason in ((retiring, LEFT), (moving, QUIT)):
-            # on a day of the last quarter worked (exits at quarter ends would bias monthly counts)
-            last_day = (rng.random(n) * (qlen[i - 1] if i else 90)).astype(np.int64)
+            who = np.flatnonzero(who)
+            # on a day of the last quarter worked (exits at quarter ends would bias monthly counts);
+            # a day is drawn for everyone, used for those leaving
+            last_day = (rng.random(n)[who] * (qlen[i - 1] if i else 90)).astype(np.int64)
             for held in (main, second):
-                ending = who & (held >= 0)
-                ending &= (jobs.cols["start"][np.maximum(held, 0)] < q - 1) | (jobs.cols["start_day"][np.maximum(held, 0)] <= last_day)
-                jobs.end(held[ending], q - 1, reason, last_day[ending])
-                jobs.end(held[who & ~ending], q - 1, reason, qlen[i - 1] - 1 if i else 89)
+                h = held[who]
+                j = np.maximum(h, 0)
+                ending = (h >= 0) & ((jobs.cols["start"][j] < q - 1) | (jobs.cols["start_day"][j] <= last_day))
+                jobs.end(h[ending], q - 1, reason, last_day[ending])
+                jobs.end(h[~ending], q - 1, reason, qlen[i - 1] - 1 if i else 89)
             main[who] = -1
             second[who] = -1
             sched_q[who] = -1
@@ -330,20 +355,27 @@ def simulate_jobs(P, *, rng, world):
         main[hired], second[starting] = ids[:len(hired)], ids[len(hired):]
 
         # Deaths and establishment closures end jobs in this quarter.
-        dying = (P["death_q"] == q) if q >= 0 else np.zeros(n, dtype=bool)
+        dying = np.flatnonzero(P["death_q"] == q) if q >= 0 else np.empty(0, dtype=np.int64)
         sched_q[dying] = -1
         closed_main = main_before_close = np.empty(0, dtype=np.int64)
-        death_day = (P["death_date"].astype("datetime64[D]").astype(np.int64) - qstart[i]).clip(0, qlen[i] - 1)
+        death_day = (death_days[dying] - qstart[i]).clip(0, qlen[i] - 1)
+
+        def first_day(j):
+            """The first day worked this quarter in jobs ``j``: the start day if begun this quarter, else 0."""
+            j = np.maximum(j, 0)
+            return np.where(jobs.cols["start"][j] == q, jobs.cols["start_day"][j], 0)
+
         for k, held in enumerate((main, second)):
-            first_day = np.where(jobs.cols["start"][np.maximum(held, 0)] == q, jobs.cols["start_day"][np.maximum(held, 0)], 0)
-            jobs.end(held[dying], q, LEFT, np.maximum(death_day, first_day)[dying])
+            h = held[dying]
+            jobs.end(h, q, LEFT, np.maximum(death_day, first_day(h)))
             held[dying] = -1
             has = np.flatnonzero(held >= 0)
             emp = jobs.cols["employer"][held[has]]
             closing = has[(emp >= 0) & (E["death_q"][np.maximum(emp, 0)] == q)]
             # an establishment closes on one day, the same for all its workers (a hash of its index)
-            close_day = jobs.cols["employer"][held[closing]] * 2_654_435_761 % qlen[i]
-            jobs.end(held[closing], q, CLOSED, np.maximum(close_day, first_day[closing]))
+            h = held[closing]
+            close_day = jobs.cols["employer"][h] * 2_654_435_761 % qlen[i]
+            jobs.end(h, q, CLOSED, np.maximum(close_day, first_day(h)))
             if k == 0:
                 closed_main, main_before_close = closing, held[closing]
             held[closing] = -1
