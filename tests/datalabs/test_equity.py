@@ -196,7 +196,10 @@ def test_award_ratio_matches_truth_and_shows_the_planted_gap(course):
     mine, truth = eq.award_ratio(course).iloc[0], eq.true_award_ratio(course).iloc[0]
     planted = float(course.sql("SELECT value FROM truth.parameters WHERE name = 'procurement.minority_award_gap'")
                     .fetchall()[0][0])
-    assert abs(mine["firms"] - truth["firms"]) <= 2
+    # A team sizes a firm through an EIN on its records; the truth sizes it on the true EIN. The certification
+    # registry carries no EIN and vendor files leave some blank, so firms whose every record lacks one drop out
+    # of the team's comparison; a link error or two may move a firm either way.
+    assert abs(mine["firms"] - (truth["firms"] - _firms_without_a_recorded_ein(course))) <= 2
     assert mine["contract_ratio"] == pytest.approx(truth["contract_ratio"], abs=0.05)
     assert mine["contract_ratio"] == pytest.approx(planted, abs=0.15)
     assert mine["contract_ratio"] < 0.8
@@ -206,6 +209,23 @@ def test_award_ratio_matches_truth_and_shows_the_planted_gap(course):
     assert mine["contract_ratio_low"] <= truth["contract_ratio"] <= mine["contract_ratio_high"]
     assert mine["contract_ratio_high"] < 1
     assert eq.award_ratio(course).iloc[0]["contract_ratio_low"] == mine["contract_ratio_low"]
+
+
+def _firms_without_a_recorded_ein(con) -> int:
+    """Certified minority-owned firms the employer file sizes on their true EIN but whose records carry none."""
+    return con.sql("""
+        WITH recorded AS (
+            SELECT x.business_id, BOOL_OR(v.fein IS NOT NULL OR d.tax_id IS NOT NULL) AS has_ein
+            FROM truth.business_crosswalk AS x
+            LEFT JOIN vendor_comptroller AS v
+              ON x.source_table = 'vendor_comptroller' AND v.vendor_number = x.source_key
+            LEFT JOIN vendor_dot AS d
+              ON x.source_table = 'vendor_dot' AND CAST(d.contractor_id AS VARCHAR) = x.source_key
+            GROUP BY x.business_id
+        )
+        SELECT COUNT(*) FROM truth.business AS b JOIN recorded AS r ON r.business_id = b.business_id
+        WHERE b.certified AND b.minority_owned AND NOT r.has_ein AND b.ein IN (SELECT ein FROM employer)
+    """).fetchall()[0][0]
 
 
 def test_ratio_interval_widens_with_fewer_firms():
