@@ -213,7 +213,8 @@ def test_a_manual_grade_entered_while_grading_is_kept(hostile, tmp_path, monkeyp
     from graders import _autograde
 
     course = shutil.copytree(hostile["course"], tmp_path / "course")
-    db, course_id = _autograde.gradebook_file(course)
+    opened = graders.Course.open(course)
+    db, course_id = opened.db_path, opened.course_id
     calls = []
     grade_one = _autograde._grade_one
 
