@@ -280,8 +280,6 @@ class Course(CourseDirectory):
         from nbgrader.api import MissingEntry
 
         known = self.assignments()
-        shown = ", ".join(known[:6]) + (f" and {len(known) - 6} more" if len(known) > 6 else "")
-        hint = f"(assignments in source/: {shown or 'none'})"
         if not self.db_path.exists():
             raise AssignmentNotFoundError(
                 f"no gradebook {self.db_path}: run `statelab-grade release {assignment}` first")
@@ -293,7 +291,13 @@ class Course(CourseDirectory):
                     raise AssignmentNotFoundError(
                         f"assignment {assignment!r} is not in the gradebook: run "
                         f"`statelab-grade release {assignment}` first") from None
-                raise AssignmentNotFoundError(f"no assignment {assignment!r} {hint}") from None
+                raise AssignmentNotFoundError(f"no assignment {assignment!r} {self.assignments_hint()}") from None
+
+    def assignments_hint(self, limit: int = 6) -> str:
+        """``"(assignments in source/: a, b and 3 more)"``, for messages about an unknown assignment."""
+        known = self.assignments()
+        shown = ", ".join(known[:limit]) + (f" and {len(known) - limit} more" if len(known) > limit else "")
+        return f"(assignments in {self.folder('source', '*').parent}: {shown or 'none'})"
 
     def require_submissions(self, assignment: str, students: list[str]) -> None:
         """Raise unless every student in `students` has a submission folder for `assignment`.

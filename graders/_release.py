@@ -58,8 +58,7 @@ def release_assignments(course: CourseLike, assignments: list[str] | None = None
     todo = list(assignments) if assignments else known
     for a in todo:
         if a not in known:
-            raise AssignmentNotFoundError(f"no assignment {a!r} in {course.folder('source', a).parent} "
-                                          f"(there: {', '.join(known) or 'none'})")
+            raise AssignmentNotFoundError(f"no assignment {a!r} {course.assignments_hint()}")
     course.require_writable(course.path / course.release_directory)
     api = course.api()
     if exchange and not api.exchange_is_functional:
@@ -67,12 +66,34 @@ def release_assignments(course: CourseLike, assignments: list[str] | None = None
             f"the nbgrader exchange {api.exchange_root!r} is missing or not writable; create it "
             "(mode 0777 with the sticky bit, see nbgrader's docs) or set Exchange.root")
     for a in todo:
-        with course.gradebook_errors():
-            check_result(api.generate_assignment(a, force=True, create=True), f"generate_assignment {a}")
-        check_release(course, a)
+        _generate(course, api, a)
         if exchange:
             check_result(api.release_assignment(a), f"release_assignment {a}")
     return todo
+
+
+def _generate(course: Course, api, assignment: str) -> None:
+    """nbgrader's ``generate_assignment``, keeping the previous release if it fails.
+
+    With ``force`` nbgrader deletes ``release/<assignment>`` before it touches the gradebook, so
+    a locked gradebook would leave learners' copy gone. The old folder is set aside first and
+    put back on any failure.
+    """
+    rel = course.folder("release", assignment)
+    previous = rel.with_name(f".{rel.name}.previous-{os.getpid()}")
+    if rel.exists():
+        os.replace(rel, previous)
+    try:
+        with course.gradebook_errors():
+            check_result(api.generate_assignment(assignment, force=True, create=True),
+                         f"generate_assignment {assignment}")
+        check_release(course, assignment)
+    except BaseException:
+        if previous.exists():
+            shutil.rmtree(rel, ignore_errors=True)
+            os.replace(previous, rel)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
 
 
 def check_release(course: CourseLike, assignment: str) -> None:
