@@ -96,7 +96,8 @@ class FeedbackLeakError(GradingError, RuntimeError):
     """Generated feedback still shows hidden test source; the file was removed."""
 
 
-_ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Interrupt|Exit)\b.*:")
+#: ``SomeError: message`` or ``package.module.SomeError: message``: a dotted path ending in a class name.
+_ERROR_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*: ")
 
 
 def error_line(text: str | None) -> str:
@@ -117,4 +118,5 @@ def error_line(text: str | None) -> str:
     """
     lines = [ln.strip() for ln in (text or "").splitlines()]
     errors = [ln for ln in lines if _ERROR_LINE.match(ln) and not ln.startswith("nbgrader.")]
-    return errors[-1] if errors else next((ln for ln in reversed(lines) if ln), "no error text")
+    rest = [ln for ln in lines if ln and not ln.startswith("nbgrader.")]
+    return errors[-1] if errors else (rest[-1] if rest else "no error text")

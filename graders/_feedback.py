@@ -15,8 +15,8 @@ The page itself is the course's template (``templates/feedback.html.j2``): it
 loads nothing from the network (nbgrader's loads MathJax from a CDN), is valid,
 semantic HTML (one ``<body>``, ``lang``, an ``<h1>``, a score table with header
 cells), and says "not graded yet" where a written answer waits for a person
-instead of showing zero. :class:`FeedbackGrades` and :class:`AccessibleTables`
-give it what it needs.
+instead of showing zero. :class:`FeedbackExporter` renders it;
+:class:`FeedbackGrades` and :class:`AccessibleTables` give it what it needs.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
+from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 from tqdm.auto import tqdm
 from traitlets import Unicode
@@ -36,7 +37,8 @@ from ._course import Course, CourseLike, check_result
 from ._errors import AssignmentNotFoundError, FeedbackLeakError, GradingError, StudentNotFoundError
 from ._results import refuse_ungraded
 
-__all__ = ["RedactHiddenTests", "FeedbackGrades", "AccessibleTables", "FEEDBACK_TEMPLATE", "feedback_config",
+__all__ = ["RedactHiddenTests", "FeedbackGrades", "AccessibleTables", "FeedbackExporter", "FEEDBACK_TEMPLATE",
+           "feedback_config",
            "generate_feedback", "hidden_test_lines", "find_leaks"]
 
 #: The course's feedback page template (see the module docstring).
@@ -134,13 +136,29 @@ class AccessibleTables(NbGraderPreprocessor):
         return cell, resources
 
 
-def feedback_config() -> dict[str, dict[str, object]]:
-    """Configuration that renders feedback with the course's template.
+class FeedbackExporter(HTMLExporter):
+    """nbconvert's HTML exporter with the course's feedback template (``templates/feedback.html.j2``).
 
-    ``template_name`` must be set for nbgrader not to impose its own; the course's page
-    extends nbconvert's ``classic`` one.
+    Select it with ``c.GenerateFeedback.exporter_class = "graders.FeedbackExporter"``: it then
+    renders every feedback page, the formgrader's "Generate Feedback" included, while the
+    formgrader's own pages keep nbgrader's templates (configuring ``HTMLExporter`` itself would
+    change those too). nbgrader configures ``HTMLExporter.template_name`` for its feedback
+    template; this class sets its template after the configuration is read, so that does not
+    apply here.
     """
-    return {"HTMLExporter": {"template_name": "classic", "template_file": str(FEEDBACK_TEMPLATE)}}
+
+    def __init__(self, *args, **kwargs):
+        from jinja2 import FileSystemLoader
+
+        kwargs["extra_loaders"] = [FileSystemLoader(str(FEEDBACK_TEMPLATE.parent)), *kwargs.get("extra_loaders", [])]
+        super().__init__(*args, **kwargs)
+        self.template_name = "classic"  # the course's page extends nbconvert's classic one
+        self.template_file = FEEDBACK_TEMPLATE.name
+
+
+def feedback_config() -> dict[str, dict[str, object]]:
+    """Configuration that renders feedback pages with :class:`FeedbackExporter`."""
+    return {"GenerateFeedback": {"exporter_class": FeedbackExporter}}
 
 
 def hidden_test_lines(notebook: str | os.PathLike[str]) -> list[str]:
@@ -251,8 +269,9 @@ def generate_feedback(course: CourseLike, assignment: str, *,
     visible = {ln.strip() for nb in sorted(course.folder("release", assignment).glob("*.ipynb"))
                for cell in nbformat.read(nb, as_version=4).cells for ln in cell.source.splitlines()}
     hidden = [ln for ln in hidden if ln not in visible]  # a line learners already see is no leak
-    api = course.api({"GenerateFeedback": {"preprocessors": [
-        RedactHiddenTests, FeedbackGrades, AccessibleTables, CSSHTMLHeaderPreprocessor]}, **feedback_config()})
+    api = course.api({"GenerateFeedback": {
+        "preprocessors": [RedactHiddenTests, FeedbackGrades, AccessibleTables, CSSHTMLHeaderPreprocessor],
+        **feedback_config()["GenerateFeedback"]}})
     written: list[Path] = []
     leaks: dict[str, str] = {}
     for s in tqdm(todo, desc=f"feedback {assignment}", unit="sub",

@@ -125,3 +125,20 @@ def test_formgrader_csp_and_exchange_settings(monkeypatch):
     assert common.Exchange.path_includes_course is True
     assert common.ExchangeFactory.submit.__name__ == "PrivateSubmit"
     assert common.Authenticator.plugin_class.__name__ == "JupyterHubAuthPlugin"
+
+
+def test_formgrader_feedback_uses_the_course_page_and_leaves_grading_pages_alone(monkeypatch):
+    """The grader's nbgrader settings swap the feedback exporter only (not HTMLExporter, which the
+    formgrader's grading pages use too)."""
+    from traitlets.config.loader import PyFileConfigLoader
+    from traitlets.utils.importstring import import_item
+
+    monkeypatch.setenv("STATELAB_COURSE_ROOT", "/x/course")
+    grader = PyFileConfigLoader("nbgrader_config.py", path=str(HUB / "jupyter" / "grader")).load_config()
+    assert grader.CourseDirectory.root == "/x/course"
+    exporter = import_item(grader.GenerateFeedback.exporter_class)
+    from nbconvert.exporters import HTMLExporter
+
+    assert issubclass(exporter, HTMLExporter) and exporter is not HTMLExporter
+    assert "HTMLExporter" not in grader
+    assert exporter().template_file == "feedback.html.j2"
