@@ -44,7 +44,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ._atomic import atomic_path, file_stamp, replace_dir
-from ._course import Course, CourseLike, quiet_nbgrader
+from ._course import CONFIG_FILE, Course, CourseLike, quiet_nbgrader
 from ._errors import NbgraderStepError, SubmissionError, error_line
 from ._results import final_score, ungraded_cells
 from ._review import accepted_students, record_clearance, write_findings
@@ -167,7 +167,7 @@ _WORKER_COURSES: dict[tuple[str, Any], Course] = {}
 
 
 def _worker_course(root: str) -> Course:
-    key = (root, file_stamp(Path(root) / "nbgrader_config.py"))
+    key = (root, file_stamp(Path(root) / CONFIG_FILE))
     if key not in _WORKER_COURSES:
         _WORKER_COURSES[key] = Course.open(root)
     return _WORKER_COURSES[key]
@@ -410,7 +410,7 @@ def autograde_class(course: CourseLike, assignment: str, workers: int | None = N
             bar.update()
 
         if n_workers == 1:  # in this process: reuse the course already read
-            _WORKER_COURSES[(str(course.path), file_stamp(course.path / "nbgrader_config.py"))] = course
+            _WORKER_COURSES[(str(course.path), file_stamp(course.path / CONFIG_FILE))] = course
         try:
             _run(jobs, n_workers, finished)
         except BaseException:

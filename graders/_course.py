@@ -394,7 +394,7 @@ def _with_cap_outputs(cfg):
     from traitlets.config import Config
 
     steps = list(cfg.Autograde.get("autograde_preprocessors",
-                                   Autograde.class_traits()["autograde_preprocessors"].default_value))
+                                   Autograde.class_traits()["autograde_preprocessors"].default()))
     names = [s if isinstance(s, str) else f"{s.__module__}.{s.__qualname__}" for s in steps]
     extra = Config()
     if not any(n.endswith("CapOutputs") for n in names):

@@ -104,6 +104,11 @@ def test_the_api_caps_outputs_and_quiets_kernels_whatever_the_course_file_says(t
     assert course.api().config.Execute.extra_arguments == ["--IPKernelApp.log_level=ERROR"]
     off = course.with_overrides({"Course": {"cap_outputs": False}})
     assert "graders.CapOutputs" not in [str(s) for s in off.api().config.Autograde.autograde_preprocessors]
+    # a course file that leaves nbgrader's steps alone gets them, with CapOutputs after LimitOutput
+    (course_dir / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'x'\n")
+    steps = graders.Course.open(course_dir).api().config.Autograde.autograde_preprocessors
+    names = [s if isinstance(s, str) else s.__name__ for s in steps]
+    assert names[names.index("LimitOutput") + 1] == "graders.CapOutputs"
 
 
 def test_source_notebooks_follow_house_style():

@@ -204,6 +204,16 @@ def test_held_submission_is_graded_once_cleared(hostile, tmp_path):
     # honest content, but the notebook was executed and graded by nbgrader.
     assert (course / "autograded" / "fake-data-connection" / ASSIGNMENT).is_dir()
     assert res.scores["fake-data-connection"] <= sum(v for q, v in hostile["points"].items() if q != "q1")
+    assert res.cleared == ["fake-data-connection"]
+    # the clearance is kept for this submission (later runs grade it), and only for it
+    held = graders.held_for_review(course, ASSIGNMENT)
+    assert "fake-data-connection" not in held and "shadowed-builtin" in held
+    assert any("def isinstance" in f.code for f in held["shadowed-builtin"])
+    path = course / "submitted" / "fake-data-connection" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("sd.connect = print"))  # a new submission from the same student
+    nbformat.write(nb, path)
+    assert "fake-data-connection" in graders.held_for_review(course, ASSIGNMENT)
 
 
 def test_a_manual_grade_entered_while_grading_is_kept(hostile, tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ without the proxy or root).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import shutil
@@ -55,6 +56,28 @@ print(json.dumps({{"uid": os.getuid(), "exe": exe, "code": run and run.returncod
     return got
 
 
+@contextlib.contextmanager
+def _browser():
+    """Chromium, headless. Playwright's sync API runs an event loop: call the hub's kernels outside it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _signed_in(browser, hub: Hub, user: str, password: str):
+    """A page of a new browser context (its own cookies) where `user` has signed in to the hub."""
+    ctx = browser.new_context()
+    ctx.set_default_timeout(PAGE_TIMEOUT_MS)
+    page = ctx.new_page()
+    _sign_in(page, hub, user, password)
+    return page
+
+
 def _sign_in(page, hub: Hub, user: str, password: str) -> None:
     """The hub's login form; on to the home page (not the user's own server, which would start it)."""
     page.goto(f"{hub.url}/hub/login?next=%2Fhub%2Fhome")
@@ -69,16 +92,18 @@ def _grade_in_browser(page, hub: Hub, course: str, assignment: str, student: str
     """Gradebook > assignment > notebook > the student's submission; type the score; leave the box."""
     base = f"{hub.url}/services/{course}/formgrader"
     page.goto(f"{base}/gradebook")
-    page.get_by_role("link", name=assignment, exact=True).click()
-    page.wait_for_url(f"**/gradebook/{assignment}/")
-    page.get_by_role("link", name=assignment, exact=True).click()
-    page.wait_for_url(f"**/gradebook/{assignment}/{assignment}/")
+    page.get_by_role("link", name=assignment, exact=True).click()  # the assignment
+    page.wait_for_url(lambda url: url.rstrip("/").endswith(f"/gradebook/{assignment}"))
+    page.get_by_role("link", name=assignment, exact=True).click()  # its notebook
+    page.wait_for_url(lambda url: url.rstrip("/").endswith(f"/gradebook/{assignment}/{assignment}"))
     page.wait_for_selector("table tbody tr td a")  # the submissions, listed by the page's script
     # Names are hidden by default; the row of the student is the one whose hidden name cell holds it.
     row = page.locator("table tbody tr", has=page.locator(f"text={student}"))
     row.locator("a").first.click()
     page.wait_for_url("**/formgrader/submissions/**")
-    box = page.locator(f"input.score#{written}")
+    # the page's script marks the box of an answer that waits for a person once it has loaded the
+    # grades and listens for changes; typing earlier would not be saved
+    box = page.locator(f"input.score.needs_manual_grade#{written}")
     box.wait_for()
     with page.expect_response(lambda r: "/formgrader/api/grade/" in r.url and r.request.method == "PUT") as saved:
         box.fill(str(score))
@@ -89,8 +114,6 @@ def _grade_in_browser(page, hub: Hub, course: str, assignment: str, student: str
 def instructor_grades_in_the_formgrader(classroom: dict, course: str, assignment: str, written: str,
                                         points: float, autograded: float) -> None:
     """The steps above. `points` is the written answer's maximum, `autograded` what the tests give both."""
-    from playwright.sync_api import sync_playwright
-
     hub: Hub = classroom["hub"]
     n = classroom["names"]
     instructor, alice, bob = n["instructor"], n["alice"], n["bob"]
@@ -103,41 +126,30 @@ def instructor_grades_in_the_formgrader(classroom: dict, course: str, assignment
     assert f"{written} ({alice}, {bob})" in graded["out"], graded["out"]
     early = _statelab_grade(hub, instructor, course, root, "export", "grades.csv")
     assert early["code"] == 7 and f"{written} ({alice}, {bob})" in early["err"], early
-    # the formgrader service also gives the instructor the terminal the guide sends them to
+    # the formgrader service also gives the instructor the JupyterLab and terminal the guide sends them to
+    assert hub.get(instructor, f"/services/{course}/lab").status_code == 200
     r = hub.post(instructor, f"/services/{course}/api/terminals")
     assert r.status_code == 200, (r.status_code, r.text[:300])
     hub.as_user(instructor).delete(f"{hub.url}/services/{course}/api/terminals/{r.json()['name']}")
 
     given = {alice: 1.5, bob: points}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            ctx = browser.new_context()
-            ctx.set_default_timeout(PAGE_TIMEOUT_MS)
-            page = ctx.new_page()
-            _sign_in(page, hub, instructor, classroom["password"])
-            page.goto(f"{hub.url}/services/{course}/formgrader")
-            assert page.get_by_text("Manage Assignments").first.is_visible()
-
-            # 2. grade alice's written answer in the browser
-            _grade_in_browser(page, hub, course, assignment, alice, written, given[alice])
-            # 3. the export now waits for bob only; grade him, and it includes both
-            partial = _statelab_grade(hub, instructor, course, root, "export", "grades.csv")
-            assert partial["code"] == 7 and f"{written} ({bob})" in partial["err"], partial
-            _grade_in_browser(page, hub, course, assignment, bob, written, given[bob])
-            ctx.close()
-
-            # 4. a student who signs in cannot open the formgrader
-            student = browser.new_context()
-            student.set_default_timeout(PAGE_TIMEOUT_MS)
-            spage = student.new_page()
-            _sign_in(spage, hub, alice, classroom["password"])
-            response = spage.goto(f"{hub.url}/services/{course}/formgrader")
-            assert response.status == 403, response.status
-            assert spage.get_by_text("Manage Assignments").count() == 0
-            student.close()
-        finally:
-            browser.close()
+    # 2. grade alice's written answer in the browser
+    with _browser() as browser:
+        page = _signed_in(browser, hub, instructor, classroom["password"])
+        page.goto(f"{hub.url}/services/{course}/formgrader")
+        assert page.get_by_text("Manage Assignments").first.is_visible()
+        _grade_in_browser(page, hub, course, assignment, alice, written, given[alice])
+    # 3. the export now waits for bob only (the score typed in the browser is in the gradebook)
+    partial = _statelab_grade(hub, instructor, course, root, "export", "grades.csv")
+    assert partial["code"] == 7 and f"{written} ({bob})" in partial["err"], partial
+    with _browser() as browser:
+        page = _signed_in(browser, hub, instructor, classroom["password"])
+        _grade_in_browser(page, hub, course, assignment, bob, written, given[bob])
+        # 4. a student who signs in cannot open the formgrader
+        spage = _signed_in(browser, hub, alice, classroom["password"])
+        response = spage.goto(f"{hub.url}/services/{course}/formgrader")
+        assert response.status == 403, response.status
+        assert spage.get_by_text("Manage Assignments").count() == 0
 
     done = _statelab_grade(hub, instructor, course, root, "export", "grades.csv")
     assert done["code"] == 0 and done["err"] == "", done

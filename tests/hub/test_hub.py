@@ -13,6 +13,11 @@ that student's uid, so the operating system is what says no. Accounts, their pro
 temporary tree are removed afterwards. Without root, or without configurable-http-proxy, the
 tests are skipped with the reason, never passed.
 
+A second test (``test_instructor_grades_written_answers_in_the_formgrader``, steps in
+``formgrader_steps.py``) is the instructor guide's manual-grading step in a real browser: Chromium,
+driven by Playwright, signs in as the instructor, grades written answers in the formgrader, and the
+grade export then includes them; a student gets 403. It skips, with the reason, without Chromium.
+
 The configuration under test is the repository's own file: a small override file
 ``load_subconfig``s it and changes only what a test must (loopback ports, the proxy binary, the
 shared-password test authenticator, the spawner class, a test admin token). Paths reach it
