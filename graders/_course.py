@@ -7,8 +7,9 @@ from nbgrader's own ``format_path`` and ``directory_structure``, and it can be h
 * the configuration, read once from the course's ``nbgrader_config.py`` (with overrides) and
   kept, instead of being read again by every step;
 * the course's conventions, as configurable traits (set them with ``c.Course.<name>`` in
-  ``nbgrader_config.py``): the names the screen protects, the path fragments that name
-  instructor files, where reports go, and whether :class:`graders.CapOutputs` runs;
+  ``nbgrader_config.py``): the names the screen protects (and the display settings learners
+  may still change on them), the path fragments that name instructor files, where reports go,
+  whether :class:`graders.CapOutputs` runs and whether grading kernels keep their log quiet;
 * the gradebook, opened with nbgrader's ``Gradebook`` and with the two failures an instructor
   can meet (another program holding its lock, no permission to write) turned into one-line
   errors that say what to do.
@@ -106,6 +107,11 @@ class Course(CourseDirectory):
          "nbgrader_config", ".db", "/checks/"],
         help="Path fragments that name instructor material (sources with solutions, submissions, "
              "the gradebook, the wrong-answer checks): learner code naming one is held for review.",
+    ).tag(config=True)
+    settable_attributes = List(
+        ["pd.options", "np.set_printoptions"],
+        help="Attribute chains of the protected modules learners may set (display settings) without "
+             "being flagged.",
     ).tag(config=True)
     reports_directory = Unicode(
         "reports", help="Folder of the course root for screening results and per-question reports."

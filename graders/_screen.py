@@ -70,8 +70,6 @@ _FORBIDDEN_OS_CALLS = {
     "execvp", "execvpe", "spawnl", "spawnv", "spawnve", "posix_spawn",
 }
 _DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars", "setattr", "delattr"}
-#: Attribute chains learners may set on protected modules (display settings).
-_SETTABLE = ("pd.options", "np.set_printoptions")
 _BUILTIN_NAMES = set(dir(__import__("builtins")))
 
 
@@ -203,7 +201,7 @@ def _root_name(node: ast.AST) -> str | None:
 
 
 def _scan_code(tree: ast.AST, protected: set[str], code_names: set[str] = frozenset(), *,
-               instructor_paths: Iterable[str] | None = None,
+               instructor_paths: Iterable[str] | None = None, settable: Iterable[str] | None = None,
                ) -> list[tuple[str, str, int]]:
     """(kind, reason, line number) for each way this learner code could change how tests run.
 
@@ -212,7 +210,9 @@ def _scan_code(tree: ast.AST, protected: set[str], code_names: set[str] = frozen
     (``structure``): learners add columns to such frames in good faith, and the tests still run.
     """
     found: dict[tuple[str, str], int] = {}
-    paths = tuple(instructor_paths if instructor_paths is not None else Course.class_traits()["instructor_paths"].default())
+    traits = Course.class_traits()
+    paths = tuple(instructor_paths if instructor_paths is not None else traits["instructor_paths"].default())
+    settable = tuple(settable if settable is not None else traits["settable_attributes"].default())
     n: ast.AST = tree
 
     def add(kind: str, reason: str) -> None:
@@ -248,7 +248,7 @@ def _scan_code(tree: ast.AST, protected: set[str], code_names: set[str] = frozen
                     flag(t.id, f"rebinds {t.id!r}, which the tests use")
                 elif isinstance(t, (ast.Attribute, ast.Subscript)):
                     root, text = _root_name(t), ast.unparse(t)
-                    if (root in protected or root in {"__builtins__", "sys"}) and not text.startswith(_SETTABLE):
+                    if (root in protected or root in {"__builtins__", "sys"}) and not text.startswith(settable):
                         flag(root, f"changes {text!r}, which the tests use")
         elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name in protected:
             flag(n.name, f"defines {n.name!r}, which the tests use")
@@ -349,7 +349,8 @@ def screen_submission(course: CourseLike, assignment: str, student: str) -> list
                 continue
             tree, lines = parsed
             for kind, reason, line in _scan_code(tree, ref.protected, ref.code_names,
-                                                 instructor_paths=course.instructor_paths):
+                                                 instructor_paths=course.instructor_paths,
+                                                 settable=course.settable_attributes):
                 code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
                 add(name, kind, gid or f"cell {i}", reason, code)
     return found

@@ -324,6 +324,18 @@ def test_instructor_paths_are_a_course_convention():
     assert [(kind, line) for kind, _r, line in custom] == [("integrity", 1)]
 
 
+def test_display_settings_learners_may_change_are_a_course_convention():
+    import ast
+
+    from graders._screen import _scan_code
+
+    code = "pd.options.display.max_rows = 5\npd.read_csv = None\n"
+    default = _scan_code(ast.parse(code), protected={"pd"}, code_names={"pd"})
+    assert [line for _k, _r, line in default] == [2]  # pd.options is one of the settable display settings
+    strict = _scan_code(ast.parse(code), protected={"pd"}, code_names={"pd"}, settable=[])
+    assert sorted(line for _k, _r, line in strict) == [1, 2]
+
+
 def test_autograde_failure_names_the_error_of_each_submission():
     from graders._errors import error_line as _last_error
 

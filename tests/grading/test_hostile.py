@@ -112,7 +112,8 @@ def _build(folder: Path, data_root: Path) -> dict:
 
     res = graders.autograde_class(course, ASSIGNMENT, workers=2, timeout=CELL_TIMEOUT, raise_on_failure=False)
     table = graders.grade_table(course, ASSIGNMENT)
-    return {"seconds": res.seconds, "scores": res.scores, "failed": sorted(res.failed), "held": res.held,
+    return {"seconds": res.seconds, "scores": res.scores, "failed": sorted(res.failed),
+            "failure_reasons": res.failure_reasons(), "held": res.held,
             "findings": [(f.student, f.kind, f.reason) for f in res.findings],
             "students_in_gradebook": sorted(table["student"].unique())}
 
@@ -149,7 +150,7 @@ def test_bad_submission_scores_at_most_its_honest_content(hostile, case):
     if kind is None:
         assert not found, f"{case}: unexpected findings {found}"
         # nothing to flag: the damage stays in the one cell and the rest is graded normally
-        assert hostile["scores"][case] == bound
+        assert hostile["scores"][case] == bound, hostile["failure_reasons"].get(case)
     else:
         assert any(k == kind and words in reason for k, reason in found), f"{case}: {found}"
     if kind == "integrity":
