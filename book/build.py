@@ -171,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     statelab_book.generate(source, args.release_dir)
     print(f"[statelab] generated pages in {source / 'generated'}", flush=True)
 
-    env = dict(os.environ, STATELAB_DATA_DIR=str(data_dir))
+    # STATELAB_BOOK_BUILD tells notebooks they run for the published book: a reveal of a planted truth (an
+    # answer key) shows only where an instructor runs the notebook, never in the book learners read.
+    env = dict(os.environ, STATELAB_DATA_DIR=str(data_dir), STATELAB_BOOK_BUILD="1")
     if args.release_dir is not None:
         env["STATELAB_RELEASE_DIR"] = str(args.release_dir.resolve())
     cmd = jupyter_book_command() + ["build", str(source), "--path-output", str(output), "--builder", "html", "-W", "--keep-going"]

@@ -16,12 +16,19 @@ _SUBMODULES = (
     "capstone",    # the capstone project menu (module 13)
     "charts",      # chart helpers with alt text built in (module 11)
     "disclosure",  # export rules: rounding, minimum cells, dominance, complementary suppression (module 12)
+    "identifiers", # the one SSN rule: placeholders, status, cleaning (every module that links records)
     "inference",   # training-effect estimators and the analysis frame (module 8)
-    "linkage",     # SSN cleaning, deterministic and Splink linkage, quality against the truth (module 3)
-    "measures",    # employment outcomes after exit, employer job flows (modules 6 and 7)
+    "linkage",     # deterministic and Splink linkage, quality against the truth (module 3)
+    "measures",    # employer job flows and labor demand (module 7)
+    "outcomes",    # employment outcomes after exit: the WIOA primary indicators (modules 6, 11 and 13)
+    "panel",       # panels from wage records: event studies, person fixed effects (module 8, lesson 3)
     "plotting",    # the course theme and show(fig, alt=...)
     "prediction",  # claim features, temporal split, precision at k, group metrics (modules 9 and 10)
+    "project",     # the team project: scoping document, numbers read back from the export package
+    "quiz",        # formative checks: a multiple-choice question before each collapsed answer
     "snapshot",    # point-in-time recipient counts and co-enrollment (module 4)
+    "uncertainty", # intervals for rates and growth rates, rankings corrected for many comparisons (7, 10, 11)
+    "weighting",   # propensity scores, IPW and doubly robust estimators, overlap and balance (module 8)
 )
 
 __all__ = list(_SUBMODULES)

@@ -6,13 +6,16 @@ period of participation (a *spell*) from the learner tables (``wioa`` linked to
 ``ui_wage`` by SSN) with :func:`analysis_frame`, then estimate the effect several
 ways and compare the answers.
 
-Outcome and populations
------------------------
-The outcome of every estimator is ``post_earnings``: mean quarterly wages in the four
-quarters after the exit quarter, summed over the wage files of **all four states**
-(quarters without a wage record count as zero). Training time itself (entry to exit)
-is left out: earnings are lower while people train (the "lock-in" effect), and the
-question is about earnings afterwards.
+Outcomes and populations
+------------------------
+The main outcome is ``post_earnings``: mean quarterly wages in the four quarters after
+the exit quarter, summed over the wage files of **all four states** (quarters without a
+wage record count as zero). Training time itself (entry to exit) is left out: earnings
+are lower while people train (the "lock-in" effect), and the question is about earnings
+afterwards. Two more outcomes split it in its parts: ``post_employment`` (the share of
+those four quarters with any wages) and ``post_log_earnings`` (mean log wages over the
+quarters with wages, missing for spells with none). A training effect that raises the
+pay of people who work, and not whether they work, shows on the second and not the first.
 
 Two populations appear in the frame (``pilot_study``):
 
@@ -31,17 +34,21 @@ be compared with.
   for everyone and the covariates captured every reason for training. With effects
   that differ between people, the OLS coefficient weights groups by the variance of
   training within them, so it lies near the ATT, not exactly at it.
-* :func:`ipw_att` (observational pool): ``att``, by giving the untrained the odds
-  ``p / (1 - p)`` of their propensity score as weights.
-* :func:`difference_in_differences` (observational pool): ``att`` if the trained and
-  untrained would have changed alike without training (parallel trends).
+* :func:`ipw_att` and :func:`aipw_att` (observational pool, from
+  :mod:`statelab.weighting`): ``att``, by giving the untrained the odds ``p / (1 - p)``
+  of their propensity score as weights; the doubly robust AIPW adds an outcome model.
+  After :func:`trim_by_propensity`, the ATT of the trained spells kept.
+* :func:`difference_in_differences` (observational pool): ``att`` only if the trained and
+  untrained would have changed alike without training (parallel trends). Selection on a
+  dip that starts more than a year before entry breaks that assumption for both
+  starting years the frame offers; the event study of :mod:`statelab.panel` shows it.
 * :func:`experimental_estimate` (pilot only): ``ate_pilot``, the average effect among
   pilot participants (by randomization also the pilot's ATT).
 
 The learner's benchmark for the observational estimators is the pilot's experimental
-estimate. It is an estimate of a slightly different quantity (the pilot's population
-differs from the observational pool's trained participants, and effects differ by
-education and age), so agreement within sampling error is the most one can expect.
+estimate. It is an estimate of a different quantity: the pilot's participants are not the
+observational pool's trained, and a proportional effect is worth fewer dollars to people
+who earn less. Agreement within sampling error is the most one can expect.
 
 The truth (instructors and tests only)
 --------------------------------------
@@ -64,30 +71,38 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from .linkage import PLACEHOLDER_SSNS  # the course's one placeholder list, re-exported
+
+from ._estimate import (DEFAULT_COVARIATES, Estimate, _design, _groups, _mean_difference, _require, _result,
+                        _unit)
+from .identifiers import key_status_sql
+from .weighting import (aipw_att, balance_table, bootstrap, ipw_att, overlap_summary, propensity_scores,
+                        trim_by_propensity)
 
 __all__ = [
     "DEFAULT_COVARIATES",
     "DIP_OFFSET",
-    "PLACEHOLDER_SSNS",
     "POST_QUARTERS",
     "PRE_QUARTERS",
     "Estimate",
+    "aipw_att",
     "analysis_frame",
     "analysis_frame_sql",
     "attrition",
+    "balance_table",
+    "bootstrap",
     "compare_estimators",
     "difference_in_differences",
     "earnings_profile",
     "experimental_estimate",
     "ipw_att",
     "naive_difference",
+    "overlap_summary",
     "propensity_scores",
     "regression_adjusted",
+    "trim_by_propensity",
     "true_effects",
 ]
 
@@ -102,64 +117,7 @@ POST_QUARTERS = 4
 #: do not get extreme ratios.
 DIP_OFFSET = 1000
 
-#: Covariates used for adjustment: the pre-program earnings path, demographics and the funding stream.
-#: Categorical columns (``education``, ``program``) are expanded to indicators.
-DEFAULT_COVARIATES: tuple[str, ...] = (
-    "pre_earnings",
-    "base_earnings",
-    "log_pre_earnings",
-    "log_base_earnings",
-    "earnings_dip",
-    "age_at_entry",
-    "under_35",
-    "female",
-    "education",
-    "program",
-    "employed_at_entry",
-)
-
-_CATEGORICAL = ("education", "program", "state_fips", "sex", "race_ethnicity")
 _LOW_EDUCATION = ("less_than_hs", "high_school")
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """One estimate of the training effect, in dollars per quarter.
-
-    Attributes
-    ----------
-    method : str
-        Short name of the estimator, e.g. ``"naive difference"``.
-    target : str
-        The true quantity it should be compared with: a row name of :func:`true_effects`
-        (``"att"`` or ``"ate_pilot"``).
-    estimate, std_error : float
-        The point estimate and its standard error.
-    ci_low, ci_high : float
-        A normal-approximation confidence interval, ``estimate ± z * std_error``.
-    n, n_treated : int
-        Spells used, and how many of them were trained.
-    confidence : float
-        The confidence level of the interval (``1 - alpha``).
-    """
-
-    method: str
-    target: str
-    estimate: float
-    std_error: float
-    ci_low: float
-    ci_high: float
-    n: int
-    n_treated: int
-    confidence: float = 0.95
-
-    def as_dict(self) -> dict:
-        """The estimate as a plain ``dict`` (one row of a results table)."""
-        return asdict(self)
-
-    def __str__(self) -> str:
-        return (f"{self.method}: {self.estimate:,.0f} dollars a quarter (SE {self.std_error:,.0f}; "
-                f"{self.confidence:.0%} CI {self.ci_low:,.0f} to {self.ci_high:,.0f}; {self.n:,} spells, {self.n_treated:,} trained)")
 
 
 # ------------------------------------------------------------------------------------------ the frame
@@ -175,16 +133,17 @@ def analysis_frame_sql(*, wioa_table: str = "wioa", wage_table: str = "ui_wage")
     -------
     str
         A single ``SELECT`` statement. Steps: collapse repeated PIRL rows to one row per
-        ``(unique_individual_id, entry_date)``; classify each spell's SSN (``missing``,
-        ``placeholder``, ``conflicting`` when repeated rows disagree, ``shared`` when
-        another participant has the same SSN, else ``usable``); add up wages from every
+        ``(unique_individual_id, entry_date)``; classify each spell's SSN
+        (:func:`statelab.identifiers.key_status_sql`: ``missing``, ``malformed``, ``placeholder``,
+        ``conflicting`` when repeated rows disagree, ``shared`` when another participant has the same
+        SSN, else ``usable``); add up wages from every
         state's file per quarter for usable SSNs, from 8 quarters before the entry quarter
         to 4 quarters after the exit quarter.
     """
     for name in (wioa_table, wage_table):
         if not isinstance(name, str) or not name.replace("_", "").replace(".", "").isalnum():
             raise ValueError(f"table name must be a plain SQL identifier, got {name!r}")
-    placeholders = ", ".join(f"'{s}'" for s in PLACEHOLDER_SSNS)
+    ssn_status = key_status_sql("s.ssn", conflicting="s.n_distinct_ssn > 1", shared="u.n_participants > 1")
     pre = ",\n".join(
         f"        SUM(CASE WHEN from_entry = {-k} THEN wages ELSE 0 END) AS pre_q{k}" for k in range(1, PRE_QUARTERS + 1))
     post = ",\n".join(
@@ -222,13 +181,7 @@ ssn_use AS (
 checked AS (
     SELECT
         s.*,
-        CASE
-            WHEN s.ssn IS NULL THEN 'missing'
-            WHEN s.ssn IN ({placeholders}) OR LENGTH(s.ssn) <> 9 THEN 'placeholder'
-            WHEN s.n_distinct_ssn > 1 THEN 'conflicting'
-            WHEN u.n_participants > 1 THEN 'shared'
-            ELSE 'usable'
-        END AS ssn_status,
+        {ssn_status} AS ssn_status,
         EXTRACT(YEAR FROM s.entry_date) * 4 + EXTRACT(QUARTER FROM s.entry_date) - 1 AS entry_qindex,
         EXTRACT(YEAR FROM s.exit_date) * 4 + EXTRACT(QUARTER FROM s.exit_date) - 1 AS exit_qindex,
         EXTRACT(YEAR FROM s.entry_date) - EXTRACT(YEAR FROM s.dob)
@@ -308,9 +261,11 @@ def analysis_frame(con, *, complete_only: bool = True, wioa_table: str = "wioa",
         quarters 5-8 before entry), ``earnings_dip`` (the pre-program dip as a share:
         ``(base_earnings - pre_earnings) / (base_earnings + DIP_OFFSET)``, kept within
         -1 to 1), ``log_pre_earnings`` and ``log_base_earnings`` (``log(1 + x)``), the
-        outcome ``post_earnings`` (mean of ``post_q1`` ... ``post_q4``) and
-        ``post_earnings_home`` (the same, counting only the file of the state that served
-        the participant).
+        outcome ``post_earnings`` (mean of ``post_q1`` ... ``post_q4``), its parts
+        ``post_employment`` (share of those quarters with wages above zero) and
+        ``post_log_earnings`` (mean natural log of the wages of those quarters, NaN if there
+        are none), and ``post_earnings_home`` (the mean, counting only the file of the state
+        that served the participant).
     """
     if not isinstance(complete_only, bool):
         raise TypeError(f"complete_only must be True or False, got {complete_only!r}")
@@ -337,6 +292,9 @@ def analysis_frame(con, *, complete_only: bool = True, wioa_table: str = "wioa",
     df["log_pre_earnings"] = np.log1p(df["pre_earnings"])
     df["log_base_earnings"] = np.log1p(df["base_earnings"])
     df["post_earnings"] = df[post_cols].mean(axis=1, skipna=False)
+    post = df[post_cols].to_numpy(dtype="float64")
+    for name in ("post_employment", "post_log_earnings"):
+        df[name] = np.where(np.isnan(post).any(axis=1), np.nan, _TRUE_OUTCOMES[name](np.nan_to_num(post)))
     df["post_earnings_home"] = df["post_home_total"] / POST_QUARTERS
     df = df.drop(columns=["post_home_total"])
     if complete_only:
@@ -417,47 +375,6 @@ def earnings_profile(frame: pd.DataFrame, *, by: str = "trained") -> pd.DataFram
 
 
 # ---------------------------------------------------------------------------------------- estimators
-def _require(frame, columns, what) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} has no column(s) {missing}; build it with inference.analysis_frame(con)")
-
-
-def _z(alpha) -> float:
-    from scipy.stats import norm
-
-    if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be a number between 0 and 1, got {alpha!r}")
-    return float(norm.ppf(1 - alpha / 2))
-
-
-def _groups(frame, outcome, treatment, what):
-    _require(frame, [outcome, treatment], what)
-    data = frame[[outcome, treatment]].dropna()
-    t = data[treatment].astype(bool).to_numpy()
-    y = data[outcome].astype("float64").to_numpy()
-    n1, n0 = int(t.sum()), int((~t).sum())
-    if n1 < 2 or n0 < 2:
-        raise ValueError(f"{what} needs at least 2 trained and 2 untrained spells, got {n1} trained and {n0} untrained")
-    return y, t
-
-
-def _result(method, target, est, se, n, n_treated, alpha) -> Estimate:
-    z = _z(alpha)
-    est, se = float(est), float(se)
-    return Estimate(method=method, target=target, estimate=est, std_error=se, ci_low=est - z * se,
-                    ci_high=est + z * se, n=int(n), n_treated=int(n_treated), confidence=1 - float(alpha))
-
-
-def _mean_difference(y, t):
-    y1, y0 = y[t], y[~t]
-    est = y1.mean() - y0.mean()
-    se = math.sqrt(y1.var(ddof=1) / len(y1) + y0.var(ddof=1) / len(y0))
-    return est, se
-
-
 def naive_difference(frame: pd.DataFrame, *, outcome: str = "post_earnings", treatment: str = "trained",
                      alpha: float = 0.05) -> Estimate:
     """Mean outcome of the trained minus mean outcome of the untrained (Welch standard error).
@@ -482,23 +399,7 @@ def naive_difference(frame: pd.DataFrame, *, outcome: str = "post_earnings", tre
     """
     y, t = _groups(frame, outcome, treatment, "naive_difference")
     est, se = _mean_difference(y, t)
-    return _result("naive difference", "att", est, se, len(y), t.sum(), alpha)
-
-
-def _design(frame, covariates, what):
-    """Numeric covariate matrix (text columns as indicators) for the rows with every covariate."""
-    if isinstance(covariates, str) or not hasattr(covariates, "__iter__"):
-        raise TypeError(f"covariates must be a list of column names, got {covariates!r}")
-    covariates = list(covariates)
-    if not covariates:
-        raise ValueError(f"{what} needs at least one covariate, got {covariates!r}")
-    _require(frame, covariates, what)
-    X = frame[covariates].copy()
-    cats = [c for c in covariates if c in _CATEGORICAL or X[c].dtype == object or isinstance(X[c].dtype, pd.StringDtype)]
-    X = pd.get_dummies(X, columns=cats, drop_first=True, dtype="float64").astype("float64")
-    X = X.loc[X.notna().all(axis=1)]
-    constant = [c for c in X.columns if X[c].nunique() <= 1]  # e.g. an education level absent from a small sample
-    return X.drop(columns=constant)
+    return _result("naive difference", "att", est, se, len(y), t.sum(), alpha, _unit(outcome))
 
 
 def regression_adjusted(frame: pd.DataFrame, *, covariates=DEFAULT_COVARIATES, outcome: str = "post_earnings",
@@ -540,83 +441,7 @@ def regression_adjusted(frame: pd.DataFrame, *, covariates=DEFAULT_COVARIATES, o
     X = sm.add_constant(X, has_constant="add")
     fit = sm.OLS(data[outcome].astype("float64"), X).fit(cov_type=cov_type)
     return _result("regression adjustment", "att", fit.params["trained_"], fit.bse["trained_"], len(data),
-                   data[treatment].astype(bool).sum(), alpha)
-
-
-def propensity_scores(frame: pd.DataFrame, *, covariates=DEFAULT_COVARIATES, treatment: str = "trained",
-                      clip: float = 0.01) -> pd.Series:
-    """Each spell's estimated probability of training given the covariates (a logistic regression).
-
-    Fitted with scikit-learn's ``LogisticRegression`` on standardized covariates (its
-    mild default penalty keeps the fit finite on small samples where a group is
-    perfectly predicted).
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        An analysis frame.
-    covariates : sequence of str, keyword-only
-        Columns the probability depends on; text columns become indicators.
-    treatment : str, keyword-only
-        The 0/1 treatment column.
-    clip : float, keyword-only
-        Scores are clipped to ``[clip, 1 - clip]`` so no spell gets an extreme weight.
-
-    Returns
-    -------
-    pandas.Series
-        Scores indexed like the rows of ``frame`` that have every covariate.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    if not isinstance(clip, (int, float)) or not 0 <= clip < 0.5:
-        raise ValueError(f"clip must be a number in [0, 0.5), got {clip!r}")
-    _require(frame, [treatment], "propensity_scores")
-    X = _design(frame, covariates, "propensity_scores")
-    t = frame.loc[X.index, treatment].astype(int).to_numpy()
-    if len(set(t)) < 2:
-        raise ValueError(f"propensity_scores needs trained and untrained spells, got only {treatment}={t[0] if len(t) else None}")
-    Z = StandardScaler().fit_transform(X.to_numpy()) if X.shape[1] else np.zeros((len(X), 1))
-    model = LogisticRegression(max_iter=2000).fit(Z, t)
-    p = np.clip(model.predict_proba(Z)[:, 1], clip, 1 - clip)
-    return pd.Series(p, index=X.index, name="propensity")
-
-
-def ipw_att(frame: pd.DataFrame, *, covariates=DEFAULT_COVARIATES, outcome: str = "post_earnings",
-            treatment: str = "trained", clip: float = 0.01, alpha: float = 0.05) -> Estimate:
-    """Inverse-propensity weighting for the effect on the trained (ATT).
-
-    Trained spells get weight 1; untrained spells get the odds ``p / (1 - p)`` of their
-    estimated propensity, so the weighted untrained look like the trained on the
-    covariates. The estimate is the weighted difference in mean outcomes. The standard
-    error is the robust (HC1) one of a weighted regression of the outcome on training;
-    it treats the weights as known, which ignores the uncertainty of the propensity fit.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        An analysis frame (usually the observational pool).
-    covariates, outcome, treatment, clip, alpha
-        As in :func:`propensity_scores` and :func:`regression_adjusted`.
-
-    Returns
-    -------
-    Estimate
-        ``target="att"``.
-    """
-    import statsmodels.api as sm
-
-    _groups(frame, outcome, treatment, "ipw_att")
-    p = propensity_scores(frame, covariates=covariates, treatment=treatment, clip=clip)
-    data = frame.loc[p.index, [outcome, treatment]].dropna()
-    p = p.loc[data.index]
-    t = data[treatment].astype(bool).to_numpy()
-    w = np.where(t, 1.0, p / (1 - p))
-    X = sm.add_constant(pd.DataFrame({"trained_": t.astype("float64")}, index=data.index))
-    fit = sm.WLS(data[outcome].astype("float64"), X, weights=w).fit(cov_type="HC1")
-    return _result("inverse-propensity weighting", "att", fit.params["trained_"], fit.bse["trained_"], len(data),
-                   t.sum(), alpha)
+                   data[treatment].astype(bool).sum(), alpha, _unit(outcome))
 
 
 def difference_in_differences(frame: pd.DataFrame, *, before: str = "base_earnings", outcome: str = "post_earnings",
@@ -626,8 +451,11 @@ def difference_in_differences(frame: pd.DataFrame, *, before: str = "base_earnin
     Identifies the ATT if, without training, the trained would have changed like the
     untrained (parallel trends). Participants choose training when their earnings have
     just dipped (the Ashenfelter dip), and dipped earnings recover on their own, so
-    ``before="pre_earnings"`` (the 4 quarters just before entry) overstates the effect;
-    the default ``"base_earnings"`` (quarters 5-8 before entry) starts before the dip.
+    ``before="pre_earnings"`` (the 4 quarters just before entry) overstates the effect.
+    The default ``"base_earnings"`` (quarters 5-8 before entry) starts earlier, but it is
+    unbiased only if the trained's earnings were not yet falling relative to the
+    untrained's then: check that with the pre-period coefficients of an event study
+    (:func:`statelab.panel.event_study`) before trusting either.
 
     Parameters
     ----------
@@ -649,7 +477,8 @@ def difference_in_differences(frame: pd.DataFrame, *, before: str = "base_earnin
     change = (frame[outcome] - frame[before]).rename("change_")
     y, t = _groups(pd.concat([change, frame[treatment]], axis=1), "change_", treatment, "difference_in_differences")
     est, se = _mean_difference(y, t)
-    return _result(f"difference in differences (from {before})", "att", est, se, len(y), t.sum(), alpha)
+    return _result(f"difference in differences (from {before})", "att", est, se, len(y), t.sum(), alpha,
+                   _unit(outcome))
 
 
 def experimental_estimate(frame: pd.DataFrame, *, covariates=None, outcome: str = "post_earnings",
@@ -684,7 +513,7 @@ def experimental_estimate(frame: pd.DataFrame, *, covariates=None, outcome: str 
     y, t = _groups(pilot, outcome, treatment, "experimental_estimate (pilot spells)")
     if covariates is None:
         est, se = _mean_difference(y, t)
-        return _result("experiment (randomized pilot)", "ate_pilot", est, se, len(y), t.sum(), alpha)
+        return _result("experiment (randomized pilot)", "ate_pilot", est, se, len(y), t.sum(), alpha, _unit(outcome))
     fit = regression_adjusted(pilot, covariates=covariates, outcome=outcome, treatment=treatment, alpha=alpha)
     return Estimate(**{**fit.as_dict(), "method": "experiment with covariates (randomized pilot)",
                        "target": "ate_pilot"})
@@ -695,7 +524,8 @@ def compare_estimators(frame: pd.DataFrame, *, covariates=DEFAULT_COVARIATES, ou
     """Every estimator on its sample, as one table.
 
     The observational estimators run on the non-pilot spells, the experimental one on the
-    pilot.
+    pilot. The two differences in differences are included for ``post_earnings`` only
+    (their "before" columns are earnings in dollars).
 
     Parameters
     ----------
@@ -715,15 +545,17 @@ def compare_estimators(frame: pd.DataFrame, *, covariates=DEFAULT_COVARIATES, ou
         naive_difference(obs, outcome=outcome, alpha=alpha),
         regression_adjusted(obs, covariates=covariates, outcome=outcome, alpha=alpha),
         ipw_att(obs, covariates=covariates, outcome=outcome, alpha=alpha),
-        difference_in_differences(obs, before="pre_earnings", outcome=outcome, alpha=alpha),
-        difference_in_differences(obs, before="base_earnings", outcome=outcome, alpha=alpha),
-        experimental_estimate(frame, outcome=outcome, alpha=alpha),
+        aipw_att(obs, covariates=covariates, outcome=outcome, alpha=alpha),
     ]
+    if outcome == "post_earnings":                    # the "before" columns are earnings in dollars
+        results += [difference_in_differences(obs, before=before, outcome=outcome, alpha=alpha)
+                    for before in ("pre_earnings", "base_earnings")]
+    results.append(experimental_estimate(frame, outcome=outcome, alpha=alpha))
     return pd.DataFrame([r.as_dict() for r in results])
 
 
 # ------------------------------------------------------------------------------ the truth (instructors)
-def true_effects(con, frame: pd.DataFrame, *, per_spell: bool = False) -> pd.DataFrame:
+def true_effects(con, frame: pd.DataFrame, *, outcome: str = "post_earnings", per_spell: bool = False) -> pd.DataFrame:
     """INSTRUCTOR/TEST TOOL: the true training effects for the spells of ``frame``.
 
     Needs a connection opened with ``truth=True`` (learners do not have the truth).
@@ -735,7 +567,11 @@ def true_effects(con, frame: pd.DataFrame, *, per_spell: bool = False) -> pd.Dat
     con : duckdb.DuckDBPyConnection
         ``synthetic_data.connect(..., truth=True)``.
     frame : pandas.DataFrame
-        An analysis frame from :func:`analysis_frame` (the whole frame, pilot included).
+        An analysis frame from :func:`analysis_frame` (the whole frame, pilot included, or
+        any subset of its rows such as a trimmed observational pool).
+    outcome : str, keyword-only
+        The outcome the effect is measured on: ``"post_earnings"``, ``"post_employment"`` or
+        ``"post_log_earnings"`` (as :func:`analysis_frame` defines them).
     per_spell : bool, keyword-only
         If true, return one row per spell instead (``record_id``, ``trained``,
         ``pilot_study``, ``effect``, ``tau_measured``, ``tau_all_jobs``).
@@ -745,14 +581,17 @@ def true_effects(con, frame: pd.DataFrame, *, per_spell: bool = False) -> pd.Dat
     pandas.DataFrame
         Indexed by target: ``att`` (trained spells of the observational pool),
         ``ate_observational`` (all spells of the observational pool), ``ate_pilot`` (all
-        pilot spells) and ``att_pilot`` (trained pilot spells). Columns: ``spells``;
-        ``effect_measured``, the mean effect on ``post_earnings`` as the wage files record
-        it (see the module notes); ``effect_all_jobs``, the mean of
-        ``y1_post - y0_post`` from ``truth.wioa_effect`` (earnings from every job, in or
-        out of the region); and ``relative_effect``, the mean planted proportional effect.
+        pilot spells) and ``att_pilot`` (trained pilot spells). Columns: ``spells`` (those
+        whose outcome is defined); ``effect_measured``, the mean effect on the outcome as the
+        wage files record it (see the module notes); ``effect_all_jobs``, for
+        ``post_earnings`` only, the mean of ``y1_post - y0_post`` from ``truth.wioa_effect``
+        (earnings from every job, in or out of the region); and ``relative_effect``, the mean
+        planted proportional effect.
     """
     if not isinstance(per_spell, bool):
         raise TypeError(f"per_spell must be True or False, got {per_spell!r}")
+    if outcome not in _TRUE_OUTCOMES:
+        raise ValueError(f"outcome must be one of {sorted(_TRUE_OUTCOMES)}, got {outcome!r}")
     post_cols = [f"post_q{k}" for k in range(1, POST_QUARTERS + 1)]
     _require(frame, ["record_id", "trained", "pilot_study", *post_cols], "frame")
     catalogs = {row[0] for row in con.sql("SELECT DISTINCT catalog_name FROM information_schema.schemata").fetchall()}
@@ -775,8 +614,8 @@ def true_effects(con, frame: pd.DataFrame, *, per_spell: bool = False) -> pd.Dat
     trained = data["trained"].astype(bool).to_numpy()
     y0 = np.where(trained[:, None], m / uplift, m)
     y1 = np.where(trained[:, None], m, m * uplift)
-    data["tau_measured"] = (y1 - y0).mean(axis=1)
-    data["tau_all_jobs"] = data["y1_post"] - data["y0_post"]
+    data["tau_measured"] = _TRUE_OUTCOMES[outcome](y1) - _TRUE_OUTCOMES[outcome](y0)
+    data["tau_all_jobs"] = data["y1_post"] - data["y0_post"] if outcome == "post_earnings" else math.nan
     if per_spell:
         return data[["record_id", "trained", "pilot_study", "effect", "tau_measured", "tau_all_jobs"]]
     pilot = data["pilot_study"].astype(bool).to_numpy()
@@ -788,8 +627,23 @@ def true_effects(con, frame: pd.DataFrame, *, per_spell: bool = False) -> pd.Dat
     }
     rows = {}
     for name, mask in groups.items():
-        sub = data[mask]
+        sub = data[mask & data["tau_measured"].notna().to_numpy()]
         rows[name] = {"spells": len(sub), "effect_measured": sub["tau_measured"].mean() if len(sub) else math.nan,
                       "effect_all_jobs": sub["tau_all_jobs"].mean() if len(sub) else math.nan,
                       "relative_effect": sub["effect"].mean() if len(sub) else math.nan}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _mean_log_paid(y):
+    """Mean log earnings over the quarters with earnings (NaN for a spell with none), per row."""
+    paid = y > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(paid, np.log(np.where(paid, y, 1.0)), 0.0).sum(axis=1) / paid.sum(axis=1)
+
+
+#: How each outcome of the analysis frame is computed from the four post-exit quarters (spells x quarters).
+_TRUE_OUTCOMES = {
+    "post_earnings": lambda y: y.mean(axis=1),
+    "post_employment": lambda y: (y > 0).mean(axis=1),
+    "post_log_earnings": _mean_log_paid,
+}

@@ -15,12 +15,9 @@ record in the source and the target table); probabilistic pairs add ``match_prob
 
 SSN validity
 ------------
-In real files, numbers with area ``000``, ``666`` or ``900``-``999`` were never issued and are treated as
-placeholders. In the course's synthetic world *every* true SSN comes from those never-issued ranges (so
-that no real person's number can appear), so that rule would discard every record. Here an SSN is
-*valid* when, after removing spaces and dashes, it has exactly nine digits, its group (digits 4-5) is not
-``00``, its serial (digits 6-9) is not ``0000``, and it is not a known placeholder
-(:data:`PLACEHOLDER_SSNS`: repeated digits such as ``999999999``, ``999999998``, ``123456789``...).
+The rule lives in :mod:`statelab.identifiers` (the course's one definition); :func:`ssn_status_sql`,
+:func:`clean_ssn_sql`, :func:`ssn_status` and :func:`clean_ssn` are re-exported here because module 3 and
+its assignment call them as ``linkage.*``.
 
 Evaluation
 ----------
@@ -41,8 +38,9 @@ from typing import Any
 
 import pandas as pd
 
+from .identifiers import clean_ssn, clean_ssn_sql, ssn_status, ssn_status_sql  # re-exported: module 3 uses them
+
 __all__ = [
-    "PLACEHOLDER_SSNS",
     "SOURCE_ID",
     "TARGET_ID",
     "ssn_status_sql",
@@ -57,15 +55,6 @@ __all__ = [
     "linkage_quality",
 ]
 
-#: Values keyed when the real number was unknown: every repeated-digit string, ascending and descending
-#: runs, and ``999999998``. None of them is treated as a person's SSN. The course's one list: measures,
-#: snapshot, inference and the Data Labs profiler use it too. (Real files also hold numbers from
-#: never-issued areas 000, 666 and 900-999, but every synthetic SSN comes from those areas on purpose, so
-#: only these exact values are placeholders.)
-PLACEHOLDER_SSNS: tuple[str, ...] = tuple(sorted(
-    {d * 9 for d in "0123456789"} | {"123456789", "987654321", "999999998", "012345678"}
-))
-
 #: Column names of a pairs table.
 SOURCE_ID = "source_record_id"
 TARGET_ID = "target_record_id"
@@ -77,87 +66,6 @@ def _check_identifier(value: Any, what: str) -> str:
     if not isinstance(value, str) or not _IDENTIFIER.match(value):
         raise ValueError(f"{what} must be a table or column name such as 'completers' or 'ssn', got {value!r}")
     return value
-
-
-# ------------------------------------------------------------------------------------------- SSNs
-def _digits_sql(column: str) -> str:
-    return f"REPLACE(REPLACE(TRIM({column}), '-', ''), ' ', '')"
-
-
-def ssn_status_sql(column: str) -> str:
-    """A portable SQL expression classifying the SSN in ``column``.
-
-    Parameters
-    ----------
-    column : str
-        Column name (optionally qualified, e.g. ``w.ssn``).
-
-    Returns
-    -------
-    str
-        A ``CASE`` expression returning ``'missing'`` (NULL or blank), ``'malformed'`` (not nine digits
-        once spaces and dashes are removed, or a ``00`` group or ``0000`` serial), ``'placeholder'``
-        (one of :data:`PLACEHOLDER_SSNS`) or ``'valid'``.
-
-    Examples
-    --------
-    >>> con.sql(f"SELECT {ssn_status_sql('ssn')} AS status, COUNT(*) FROM ui_wage GROUP BY ALL")  # doctest: +SKIP
-    """
-    col = _check_identifier(column, "column")
-    d = _digits_sql(col)
-    placeholders = ", ".join(f"'{p}'" for p in sorted(PLACEHOLDER_SSNS))
-    return (
-        f"CASE WHEN {col} IS NULL OR {d} = '' THEN 'missing' "
-        f"WHEN LENGTH({d}) <> 9 OR TRANSLATE({d}, '0123456789', '') <> '' "
-        f"OR SUBSTRING({d} FROM 4 FOR 2) = '00' OR SUBSTRING({d} FROM 6 FOR 4) = '0000' THEN 'malformed' "
-        f"WHEN {d} IN ({placeholders}) THEN 'placeholder' "
-        f"ELSE 'valid' END"
-    )
-
-
-def clean_ssn_sql(column: str) -> str:
-    """A portable SQL expression giving the nine-digit SSN in ``column`` when it is valid, else NULL.
-
-    Spaces and dashes are removed first, so ``'900-12-3456'`` becomes ``'900123456'``.
-    """
-    col = _check_identifier(column, "column")
-    return f"CASE WHEN {ssn_status_sql(col)} = 'valid' THEN {_digits_sql(col)} END"
-
-
-def _status_one(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "missing"
-    if not isinstance(value, str):
-        raise TypeError(f"SSNs must be strings (leading zeros matter), got {value!r} of type {type(value).__name__}")
-    digits = value.strip().replace("-", "").replace(" ", "")
-    if digits == "":
-        return "missing"
-    if len(digits) != 9 or not digits.isascii() or not digits.isdigit() or digits[3:5] == "00" or digits[5:] == "0000":
-        return "malformed"
-    if digits in PLACEHOLDER_SSNS:
-        return "placeholder"
-    return "valid"
-
-
-def ssn_status(values: Iterable[Any]) -> pd.Series:
-    """Classify SSN strings in Python, with the same rules as :func:`ssn_status_sql`.
-
-    Returns a Series of ``'missing'``, ``'malformed'``, ``'placeholder'`` or ``'valid'``
-    (the index of ``values`` is kept when it is a Series).
-    """
-    index = values.index if isinstance(values, pd.Series) else None
-    return pd.Series([_status_one(v) for v in values], index=index, dtype="string")
-
-
-def clean_ssn(values: Iterable[Any]) -> pd.Series:
-    """Nine-digit SSNs where valid, missing (``<NA>``) otherwise; same rules as :func:`clean_ssn_sql`."""
-    values = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype="object")
-    status = ssn_status(values)
-    digits = pd.Series(
-        [v.strip().replace("-", "").replace(" ", "") if s == "valid" else None for v, s in zip(values, status)],
-        index=values.index, dtype="string",
-    )
-    return digits
 
 
 # ------------------------------------------------------------------------------- deterministic

@@ -1,24 +1,23 @@
-"""Reference implementations of the course's employment-outcome and labor-demand measures.
+"""Reference implementations of the course's labor-demand measures, and the exit outcomes by their old name.
 
-Two families of measures, each written as SQL and run on the caller's DuckDB connection:
-
-* **Exit-based outcomes** for a cohort (WIOA exiters, TANF leavers, UI claimants): employment in the 2nd
-  and 4th quarters after the exit quarter, median earnings in the 2nd quarter among the employed,
-  retention with the same employer, stable and full-quarter employment
-  (:func:`exit_outcomes`, :func:`exit_outcome_rates`).
 * **Employer (labor-demand) measures** in the style of the Quarterly Workforce Indicators: headcounts at
   the beginning and end of a quarter, hires, new hires, separations, full-quarter employment, earnings
   percentiles and the employer growth rate, by employer or aggregated by sector or county, and the
   worker flows between sectors or counties (:func:`employer_quarters`, :func:`labor_demand`,
-  :func:`earnings_percentiles`, :func:`worker_flows`, :func:`growth_rate`).
+  :func:`earnings_percentiles`, :func:`worker_flows`, :func:`growth_rate`), written as SQL and run on the
+  caller's DuckDB connection.
+* **Exit-based outcomes** (:func:`exit_outcomes`, :func:`exit_outcome_rates`, :data:`MIN_WAGE_QUARTERLY`)
+  live in :mod:`statelab.outcomes`; they are re-exported here because module 13 and its assignment call
+  them as ``measures.*``.
 
 Conventions shared by every function:
 
 * Quarters are counted on an index ``year * 4 + quarter - 1`` so that "two quarters after" crosses year
   boundaries. Options ``start``/``end`` take ``"2020Q2"`` or ``(2020, 2)``.
-* A worker is an SSN as reported in the wage records. Records whose SSN is missing or one of
-  :data:`PLACEHOLDER_SSNS` cannot be followed over time, so they are left out (and counted where it
-  matters). Mistyped SSNs cannot be detected here: they split one person into two.
+* A worker is an SSN as reported in the wage records. Records whose SSN is not valid under
+  :mod:`statelab.identifiers` (missing, malformed or one of :data:`PLACEHOLDER_SSNS`) cannot be followed
+  over time, so they are left out (and counted where it matters). Mistyped SSNs that still look valid
+  cannot be detected here: they split one person into two.
 * "The data's first/last quarter" is the first/last quarter present in the wage table. Measures that need
   a quarter outside that range are ``NULL`` (undefined), never 0.
 * The SQL is portable (standard window functions, ``CASE``, ``percentile_cont ... WITHIN GROUP``); no
@@ -31,7 +30,10 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-from .linkage import PLACEHOLDER_SSNS  # the course's one placeholder list, re-exported
+
+from .identifiers import PLACEHOLDER_SSNS, ssn_status_sql  # PLACEHOLDER_SSNS re-exported: notebooks use it
+from .outcomes import MIN_WAGE_QUARTERLY, exit_outcome_rates, exit_outcomes  # re-exported: module 13 uses them
+from .outcomes import _columns, _table  # the package's one set of name checks
 
 __all__ = [
     "MIN_WAGE_QUARTERLY",
@@ -45,44 +47,11 @@ __all__ = [
     "worker_flows",
 ]
 
-#: Quarterly earnings of a full-time, federal-minimum-wage job: $7.25 x 35 hours x 13 weeks = 3,298.75.
-#: One training class counted a person as employed only at or above this amount.
-MIN_WAGE_QUARTERLY: float = 7.25 * 35 * 13
 
-
-_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
-_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_STATE = re.compile(r"^[0-9]{2}$")
 _QUARTER = re.compile(r"^\s*([0-9]{4})\s*-?\s*[Qq]\s*([1-4])\s*$")
-_SSN = re.compile(r"^[0-9]{9}$")
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def _table(name, what="table"):
-    if not isinstance(name, str) or not _TABLE.match(name):
-        raise ValueError(f"{what} must be a table name such as 'ui_wage' or 'statelab.ui_wage', got {name!r}")
-    return name
-
-
-def _column(name, what="column"):
-    if not isinstance(name, str) or not _COLUMN.match(name):
-        raise ValueError(f"{what} must be a plain column name (letters, digits, _), got {name!r}")
-    return name
-
-
-def _columns(names, what):
-    if names is None:
-        return []
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, Sequence):
-        raise TypeError(f"{what} must be a column name or a list of column names, got {names!r}")
-    out = [_column(n, what) for n in names]
-    if len(set(out)) != len(out):
-        raise ValueError(f"{what} repeats a column: {names!r}")
-    return out
-
-
 def _qindex(value, what):
     """Quarter index ``year * 4 + quarter - 1`` of ``"2020Q2"`` or ``(2020, 2)``; None passes through."""
     if value is None:
@@ -117,23 +86,9 @@ def _window_sql(column, lo, hi):
     return " AND ".join(parts) if parts else "1 = 1"
 
 
-def _ssn_list(exclude_ssns):
-    if exclude_ssns is None:
-        return []
-    if isinstance(exclude_ssns, str) or not isinstance(exclude_ssns, Sequence):
-        raise TypeError(f"exclude_ssns must be a list of SSN strings, got {exclude_ssns!r}")
-    for s in exclude_ssns:
-        if not isinstance(s, str) or not _SSN.match(s):
-            raise ValueError(f"exclude_ssns must hold 9-digit strings, got {s!r}")
-    return list(exclude_ssns)
-
-
-def _usable_ssn_sql(column, exclude):
-    """SQL condition: the SSN can identify a worker (not missing, not a placeholder)."""
-    cond = f"{column} IS NOT NULL"
-    if exclude:
-        cond += f" AND {column} NOT IN ({', '.join(repr(s) for s in exclude)})"
-    return cond
+def _usable_ssn_sql(column):
+    """SQL condition: the SSN can identify a worker (valid under :mod:`statelab.identifiers`)."""
+    return f"{ssn_status_sql(column)} = 'valid'"
 
 
 def _run(con, sql, *, counts=()):
@@ -175,265 +130,14 @@ def growth_rate(current, previous):
     return float(out) if out.ndim == 0 else out
 
 
-# ------------------------------------------------------------------------------- exit-based outcomes
-def _exit_outcomes_sql(cohort, *, ssn, exit_year, exit_quarter, states, home_state, min_earnings, wage_table,
-                       exclude_ssns, keep):
-    cohort = _table(cohort, "cohort")
-    wage_table = _table(wage_table, "wage_table")
-    ssn, exit_year, exit_quarter = (_column(c, n) for c, n in ((ssn, "ssn"), (exit_year, "exit_year"),
-                                                                (exit_quarter, "exit_quarter")))
-    keep = _columns(keep, "keep")
-    exclude = _ssn_list(exclude_ssns)
-    if home_state is not None:
-        home_state = _column(home_state, "home_state")
-    if isinstance(states, str):
-        if states == "all":
-            state_filter = ""
-        elif states == "home":
-            if home_state is None:
-                raise ValueError("states='home' needs home_state=<the cohort column holding each person's state FIPS>")
-            state_filter = "AND w.state_fips = c.home_state"
-        else:
-            raise ValueError(f"states must be 'all', 'home' or a list of state FIPS codes, got {states!r}")
-    elif isinstance(states, Sequence) and states and all(isinstance(s, str) and _STATE.match(s) for s in states):
-        state_filter = f"AND w.state_fips IN ({', '.join(repr(s) for s in states)})"
-    else:
-        raise ValueError(f"states must be 'all', 'home' or a non-empty list of 2-digit FIPS strings, got {states!r}")
-    if min_earnings is None:
-        employed = "> 0"
-    elif isinstance(min_earnings, (int, float, np.integer, np.floating)) and not isinstance(min_earnings, bool) \
-            and min_earnings > 0:
-        employed = f">= {float(min_earnings)!r}"
-    else:
-        raise ValueError(f"min_earnings must be a positive number of dollars or None, got {min_earnings!r}")
-    reserved = {"ssn", "exit_year", "exit_quarter", "home_state", "exit_q", "linked"}
-    clash = [k for k in keep if k in reserved]
-    if clash:
-        raise ValueError(f"keep names columns the result already has: {clash!r}")
-
-    home_col = f"c.{home_state} AS home_state," if home_state else ""
-    keep_cols = "".join(f"c.{k} AS {k}, " for k in keep)
-    usable = _usable_ssn_sql(f"c.{ssn}", exclude)
-    defined = "c.linked = 1 AND c.exit_q + {k} BETWEEN b.first_q AND b.last_q"
-    earnings = ",\n        ".join(
-        f"CASE WHEN {defined.format(k=k)} THEN COALESCE(p.earnings_q{k}, 0) END AS earnings_q{k}" for k in range(1, 5))
-    employed_cols = ",\n        ".join(
-        f"CASE WHEN {defined.format(k=k)} THEN COALESCE(p.earnings_q{k}, 0) {employed} END AS employed_q{k}"
-        for k in range(1, 5))
-    sums = ",\n            ".join(f"SUM(CASE WHEN k = {k} THEN wages ELSE 0 END) AS earnings_q{k}" for k in range(1, 5))
-    has = ",\n                   ".join(f"MAX(CASE WHEN k = {k} AND wages > 0 THEN 1 ELSE 0 END) AS h{k}"
-                                       for k in range(1, 5))
-    out_keep = "".join(f"c.{k}, " for k in keep)
-    out_home = "c.home_state, " if home_state else ""
-    return f"""
-WITH cohort AS (
-    SELECT c.{ssn} AS ssn, c.{exit_year} AS exit_year, c.{exit_quarter} AS exit_quarter, {home_col} {keep_cols}
-           c.{exit_year} * 4 + c.{exit_quarter} - 1 AS exit_q,
-           CASE WHEN {usable} THEN 1 ELSE 0 END AS linked
-    FROM {cohort} AS c
-),
-bounds AS (
-    SELECT MIN(year * 4 + quarter - 1) AS first_q, MAX(year * 4 + quarter - 1) AS last_q
-    FROM {wage_table}
-),
-jobs AS (
-    SELECT c.ssn, c.exit_q, w.ui_account, w.year * 4 + w.quarter - 1 - c.exit_q AS k, SUM(w.wages) AS wages
-    FROM cohort AS c
-    JOIN {wage_table} AS w ON w.ssn = c.ssn
-    WHERE c.linked = 1
-      AND w.year * 4 + w.quarter - 1 BETWEEN c.exit_q + 1 AND c.exit_q + 4
-      {state_filter}
-    GROUP BY c.ssn, c.exit_q, w.ui_account, w.year * 4 + w.quarter - 1 - c.exit_q
-),
-person AS (
-    SELECT ssn, exit_q,
-            {sums}
-    FROM jobs
-    GROUP BY ssn, exit_q
-),
-same_employer AS (
-    SELECT ssn, exit_q,
-           MAX(CASE WHEN h2 = 1 AND h4 = 1 THEN 1 ELSE 0 END) AS same_q2_q4,
-           MAX(CASE WHEN h1 + h2 + h3 + h4 = 4 THEN 1 ELSE 0 END) AS same_q1_q4,
-           MAX(CASE WHEN h1 + h2 + h3 = 3 THEN 1 ELSE 0 END) AS same_q1_q3
-    FROM (
-        SELECT ssn, exit_q, ui_account,
-                   {has}
-        FROM jobs
-        GROUP BY ssn, exit_q, ui_account
-    ) AS j
-    GROUP BY ssn, exit_q
-)
-SELECT c.ssn, c.exit_year, c.exit_quarter, {out_home}{out_keep}
-        c.linked = 1 AS linked,
-        {earnings},
-        {employed_cols},
-        CASE WHEN {defined.format(k=2)} AND c.exit_q + 4 <= b.last_q
-             THEN COALESCE(e.same_q2_q4, 0) = 1 END AS same_employer_q2_q4,
-        CASE WHEN {defined.format(k=1)} AND c.exit_q + 4 <= b.last_q
-             THEN COALESCE(e.same_q1_q4, 0) = 1 END AS stable_q1_q4,
-        CASE WHEN c.linked = 1 AND c.exit_q + 2 > b.first_q AND c.exit_q + 2 < b.last_q
-             THEN COALESCE(e.same_q1_q3, 0) = 1 END AS full_quarter_q2
-FROM cohort AS c
-CROSS JOIN bounds AS b
-LEFT JOIN person AS p ON c.linked = 1 AND p.ssn = c.ssn AND p.exit_q = c.exit_q
-LEFT JOIN same_employer AS e ON c.linked = 1 AND e.ssn = c.ssn AND e.exit_q = c.exit_q
-"""
-
-
-def _check_cohort_unique(con, cohort, ssn, exit_year, exit_quarter, exclude):
-    usable = _usable_ssn_sql(ssn, exclude)
-    dup = con.sql(f"""
-        SELECT {ssn} AS ssn, {exit_year} AS exit_year, {exit_quarter} AS exit_quarter, COUNT(*) AS n
-        FROM {cohort}
-        WHERE {usable}
-        GROUP BY {ssn}, {exit_year}, {exit_quarter}
-        HAVING COUNT(*) > 1
-    """).df()
-    if len(dup):
-        first = dup.iloc[0]
-        raise ValueError(
-            f"cohort {cohort!r} has {len(dup)} (ssn, exit quarter) combinations on more than one row, e.g. "
-            f"ssn {first['ssn']!r} exiting {first['exit_year']}Q{first['exit_quarter']} on {first['n']} rows: "
-            "de-duplicate the cohort first (one row per person and exit)"
-        )
-
-
-def exit_outcomes(con, cohort, *, ssn="ssn", exit_year="exit_year", exit_quarter="exit_quarter", states="all",
-                  home_state=None, min_earnings=None, wage_table="ui_wage", exclude_ssns=PLACEHOLDER_SSNS, keep=()):
-    """Employment outcomes after exit, one row per cohort member (WIOA primary-indicator definitions).
-
-    Definitions (quarter k after exit = the k-th quarter after the calendar quarter of exit):
-
-    * **earnings_qk** -- total UI wages in quarter k from every employer in the wage files that count
-      (see ``states``), 0 if none.
-    * **employed_qk** -- any UI wages in quarter k (``earnings_qk > 0``), or, with ``min_earnings``, wages
-      at or above that amount (e.g. :data:`MIN_WAGE_QUARTERLY`). The WIOA *employment rate in the 2nd / 4th
-      quarter after exit* is the mean of ``employed_q2`` / ``employed_q4``.
-    * **same_employer_q2_q4** -- wages from the same employer (UI account) in both quarter 2 and quarter 4
-      (WIOA *retention with the same employer*; its rate is taken among those employed in quarter 2).
-    * **stable_q1_q4** -- wages from the same employer in every one of quarters 1-4 after exit.
-    * **full_quarter_q2** -- full-quarter employment in quarter 2 (LEHD/QWI): wages from the same employer
-      in quarters 1, 2 and 3 after exit (t-1, t, t+1). Undefined when quarter 2 is the data's first or
-      last quarter, or outside it.
-
-    A quarter outside the wage data gives NULL, as does every outcome of a member whose SSN is missing or
-    a placeholder (``linked`` is False): such people are unknown, not unemployed.
-
-    Parameters
-    ----------
-    con : duckdb.DuckDBPyConnection
-        A connection on which ``cohort`` and ``wage_table`` can be queried.
-    cohort : str
-        Table (or view) with one row per person and exit: an SSN column and the exit year and quarter.
-    ssn, exit_year, exit_quarter : str, keyword-only
-        Column names in ``cohort``.
-    states : {"all", "home"} or list of str, keyword-only
-        Which states' wage files count: every state's (``"all"``), only the file of the person's own
-        state (``"home"``, needs ``home_state``), or the listed state FIPS codes.
-    home_state : str, optional, keyword-only
-        Column of ``cohort`` with each person's state FIPS code (e.g. the state that served them).
-    min_earnings : float, optional, keyword-only
-        Quarterly wages needed to count as employed; default any wages (> 0).
-    wage_table : str, keyword-only
-        The UI wage records (columns ssn, state_fips, ui_account, year, quarter, wages).
-    exclude_ssns : sequence of str, keyword-only
-        SSN values that cannot identify a person (default :data:`PLACEHOLDER_SSNS`).
-    keep : sequence of str, keyword-only
-        Other cohort columns to carry into the result (e.g. ``["program"]``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ssn, exit_year, exit_quarter, [home_state], [keep...], linked, earnings_q1..q4,
-        employed_q1..q4, same_employer_q2_q4, stable_q1_q4, full_quarter_q2; one row per cohort row.
-
-    Raises
-    ------
-    ValueError
-        For a bad option, or a cohort with the same (usable SSN, exit quarter) on several rows.
-    """
-    sql = _exit_outcomes_sql(cohort, ssn=ssn, exit_year=exit_year, exit_quarter=exit_quarter, states=states,
-                             home_state=home_state, min_earnings=min_earnings, wage_table=wage_table,
-                             exclude_ssns=exclude_ssns, keep=keep)
-    _check_cohort_unique(con, cohort, ssn, exit_year, exit_quarter, _ssn_list(exclude_ssns))
-    counts = [f"earnings_q{k}" for k in range(1, 5)]
-    return _run(con, f"SELECT * FROM ({sql}) AS o ORDER BY exit_year, exit_quarter, ssn", counts=counts)
-
-
-def exit_outcome_rates(con, cohort, *, by=(), ssn="ssn", exit_year="exit_year", exit_quarter="exit_quarter",
-                       states="all", home_state=None, min_earnings=None, wage_table="ui_wage",
-                       exclude_ssns=PLACEHOLDER_SSNS):
-    """Cohort-level outcome rates after exit (the WIOA primary indicators and two stability measures).
-
-    Built on :func:`exit_outcomes` (same definitions and options). Per group of ``by``:
-
-    * **exiters** -- cohort rows; **linked** -- rows with a usable SSN (the denominator of every rate).
-    * **employment_rate_q2**, **employment_rate_q4** -- share of linked exiters employed in the 2nd / 4th
-      quarter after exit (quarters outside the data are left out); **n_employed_q2**, **n_employed_q4**
-      are the counts.
-    * **median_earnings_q2** -- median of quarter-2 earnings among those employed in quarter 2.
-    * **retention_rate** -- among those employed in quarter 2, the share with the same employer in
-      quarters 2 and 4.
-    * **stable_rate** -- share with the same employer in all of quarters 1-4.
-    * **full_quarter_rate_q2** -- share full-quarter employed in quarter 2 (same employer in Q1-Q3).
-
-    Parameters
-    ----------
-    con, cohort, ssn, exit_year, exit_quarter, states, home_state, min_earnings, wage_table, exclude_ssns
-        As in :func:`exit_outcomes`.
-    by : str or sequence of str, keyword-only
-        Cohort columns to group by (e.g. ``"program"``); ``"home_state"`` groups by the ``home_state``
-        column. Default: one row for the whole cohort.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per group, ordered by the group columns.
-    """
-    by = _columns(by, "by")
-    keep = [b for b in by if b != "home_state"]
-    if "home_state" in by and home_state is None:
-        raise ValueError("by='home_state' needs home_state=<cohort column>")
-    sql = _exit_outcomes_sql(cohort, ssn=ssn, exit_year=exit_year, exit_quarter=exit_quarter, states=states,
-                             home_state=home_state, min_earnings=min_earnings, wage_table=wage_table,
-                             exclude_ssns=exclude_ssns, keep=keep)
-    _check_cohort_unique(con, cohort, ssn, exit_year, exit_quarter, _ssn_list(exclude_ssns))
-    group_select = "".join(f"{b}, " for b in by)
-    group_by = f"GROUP BY {', '.join(by)}" if by else ""
-    order_by = f"ORDER BY {', '.join(by)}" if by else ""
-
-    def share(flag, among="1 = 1"):
-        return (f"AVG(CASE WHEN {flag} IS NULL OR NOT ({among}) THEN NULL "
-                f"WHEN {flag} THEN 1.0 ELSE 0.0 END)")
-
-    return _run(con, f"""
-SELECT {group_select}
-       COUNT(*) AS exiters,
-       SUM(CASE WHEN linked THEN 1 ELSE 0 END) AS linked,
-       SUM(CASE WHEN employed_q2 THEN 1 ELSE 0 END) AS n_employed_q2,
-       {share('employed_q2')} AS employment_rate_q2,
-       SUM(CASE WHEN employed_q4 THEN 1 ELSE 0 END) AS n_employed_q4,
-       {share('employed_q4')} AS employment_rate_q4,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE WHEN employed_q2 THEN earnings_q2 END)
-           AS median_earnings_q2,
-       {share('same_employer_q2_q4', 'COALESCE(employed_q2, FALSE)')} AS retention_rate,
-       {share('stable_q1_q4')} AS stable_rate,
-       {share('full_quarter_q2')} AS full_quarter_rate_q2
-FROM ({sql}) AS o
-{group_by}
-{order_by}
-""", counts=("exiters", "linked", "n_employed_q2", "n_employed_q4"))
-
-
 # --------------------------------------------------------------------------- employer (demand) side
 _COUNTS = ("workers", "emp_begin", "emp_end", "full_quarter", "hires", "new_hires", "separations", "total_wages")
 
 
-def _job_flags_sql(wage_table, exclude):
+def _job_flags_sql(wage_table):
     """CTEs ``bounds``, ``jq`` (worker x employer x quarter) and ``flags`` (continuity at that employer)."""
     wage_table = _table(wage_table, "wage_table")
-    usable = _usable_ssn_sql("ssn", exclude)
+    usable = _usable_ssn_sql("ssn")
     return f"""
 bounds AS (
     SELECT MIN(year * 4 + quarter - 1) AS first_q, MAX(year * 4 + quarter - 1) AS last_q
@@ -460,12 +164,12 @@ flags AS (
 )"""
 
 
-def _employer_quarters_sql(wage_table, employer_table, exclude):
+def _employer_quarters_sql(wage_table, employer_table):
     employer_table = _table(employer_table, "employer_table")
     year, quarter = _quarter_cols("f.q")
-    usable = _usable_ssn_sql("ssn", exclude)
+    usable = _usable_ssn_sql("ssn")
     return f"""
-WITH {_job_flags_sql(wage_table, exclude)},
+WITH {_job_flags_sql(wage_table)},
 unlinked AS (
     SELECT ui_account, year * 4 + quarter - 1 AS q, COUNT(*) AS unlinked_records
     FROM {wage_table}
@@ -494,8 +198,7 @@ LEFT JOIN {employer_table} AS e ON e.ui_account = eq.ui_account
 LEFT JOIN unlinked AS u ON u.ui_account = eq.ui_account AND u.q = eq.q"""
 
 
-def employer_quarters(con, *, start=None, end=None, wage_table="ui_wage", employer_table="employer",
-                      exclude_ssns=PLACEHOLDER_SSNS):
+def employer_quarters(con, *, start=None, end=None, wage_table="ui_wage", employer_table="employer"):
     """Job flows at each employer (UI account) and quarter, from the wage records (QWI-style definitions).
 
     A worker is *at* an employer in quarter t when the employer reported wages for them in t. For
@@ -524,8 +227,6 @@ def employer_quarters(con, *, start=None, end=None, wage_table="ui_wage", employ
     wage_table, employer_table : str, keyword-only
         UI wage records; employer file (one row per ``ui_account``, with state_fips, county_fips,
         naics_sector).
-    exclude_ssns : sequence of str, keyword-only
-        SSN values that cannot identify a worker.
 
     Returns
     -------
@@ -534,7 +235,7 @@ def employer_quarters(con, *, start=None, end=None, wage_table="ui_wage", employ
         county_fips, naics_sector, q (quarter index), year, quarter, the counts above.
     """
     lo, hi = _window(start, end)
-    sql = _employer_quarters_sql(wage_table, employer_table, _ssn_list(exclude_ssns))
+    sql = _employer_quarters_sql(wage_table, employer_table)
     return _run(con, f"SELECT * FROM ({sql}) AS t WHERE {_window_sql('q', lo, hi)} ORDER BY ui_account, q",
                 counts=_COUNTS + ("unlinked_records",))
 
@@ -551,7 +252,7 @@ def _group_by(by, con, employer_table):
 
 
 def labor_demand(con, *, by="naics_sector", growth_of="emp_begin", start=None, end=None, wage_table="ui_wage",
-                  employer_table="employer", exclude_ssns=PLACEHOLDER_SSNS):
+                  employer_table="employer"):
     """Employer measures summed by group (sector, county, state...) and quarter, with growth rates.
 
     The counts are those of :func:`employer_quarters` added up over the employers of each group, so the
@@ -573,7 +274,7 @@ def labor_demand(con, *, by="naics_sector", growth_of="emp_begin", start=None, e
         None for the whole region.
     growth_of : str, keyword-only
         The count whose growth is reported (default beginning-of-quarter employment).
-    start, end, wage_table, employer_table, exclude_ssns
+    start, end, wage_table, employer_table
         As in :func:`employer_quarters`.
 
     Returns
@@ -585,7 +286,7 @@ def labor_demand(con, *, by="naics_sector", growth_of="emp_begin", start=None, e
     if growth_of not in _COUNTS:
         raise ValueError(f"growth_of must be one of {_COUNTS}, got {growth_of!r}")
     lo, hi = _window(start, end)
-    sql = _employer_quarters_sql(wage_table, employer_table, _ssn_list(exclude_ssns))
+    sql = _employer_quarters_sql(wage_table, employer_table)
     g_sel = "".join(f"{g}, " for g in groups)
     g_by = "".join(f", {g}" for g in groups)
     g_join = "".join(f" AND p.{g} = a.{g}" for g in groups)
@@ -616,7 +317,7 @@ ORDER BY {g_a} a.q
 
 
 def earnings_percentiles(con, *, by="naics_sector", percentiles=(0.25, 0.5, 0.75), full_quarter=True, start=None,
-                         end=None, wage_table="ui_wage", employer_table="employer", exclude_ssns=PLACEHOLDER_SSNS):
+                         end=None, wage_table="ui_wage", employer_table="employer"):
     """Percentiles of workers' quarterly earnings at their employer, by group and quarter.
 
     The unit is a job-quarter: one worker's wages from one employer in one quarter. With
@@ -635,7 +336,7 @@ def earnings_percentiles(con, *, by="naics_sector", percentiles=(0.25, 0.5, 0.75
         Values strictly between 0 and 1; column ``p25`` holds the 0.25 percentile, and so on.
     full_quarter : bool, keyword-only
         Only full-quarter jobs (default) or every job paid in the quarter.
-    start, end, wage_table, employer_table, exclude_ssns
+    start, end, wage_table, employer_table
         As in :func:`employer_quarters`.
 
     Returns
@@ -665,7 +366,7 @@ def earnings_percentiles(con, *, by="naics_sector", percentiles=(0.25, 0.5, 0.75
     pcts = ", ".join(f"percentile_cont({float(p)!r}) WITHIN GROUP (ORDER BY f.wages) AS {n}"
                      for p, n in zip(percentiles, names))
     return _run(con, f"""
-WITH {_job_flags_sql(wage_table, _ssn_list(exclude_ssns))}
+WITH {_job_flags_sql(wage_table)}
 SELECT {g_sel} f.q, {year} AS year, {quarter} AS quarter, COUNT(*) AS jobs, {pcts}
 FROM flags AS f
 CROSS JOIN bounds AS b
@@ -677,7 +378,7 @@ ORDER BY {g_sel} f.q
 
 
 def worker_flows(con, *, by="naics_sector", start=None, end=None, by_quarter=False, wage_table="ui_wage",
-                 employer_table="employer", exclude_ssns=PLACEHOLDER_SSNS):
+                 employer_table="employer"):
     """Job changers between groups of employers (sectors, counties...): an edge table for a flow network.
 
     A worker's **main employer** in a quarter is the one that paid them the most (ties: the lower UI
@@ -696,7 +397,7 @@ def worker_flows(con, *, by="naics_sector", start=None, end=None, by_quarter=Fal
         Window for the destination quarter t.
     by_quarter : bool, keyword-only
         One row per (origin, destination, quarter) instead of totals over the window.
-    wage_table, employer_table, exclude_ssns
+    wage_table, employer_table
         As in :func:`employer_quarters`.
 
     Returns
@@ -713,7 +414,7 @@ def worker_flows(con, *, by="naics_sector", start=None, end=None, by_quarter=Fal
     employer_table = _table(employer_table, "employer_table")
     wage_table = _table(wage_table, "wage_table")
     lo, hi = _window(start, end)
-    usable = _usable_ssn_sql("ssn", _ssn_list(exclude_ssns))
+    usable = _usable_ssn_sql("ssn")
     year, quarter = _quarter_cols("c.q")
     q_sel = f"{year} AS year, {quarter} AS quarter, " if by_quarter else ""
     q_by = ", c.q" if by_quarter else ""

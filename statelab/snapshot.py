@@ -1,8 +1,8 @@
-"""Cross-sectional tables: who was on a program in a period, and program exiters' outcomes.
+"""Cross-sectional tables: who was on a program in a period.
 
 Module 4 asks who received TANF, SNAP or UI benefits (or took part in WIOA) in one quarter, and how
-many people were on more than one program. Module 11 charts the employment outcomes of WIOA exiters.
-The functions here build those tables with SQL on the caller's DuckDB connection (portable SQL: no
+many people were on more than one program. (The outcomes of WIOA exiters, which module 11 charts, are in
+:mod:`statelab.outcomes`.) The functions here build those tables with SQL on the caller's DuckDB connection (portable SQL: no
 DuckDB-only syntax), so a notebook shows the definition once and every later count uses the same one.
 
 Two definitions of "on a program in the quarter" are supported, and every function asks which:
@@ -16,9 +16,10 @@ Two definitions of "on a program in the quarter" are supported, and every functi
     containing that day, a WIOA participant who had entered and not yet exited on that day.
 
 The unit of each program file is kept (a TANF or SNAP *case*, identified by its head; a UI *claim*; a
-WIOA *participant*); people are counted by *usable* SSN. An SSN is not usable when it is missing, a known
-placeholder (:data:`PLACEHOLDER_SSNS`), or *shared*: recorded on more than ``max_units`` units of one
-program in the period, which one person cannot plausibly be.
+WIOA *participant*); people are counted by *usable* SSN (:func:`statelab.identifiers.key_status_sql`). An
+SSN is not usable when it is missing, malformed, a known placeholder (:data:`PLACEHOLDER_SSNS`), or
+*shared*: recorded on more than ``max_units`` units of one program in the period, which one person cannot
+plausibly be.
 
 >>> from statelab import snapshot
 >>> snapshot.reference_period(2022, 1, definition="point").reference_date
@@ -35,7 +36,8 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 import pandas as pd
-from .linkage import PLACEHOLDER_SSNS  # the course's one placeholder list, re-exported
+
+from .identifiers import PLACEHOLDER_SSNS, key_status_sql  # PLACEHOLDER_SSNS re-exported: notebooks use it
 
 __all__ = [
     "PROGRAMS",
@@ -49,10 +51,6 @@ __all__ = [
     "snapshot_counts",
     "coenrollment",
     "programs_per_person",
-    "exiters_sql",
-    "exiters",
-    "exit_outcome_rates",
-    "employment_by_relative_quarter",
 ]
 
 #: Programs in the snapshot, in display order.
@@ -180,10 +178,6 @@ def _age_group_sql(age: str) -> str:
     return f"CASE WHEN {age} IS NULL THEN 'unknown' {whens} ELSE 'unknown' END"
 
 
-def _placeholder_list() -> str:
-    return ", ".join(f"'{s}'" for s in PLACEHOLDER_SSNS)
-
-
 def _unit_selects(p: ReferencePeriod, programs: tuple[str, ...]) -> list[str]:
     parts = []
     monthly = {"TANF": ("tanf", "reporting_month"), "SNAP": ("snap", "file_month")}
@@ -234,6 +228,11 @@ def recipients_sql(
     ``ui_claim_week`` and ``wioa``; print it to read the definition, or wrap it in
     ``CREATE TABLE recipients AS ...`` to keep the result in a workspace.
     """
+    return _recipients_select(year, quarter, definition, programs, max_units) + "\nORDER BY r.program, r.unit_id"
+
+
+def _recipients_select(year, quarter, definition, programs, max_units) -> str:
+    """The recipients query without its ORDER BY, to be used as a subquery."""
     p = reference_period(year, quarter, definition=definition)
     progs = _check_programs(programs)
     _check_int("max_units", max_units, 1, 1_000_000)
@@ -252,19 +251,13 @@ ssn_use AS (
 )
 SELECT
     r.program, r.source_table, r.unit_id, r.record_id, r.ssn,
-    CASE
-        WHEN r.ssn IS NULL THEN 'missing'
-        WHEN r.ssn IN ({_placeholder_list()}) THEN 'placeholder'
-        WHEN u.units_with_ssn > {max_units} THEN 'shared'
-        ELSE 'usable'
-    END AS ssn_status,
+    {key_status_sql('r.ssn', shared=f'u.units_with_ssn > {max_units}')} AS ssn_status,
     r.state_fips, r.county_fips, r.sex, r.dob,
     {age} AS age,
     {_age_group_sql(age)} AS age_group,
     r.race_ethnicity
 FROM one_row AS r
-LEFT JOIN ssn_use AS u ON u.program = r.program AND u.ssn = r.ssn
-ORDER BY r.program, r.unit_id"""
+LEFT JOIN ssn_use AS u ON u.program = r.program AND u.ssn = r.ssn"""
 
 
 def recipients(
@@ -297,7 +290,8 @@ def recipients(
         Columns ``program, source_table, unit_id, record_id, ssn, ssn_status, state_fips, county_fips,
         sex, dob, age, age_group, race_ethnicity``. A TANF or SNAP unit is a case (described by its head,
         as of the latest month in the period); a UI unit a claim; a WIOA unit a participant identifier.
-        ``ssn_status`` is ``usable``, ``missing``, ``placeholder`` or ``shared``; ``race_ethnicity`` is
+        ``ssn_status`` is one of :data:`statelab.identifiers.KEY_STATUSES` (``usable``, ``missing``,
+        ``malformed``, ``placeholder`` or ``shared``); ``race_ethnicity`` is
         recorded only in WIOA.
     """
     sql = recipients_sql(year=year, quarter=quarter, definition=definition, programs=programs, max_units=max_units)
@@ -305,9 +299,7 @@ def recipients(
 
 
 def _from_recipients(year, quarter, definition, programs, max_units) -> str:
-    return "(" + recipients_sql(
-        year=year, quarter=quarter, definition=definition, programs=programs, max_units=max_units
-    ).replace("\nORDER BY r.program, r.unit_id", "") + ") AS rec"
+    return "(" + _recipients_select(year, quarter, definition, programs, max_units) + ") AS rec"
 
 
 def snapshot_counts(
@@ -474,196 +466,3 @@ def programs_per_person(
     )
     table["people"] = table["people"].astype("int64")
     return table
-
-
-# ------------------------------------------------------------------------------------ WIOA exiters
-def exiters_sql(*, first_year: int, last_year: int, max_units: int = 3) -> str:
-    """SQL for WIOA exiters in calendar years ``first_year``-``last_year`` and their outcomes.
-
-    One row per period of participation: repeated extract rows are collapsed by
-    (``unique_individual_id``, ``entry_date``, ``exit_date``), keeping a row with an SSN where there is one,
-    then the lowest ``record_id``. Employment is measured as in the WIOA primary indicators: any UI-covered
-    wages, in any of the region's state wage files, in the 2nd (and 4th) quarter after the exit quarter,
-    linked by SSN. Exiters without a usable SSN cannot be linked: their outcomes are NULL (unknown).
-    """
-    _check_int("first_year", first_year, 1900, 2100)
-    _check_int("last_year", last_year, first_year, 2100)
-    _check_int("max_units", max_units, 1, 1_000_000)
-    start, end = _dt.date(first_year, 1, 1), _dt.date(last_year, 12, 31)
-    age = _age_sql("dob", "exit_date")
-    return f"""WITH periods AS (
-    SELECT *, ROW_NUMBER() OVER (PARTITION BY unique_individual_id, entry_date, exit_date
-                                ORDER BY CASE WHEN ssn IS NULL THEN 1 ELSE 0 END, record_id) AS pick
-    FROM wioa
-    WHERE exit_date BETWEEN {_date(start)} AND {_date(end)}
-),
-exits AS (
-    SELECT unique_individual_id, record_id, ssn, state_fips, county_fips, program, sex, race_ethnicity,
-           received_training, entry_date, exit_date, {age} AS age,
-           CAST(EXTRACT(YEAR FROM exit_date) AS INTEGER) AS exit_year,
-           CAST(EXTRACT(YEAR FROM exit_date) AS INTEGER) * 4 + CAST(EXTRACT(QUARTER FROM exit_date) AS INTEGER) - 1
-               AS exit_qindex
-    FROM periods WHERE pick = 1
-),
-ssn_use AS (
-    SELECT ssn, COUNT(DISTINCT unique_individual_id) AS n FROM exits WHERE ssn IS NOT NULL GROUP BY ssn
-),
-linked AS (
-    SELECT e.*,
-           CASE WHEN e.ssn IS NULL THEN 'missing'
-                WHEN e.ssn IN ({_placeholder_list()}) THEN 'placeholder'
-                WHEN u.n > {max_units} THEN 'shared'
-                ELSE 'usable' END AS ssn_status
-    FROM exits AS e LEFT JOIN ssn_use AS u ON u.ssn = e.ssn
-),
-wages AS (
-    SELECT w.ssn, w.year * 4 + w.quarter - 1 AS qindex, SUM(w.wages) AS wages
-    FROM ui_wage AS w
-    WHERE w.ssn IN (SELECT ssn FROM linked WHERE ssn_status = 'usable')
-    GROUP BY w.ssn, w.year * 4 + w.quarter - 1
-)
-SELECT l.unique_individual_id, l.record_id, l.state_fips, l.county_fips, l.program, l.sex,
-       l.race_ethnicity, {_age_group_sql('l.age')} AS age_group, l.received_training,
-       l.entry_date, l.exit_date, l.exit_year, l.exit_qindex, l.ssn_status,
-       CASE WHEN l.ssn_status = 'usable' THEN TRUE ELSE FALSE END AS linked,
-       CASE WHEN l.ssn_status <> 'usable' THEN NULL
-            WHEN COALESCE(w2.wages, 0) > 0 THEN TRUE ELSE FALSE END AS employed_q2,
-       CASE WHEN l.ssn_status <> 'usable' THEN NULL
-            WHEN COALESCE(w4.wages, 0) > 0 THEN TRUE ELSE FALSE END AS employed_q4,
-       CASE WHEN l.ssn_status = 'usable' THEN COALESCE(w2.wages, 0) END AS earnings_q2
-FROM linked AS l
-LEFT JOIN wages AS w2 ON w2.ssn = l.ssn AND w2.qindex = l.exit_qindex + 2 AND l.ssn_status = 'usable'
-LEFT JOIN wages AS w4 ON w4.ssn = l.ssn AND w4.qindex = l.exit_qindex + 4 AND l.ssn_status = 'usable'
-ORDER BY l.unique_individual_id, l.entry_date"""
-
-
-def exiters(con, *, first_year: int, last_year: int, max_units: int = 3) -> pd.DataFrame:
-    """WIOA exiters in ``first_year``-``last_year``, one row per period, with their outcomes.
-
-    Parameters
-    ----------
-    con : duckdb.DuckDBPyConnection
-    first_year, last_year : int
-        Calendar years of exit, inclusive. Leave four quarters of wage records after ``last_year``.
-    max_units : int
-        An SSN on more than this many exiters is treated as shared (not usable).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``unique_individual_id, record_id, state_fips, county_fips, program, sex, race_ethnicity,
-        age_group, received_training, entry_date, exit_date, exit_year, exit_qindex, ssn_status, linked,
-        employed_q2, employed_q4, earnings_q2``. Outcomes are missing (unknown) for exiters without a
-        usable SSN; ``earnings_q2`` is 0 for linked exiters without wages.
-    """
-    return con.sql(exiters_sql(first_year=first_year, last_year=last_year, max_units=max_units)).df()
-
-
-_EXIT_BY = ("state_fips", "county_fips", "program", "sex", "race_ethnicity", "age_group", "received_training",
-            "exit_year")
-
-
-def exit_outcome_rates(
-    con, *, first_year: int, last_year: int, by: Iterable[str] = ("state_fips",), max_units: int = 3
-) -> pd.DataFrame:
-    """Employment rates of WIOA exiters in the 2nd and 4th quarter after exit, by ``by``.
-
-    Parameters
-    ----------
-    con : duckdb.DuckDBPyConnection
-    first_year, last_year : int
-        Calendar years of exit, inclusive.
-    by : iterable of str
-        Any of ``state_fips, county_fips, program, sex, race_ethnicity, age_group, received_training,
-        exit_year``; empty for the whole region.
-    max_units : int
-
-    Returns
-    -------
-    pandas.DataFrame
-        The ``by`` columns, ``exiters`` (all), ``linked`` (with a usable SSN: the denominator),
-        ``employed_q2``, ``employed_q4`` (counts), ``rate_q2``, ``rate_q4`` (shares of ``linked``; NaN
-        when none are linked) and ``median_earnings_q2`` (among those employed in the 2nd quarter; an
-        exact median: not for release before disclosure review, module 12).
-    """
-    cols = _check_by(by, _EXIT_BY)
-    base = exiters_sql(first_year=first_year, last_year=last_year, max_units=max_units).replace(
-        "\nORDER BY l.unique_individual_id, l.entry_date", ""
-    )
-    select = "".join(f"{c}, " for c in cols)
-    group = f"GROUP BY {', '.join(cols)} ORDER BY {', '.join(cols)}" if cols else ""
-    sql = f"""
-SELECT {select}
-       COUNT(*) AS exiters,
-       SUM(CASE WHEN linked THEN 1 ELSE 0 END) AS linked,
-       SUM(CASE WHEN employed_q2 THEN 1 ELSE 0 END) AS employed_q2,
-       SUM(CASE WHEN employed_q4 THEN 1 ELSE 0 END) AS employed_q4,
-       PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY CASE WHEN employed_q2 THEN earnings_q2 END)
-           AS median_earnings_q2
-FROM ({base}) AS x
-{group}"""
-    out = con.sql(sql).df()
-    for c in ("exiters", "linked", "employed_q2", "employed_q4"):
-        out[c] = out[c].fillna(0).astype("int64")
-    denom = out["linked"].where(out["linked"] > 0)
-    out.insert(out.columns.get_loc("employed_q4") + 1, "rate_q2", out["employed_q2"] / denom)
-    out.insert(out.columns.get_loc("rate_q2") + 1, "rate_q4", out["employed_q4"] / denom)
-    out["median_earnings_q2"] = out["median_earnings_q2"].astype("float64")
-    return out
-
-
-def employment_by_relative_quarter(
-    con,
-    *,
-    first_year: int,
-    last_year: int,
-    by: Iterable[str] = ("state_fips",),
-    quarters: Iterable[int] = range(-4, 5),
-    max_units: int = 3,
-) -> pd.DataFrame:
-    """Share of linked WIOA exiters with UI-covered wages in each quarter relative to the exit quarter.
-
-    Parameters
-    ----------
-    con : duckdb.DuckDBPyConnection
-    first_year, last_year : int
-        Calendar years of exit, inclusive.
-    by : iterable of str
-        Grouping columns, as for :func:`exit_outcome_rates`.
-    quarters : iterable of int
-        Relative quarters (0 = the exit quarter).
-    max_units : int
-
-    Returns
-    -------
-    pandas.DataFrame
-        The ``by`` columns, ``relative_quarter``, ``linked``, ``employed`` and ``rate``.
-    """
-    cols = _check_by(by, _EXIT_BY)
-    rel = sorted({_check_int("quarter", int(q), -40, 40) for q in quarters})
-    if not rel:
-        raise ValueError(f"quarters must name at least one relative quarter, got {quarters!r}")
-    base = exiters_sql(first_year=first_year, last_year=last_year, max_units=max_units)
-    # the exiters query ends with its SELECT; reuse its CTEs to get each linked exiter's SSN
-    ctes, _, _ = base.partition("\nSELECT l.unique_individual_id")
-    values = " UNION ALL ".join(f"SELECT {q} AS rel" for q in rel)
-    select = "".join(f"l.{c}, " for c in cols)
-    group = ", ".join([f"l.{c}" for c in cols] + ["r.rel"])
-    order = ", ".join(list(cols) + ["relative_quarter"])
-    age_group = _age_group_sql("l.age")
-    sql = f"""{ctes},
-grouped AS (SELECT l.*, {age_group} AS age_group FROM linked AS l WHERE l.ssn_status = 'usable')
-SELECT {select}r.rel AS relative_quarter,
-       COUNT(*) AS linked,
-       SUM(CASE WHEN COALESCE(w.wages, 0) > 0 THEN 1 ELSE 0 END) AS employed
-FROM grouped AS l
-CROSS JOIN ({values}) AS r
-LEFT JOIN wages AS w ON w.ssn = l.ssn AND w.qindex = l.exit_qindex + r.rel
-GROUP BY {group}
-ORDER BY {order}"""
-    out = con.sql(sql).df()
-    for c in ("linked", "employed"):
-        out[c] = out[c].astype("int64")
-    out["relative_quarter"] = out["relative_quarter"].astype("int64")
-    out["rate"] = out["employed"] / out["linked"]
-    return out

@@ -1,8 +1,9 @@
 """``statelab-data``: generate, validate and describe synthetic datasets.
 
-Exit codes: 0 success, 1 validation failed, 2 bad arguments (bad profile,
-seed or path), 3 the output could not be written (permissions, full disk,
-existing dataset without --overwrite, a database that refused the load).
+Exit codes: 0 success, 1 validation failed (for ``realism``: a measure out of tolerance),
+2 bad arguments (bad profile, seed, path or calibration file), 3 the output could not be
+written (permissions, full disk, existing dataset without --overwrite, a database that
+refused the load).
 """
 
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Optional
 import typer
 
 from ._errors import OutputError, ProfileError, SeedError, StatelabError, ValidationError
+from ._dataset import MANIFEST
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Synthetic linked state administrative records for the statelab course.")
@@ -59,8 +61,8 @@ def validate(dataset: Path = typer.Argument(..., help="A dataset folder.")):
     """Check a dataset's files, keys and invariants; list every failure."""
     from ._validate import validate_dataset
 
-    if not (dataset / "manifest.json").exists():
-        _fail(f"{dataset} is not a complete dataset (no manifest.json)", 2)
+    if not (dataset / MANIFEST).exists():
+        _fail(f"{dataset} is not a complete dataset (no {MANIFEST})", 2)
     try:
         validate_dataset(dataset)
     except ValidationError as exc:
@@ -92,6 +94,48 @@ def load_postgres(
             _fail(f"PostgreSQL: {str(exc).strip()}", 3)
         raise
     typer.echo(f"loaded {sum(counts.values()):,} rows in {len(counts)} tables")
+
+
+@app.command()
+def realism(
+    dataset: Path = typer.Argument(..., help="A dataset folder (it holds statelab.duckdb)."),
+    json_format: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    domain: Optional[list[str]] = typer.Option(None, help="Only this domain's targets (labor, ui, ...); repeatable."),
+    targets: Optional[Path] = typer.Option(None, help="A folder of calibration TOML files (default: the packaged ones)."),
+):
+    """Compare a dataset with published figures: measure, published, generated, in or out.
+
+    Exit status 1 when any measure is out of tolerance (or has no data), 2 on bad arguments or target files.
+    """
+    import json
+
+    from ._errors import CalibrationError, DatasetNotFoundError
+    from ._realism import realism as run
+
+    if not dataset.is_dir():
+        _fail(f"{dataset} is not a folder; give a dataset folder made by `statelab-data generate`", 2)
+    try:
+        table = run(dataset, domain=domain or None, targets_dir=targets)
+    except (DatasetNotFoundError, CalibrationError) as exc:
+        _fail(str(exc), 2)
+    n_in = int(table["ok"].sum())
+    if json_format:
+        records = json.loads(table.to_json(orient="records"))
+        typer.echo(json.dumps({"dataset": str(dataset), "in": n_in, "out": len(table) - n_in,
+                               "targets": records}, indent=2))
+    else:
+        from ._realism import people_table
+
+        # Result first: the column a reader scans; the long measure titles last so the table stays aligned.
+        shown = people_table(table)[["Result", "Published", "Generated", "Accepted range", "Measure"]]
+        widths = {c: max(len(c), *(len(v) for v in shown[c])) for c in shown.columns}
+        left = {"Result", "Measure"}             # words read left-aligned, numbers right-aligned
+        for row in [dict(zip(shown.columns, shown.columns)), *shown.to_dict("records")]:
+            typer.echo("  ".join(row[c].ljust(widths[c]) if c in left else row[c].rjust(widths[c])
+                                 for c in shown.columns).rstrip())
+        typer.echo(f"\n{n_in} of {len(table)} measures within tolerance; {len(table) - n_in} out.")
+    if n_in < len(table):
+        raise typer.Exit(1)
 
 
 @app.command()

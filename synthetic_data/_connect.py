@@ -1,59 +1,43 @@
 """Finding datasets and opening them: ``data_root``, ``ensure_dataset``, ``connect``."""
 
-import json
 import os
 from pathlib import Path
 
 import duckdb
 
 from ._database import LEARNER_DB, TRUTH_DB
-from ._errors import DatasetNotFoundError
-from ._profiles import load_profile
-from ._rng import check_seed
+from ._dataset import (DEFAULT_SEED, MANIFEST, data_root, dataset_path, is_current, read_manifest,
+                       recover_interrupted)
+from ._errors import DatasetNotFoundError, OutputError
+from ._generate import generate
 from ._schema import LEARNER_TABLES, tables
 
 __all__ = ["DEFAULT_SEED", "data_root", "dataset_path", "ensure_dataset", "connect", "load_table", "manifest"]
 
-DEFAULT_SEED = 20260101
-ENV_DATA_DIR = "STATELAB_DATA_DIR"
-
-
-def data_root(data_root=None):
-    """Where datasets live: the argument, else ``$STATELAB_DATA_DIR``, else ``~/statelab-data``."""
-    return _root(data_root)
-
-
-def _root(explicit):
-    if explicit is not None:
-        return Path(explicit)
-    env = os.environ.get(ENV_DATA_DIR)
-    return Path(env) if env else Path.home() / "statelab-data"
-
-
-def dataset_path(profile="default", *, seed=DEFAULT_SEED, data_root=None):
-    """The folder of a dataset: ``<data root>/<profile>-<seed>``."""
-    name = load_profile(profile)["name"]        # a clear error for a bad name; a profile file's stem
-    return _root(data_root) / f"{name}-{check_seed(seed)}"
-
 
 def manifest(dataset):
     """The manifest of a complete dataset, or raise :class:`DatasetNotFoundError`."""
-    path = Path(dataset) / "manifest.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatasetNotFoundError(f"no complete dataset at {dataset} (no manifest.json); "
-                                   "generate one with `statelab-data generate`") from None
+    return read_manifest(dataset)
 
 
 def ensure_dataset(profile="default", *, seed=DEFAULT_SEED, data_root=None, truth=True, progress=False):
-    """Return the dataset folder for (profile, seed), generating it first if it is missing."""
-    from ._generate import generate, recover_interrupted
+    """Return the dataset folder for (profile, seed), generating it first if it is missing or stale.
 
+    A dataset made by an older generator version is regenerated in place (the old one stays until the
+    new one is complete); if that folder cannot be written, :class:`OutputError` says so.
+    """
     path = dataset_path(profile, seed=seed, data_root=data_root)
     recover_interrupted(path)
-    if not (path / "manifest.json").exists():
-        generate(profile, seed=seed, out=path, truth=truth, overwrite=path.exists(), progress=progress)
+    if not is_current(path):
+        stale = (path / MANIFEST).exists()
+        try:
+            generate(profile, seed=seed, out=path, truth=truth, overwrite=path.exists(), progress=progress)
+        except OutputError as exc:
+            if not stale:
+                raise
+            raise OutputError(f"the dataset at {path} was made by an older generator and cannot be replaced "
+                              f"there ({exc}); ask whoever manages it to run `statelab-data generate "
+                              f"--profile {profile} --seed {seed} --overwrite`") from None
     return path
 
 

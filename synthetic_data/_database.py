@@ -37,7 +37,7 @@ def _create(con, root, name, mode):
 class EmployerQuarter:
     """Sums the partitions' partial QCEW-like counts as they finish, in bounded memory.
 
-    Holds three employers x quarters arrays (about 90 MB for the large profile)
+    Holds four employers x quarters arrays (about 90 MB for the large profile)
     instead of every partition's partial table at once.
     """
 
@@ -46,14 +46,24 @@ class EmployerQuarter:
 
         self.world = world
         shape = (len(world.employers["ui_account"]), world.T)
-        self.m1, self.m3, self.wages = (np.zeros(shape, dtype=np.int64) for _ in range(3))
+        self.m1, self.m2, self.m3 = (np.zeros(shape, dtype=np.int32) for _ in range(3))
+        self.wages = np.zeros(shape, dtype=np.int64)
 
     def add(self, partial):
-        """Add one partition's partial: arrays ``employer``, ``q``, ``m1``, ``m3``, ``wages``."""
+        """Add one partition's partial: arrays ``employer``, ``q``, ``m1``, ``m2``, ``m3``, ``wages``."""
         # (employer, quarter) pairs are unique within a partial, so plain fancy-index addition is exact
         cell = partial["employer"] * self.m1.shape[1] + partial["q"]
-        for name in ("m1", "m3", "wages"):
+        for name in ("m1", "m2", "m3", "wages"):
             getattr(self, name).ravel()[cell] += partial[name]
+
+    def march_employment(self):
+        """Each establishment's employment in the last March (month 3 of a first quarter) it paid wages in."""
+        import numpy as np
+
+        march = self.m3[:, ::4]                              # quarter 0 is a first quarter
+        paid = self.wages[:, ::4] > 0
+        last = np.where(paid.any(axis=1), paid.shape[1] - 1 - np.argmax(paid[:, ::-1], axis=1), 0)
+        return np.where(paid.any(axis=1), march[np.arange(len(march)), last], 0)
 
     def table(self):
         import numpy as np
@@ -64,11 +74,11 @@ class EmployerQuarter:
         paid = self.wages[order] > 0
         emp_pos, q = np.nonzero(paid)                      # by account, then quarter
         emp = order[emp_pos]
-        m1, m3 = self.m1[emp, q], self.m3[emp, q]
+        m1, m2, m3 = self.m1[emp, q], self.m2[emp, q], self.m3[emp, q]
         return pa.table({
             "ui_account": pa.array(E["ui_account"][emp].astype(object), pa.string()),
             "year": pa.array(cal.year(q), pa.int16()), "quarter": pa.array(cal.quarter(q), pa.int8()),
-            "month1_emplvl": pa.array(m1, pa.int32()), "month2_emplvl": pa.array(np.round((m1 + m3) / 2), pa.int32()),
+            "month1_emplvl": pa.array(m1, pa.int32()), "month2_emplvl": pa.array(m2, pa.int32()),
             "month3_emplvl": pa.array(m3, pa.int32()), "total_qtr_wages": pa.array(self.wages[emp, q], pa.int64()),
         }, schema=tables()["employer_quarter"].arrow_schema)
 

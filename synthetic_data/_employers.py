@@ -5,7 +5,9 @@ import numpy as np
 from . import _reference as ref
 from ._rng import stream
 
-__all__ = ["make_employers", "SIZE_CLASS_BOUNDS"]
+__all__ = ["make_employers", "size_class", "SIZE_CLASS_BOUNDS", "NEVER"]
+
+NEVER = 1 << 40          # the closing quarter of an establishment still open at the window's end
 
 SIZE_CLASS_BOUNDS = np.array([5, 10, 20, 50, 100, 250, 500, 1000])   # QCEW size classes 1..9
 _SUFFIXES = np.array(["LLC", "Inc", "Co", "Corp", "Group", "Services", "Partners", "Enterprises"])
@@ -28,7 +30,7 @@ def make_employers(params, *, seed, world):
     """
     rng = stream(seed, "employer")
     geo, ind = world.geo, world.ind
-    n_total = max(int(params["size"]["people"] * params["size"]["employers_per_1000_people"] / 1000),
+    n_total = max(int(params["size"]["people"] * params["employers"]["per_1000_people"] / 1000),
                   world.S * world.K)
     state_pop = np.bincount(geo.county_state, weights=geo.county_pop, minlength=world.S)
     cell = np.outer(state_pop / state_pop.sum(), ind.share)                # (S, K)
@@ -44,7 +46,13 @@ def make_employers(params, *, seed, world):
         c = np.flatnonzero(geo.county_state == s)
         county[idx] = rng.choice(c, size=len(idx), p=geo.county_pop[c] / geo.county_pop[c].sum())
 
-    size = np.exp(rng.normal(2.0, 1.3, size=n))                          # planned employment weight
+    es = params["employers"]
+    size = np.exp(rng.normal(0.0, es["size_sigma"], size=n))            # planned employment weight
+    # A region of a few thousand people cannot hold a real state's largest employers: no
+    # establishment plans more than a small share of the region's jobs (else one closing is a crisis).
+    jobs = params["size"]["people"] * es["jobs_per_person"]
+    size = np.minimum(size, es["max_share_of_jobs"] * size.sum())
+    planned = size / size.sum() * jobs
     naics = np.array([rng.choice(ind.naics[k]) for k in sector]) if n else np.array([], dtype=str)
     ownership = np.empty(n, dtype=np.int8)
     for k in range(world.K):
@@ -52,17 +60,17 @@ def make_employers(params, *, seed, world):
         codes, p = ind.ownership[k]
         ownership[idx] = rng.choice(codes, size=len(idx), p=p)
 
-    # Births: most establishments predate the window; the rest open during it.
-    T = world.T
-    born_before = rng.random(n) < 0.8
-    birth_q = np.where(born_before, -rng.integers(1, 120, size=n), rng.integers(0, T, size=n))
-    # Deaths: smaller establishments close more often [BDS: ~7%/year for the smallest].
-    hazard = 0.02 / (1 + np.log1p(size) / 2)
+    # Establishments open and close all the time [BDS, BED: the smallest close at about 7% a year].
+    # Those alive when the simulation starts (burn-in included) are a share chosen so that openings
+    # replace closings and the count stays level; the rest open on a uniform quarter afterwards.
+    T, B = world.T, int(params["labor"]["burn_in_quarters"])
+    hazard = es["closing_rate_one_job"] * np.maximum(planned, 1.0) ** -es["closing_rate_size_elasticity"]
     life = rng.geometric(np.clip(hazard, 1e-4, 1), size=n)
-    # Those alive at the window's start draw their remaining life from quarter 0.
-    death_q = np.where(born_before, life - 1, birth_q + life)
-    death_q = np.where(death_q < T, death_q, -1)                           # -1: still active at the end
-    death_q[ownership != 5] = -1                                           # government units do not close
+    at_start = rng.random(n) < 1 / (1 + hazard.mean() * (T + B))
+    birth_q = np.where(at_start, -B - rng.integers(1, 120, size=n), rng.integers(-B, T, size=n))
+    death_q = np.where(at_start, -B + life - 1, birth_q + life)
+    death_q = np.where(death_q < T, death_q, NEVER)
+    death_q[ownership != 5] = NEVER                                        # government units do not close
 
     # Identifiers: account = state FIPS + 8 digits; EIN 9 digits; both unique, drawn without replacement.
     acct_num = rng.choice(100_000_000, size=n, replace=False)
@@ -84,14 +92,14 @@ def make_employers(params, *, seed, world):
     gov = ownership != 5
     legal = np.where(gov, np.char.add(np.char.add(geo.county_name[county], " County "), word), legal)
 
-    # Size class from planned employment: expected jobs per unit of weight.
-    jobs = params["size"]["people"] * 0.6
-    planned = size / size.sum() * jobs
-    size_class = (np.searchsorted(SIZE_CLASS_BOUNDS, planned, side="right") + 1).astype(np.int8)
-
     return {
         "state": state, "sector": sector, "county": county, "size": size, "naics": naics,
         "ownership": ownership, "birth_q": birth_q, "death_q": death_q, "ui_account": ui_account,
-        "ein": ein, "reported_ein": reported_ein, "legal_name": legal, "size_class": size_class,
+        "ein": ein, "reported_ein": reported_ein, "legal_name": legal,
         "effect": rng.normal(0.0, params["earnings"]["employer_sd"], size=n),
     }
+
+
+def size_class(march_employment):
+    """QCEW size class (1: 0-4 ... 9: 1000+) of each establishment's March employment."""
+    return (np.searchsorted(SIZE_CLASS_BOUNDS, march_employment, side="right") + 1).astype(np.int8)

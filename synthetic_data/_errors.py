@@ -12,6 +12,7 @@ __all__ = [
     "DatasetNotFoundError",
     "SchemaError",
     "ValidationError",
+    "CalibrationError",
 ]
 
 
@@ -51,3 +52,10 @@ class ValidationError(StatelabError, ValueError):
         shown = "\n  ".join(self.failures[:20])
         more = f"\n  ... and {len(self.failures) - 20} more" if len(self.failures) > 20 else ""
         super().__init__(f"{len(self.failures)} validation failure(s):\n  {shown}{more}")
+
+
+class CalibrationError(StatelabError, ValueError):
+    """A calibration target file is malformed, or a target's SQL fails on the dataset.
+
+    The message names the file, the target id and the problem on one line.
+    """

@@ -5,8 +5,10 @@ import json
 import numpy as np
 
 from . import _reference as ref
+from ._employers import NEVER, size_class
 from ._partition import _arrow
 from ._procurement import procurement_tables
+from ._rng import stream
 
 __all__ = ["global_tables"]
 
@@ -19,7 +21,8 @@ def _flatten(d, prefix=""):
             yield f"{prefix}{k}", v
 
 
-def global_tables(world):
+def global_tables(world, *, march_employment):
+    """The tables built once per dataset; ``march_employment`` (per establishment) gives the QCEW size class."""
     geo, ind, E, cal = world.geo, world.ind, world.employers, world.cal
     progs, insts = ref.programs()
     out = {
@@ -47,16 +50,17 @@ def global_tables(world):
         "sector": np.array([i["sector"] for i in insts], dtype=object)})
     liability = np.where(E["birth_q"] >= 0, cal.start_date(np.maximum(E["birth_q"], 0)),
                          cal.start_date(E["birth_q"]))
-    rng = np.random.default_rng(np.random.SeedSequence(world.seed, spawn_key=(31_337,)))
+    rng = stream(world.seed, "employer_liability")
     liability = liability + rng.integers(0, 90, len(liability))
-    inactive = np.where(E["death_q"] >= 0, cal.start_date(np.maximum(E["death_q"], 0)) + 89, np.datetime64("NaT"))
+    closed = E["death_q"] < NEVER
+    inactive = np.where(closed, cal.start_date(np.where(closed, E["death_q"], 0)) + 89, np.datetime64("NaT"))
     order = np.argsort(E["ui_account"], kind="stable")
     out["employer"] = _arrow("employer", {
         "ui_account": E["ui_account"][order].astype(object), "reporting_unit": np.full(len(order), "00001", dtype=object),
         "state_fips": geo.state_fips[E["state"][order]].astype(object), "ein": E["reported_ein"][order].astype(object),
         "legal_name": E["legal_name"][order].astype(object), "county_fips": geo.county_fips[E["county"][order]].astype(object),
         "naics": E["naics"][order].astype(object), "naics_sector": ind.code[E["sector"][order]].astype(object),
-        "ownership_code": E["ownership"][order], "size_class": E["size_class"][order],
+        "ownership_code": E["ownership"][order], "size_class": size_class(march_employment)[order],
         "liability_date": liability[order], "inactivation_date": inactive[order]})
     out.update(procurement_tables(world))
     params = sorted(_flatten(world.params))

@@ -8,33 +8,45 @@ same mistake repeats on every row that identity produces.
 import numpy as np
 
 from ._reference import nickname_arrays
+from ._rng import stream
 from ._strings import ljust, zfill
 
 __all__ = ["make_ssns", "is_never_issued", "apply_noise", "NOISE_FIELDS"]
 
-_AREAS = np.array([0, 666] + list(range(900, 1000)), dtype=np.int64)
+# Never-issued areas, in the order people's SSNs fill them (900 first: 000 and 666 look like typos).
+_AREAS = np.array(list(range(900, 1000)) + [0, 666], dtype=np.int64)
 _GROUPS = 99          # 01-99
 _SERIALS = 9999       # 0001-9999
-_SPACE = len(_AREAS) * _GROUPS * _SERIALS
+_AREA_CODES = _GROUPS * _SERIALS
+_SPACE = len(_AREAS) * _AREA_CODES
 # Placeholders seen in real files, restricted to never-issued areas.
 _PLACEHOLDERS = np.array(["999999999", "000000000", "999999998", "666666666"])
 
 
-def make_ssns(person_ids, *, seed, as_bytes=False):
-    """Unique SSN strings for distinct ``person_ids`` (a bijection of the never-issued space).
+def make_ssns(person_ids, *, seed, codes=None, as_bytes=False):
+    """Unique SSN strings for distinct ``person_ids`` (1, 2, ...), all in never-issued areas.
 
-    Person ``i`` maps to ``(a * i + b) mod N`` with ``a`` coprime to ``N``, so no
-    two people share an SSN whatever partition they are generated in. With
-    ``as_bytes``, a numpy ``S9`` array instead of Python strings.
+    People are spread over the first ``codes`` SSNs of the never-issued space (areas 900, 901,
+    ...; group and serial within each): person ``i`` maps to ``(a * i + b) mod codes`` with ``a``
+    coprime to ``codes``, so no two people share an SSN whatever partition they are made in.
+    Real SSNs are issued densely, so a mistyped one often belongs to someone else: a smaller
+    ``codes`` (more people per code) plants that collision. Default: the whole never-issued
+    space. With ``as_bytes``, a numpy ``S9`` array instead of Python strings.
     """
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7_777,)))
+    space = _SPACE if codes is None else int(codes)
+    ids = np.asarray(person_ids, dtype=np.int64)
+    if not 0 < space <= _SPACE:
+        raise ValueError(f"codes must be between 1 and {_SPACE:,} (the never-issued SSNs), got {codes!r}")
+    if len(ids) and ids.max() >= space:
+        raise ValueError(f"{space:,} SSN codes cannot hold person id {int(ids.max()):,}; give more codes")
+    rng = stream(seed, "ssn_mapping")
     while True:
-        a = int(rng.integers(1_000_003, _SPACE))
-        if np.gcd(a, _SPACE) == 1:
+        a = int(rng.integers(1, space)) if space > 1 else 1
+        if np.gcd(a, space) == 1:
             break
-    b = int(rng.integers(0, _SPACE))
-    k = (np.asarray(person_ids, dtype=np.int64) % _SPACE * a + b) % _SPACE
-    area = _AREAS[k // (_GROUPS * _SERIALS)]
+    b = int(rng.integers(0, space))
+    k = (ids % space * a + b) % space
+    area = _AREAS[k // _AREA_CODES]
     group = (k // _SERIALS) % _GROUPS + 1
     serial = k % _SERIALS + 1
     digits = zfill((area * 1_000_000 + group * 10_000 + serial).astype(str), 9)

@@ -8,12 +8,12 @@ import numpy as np
 import pyarrow as pa
 
 from . import _reference as ref
-from ._assistance import simulate_assistance
+from ._assistance import CHURN_REASONS, simulate_assistance
 from ._claims import simulate_claims
 from ._identity import apply_noise
 from ._labor import simulate_jobs, wage_rows
 from ._people import make_people
-from ._postsec import simulate_postsecondary
+from ._postsec import PATHS, simulate_postsecondary
 from ._rng import stream
 from ._schema import table as schema_of
 from ._strings import zfill
@@ -141,52 +141,33 @@ def _ids(base, n):
     return np.arange(base, base + n, dtype=np.int64)
 
 
-def _employer_quarter_partial(key, emp, q, wages, *, spell, next_quarter, n_quarters):
+def _employer_quarter_partial(emp, q, wages, months, *, n_quarters):
     """This partition's share of the QCEW-like counts, per employer and quarter.
 
-    A worker belongs to one partition, so whether they were paid by the same
-    account last or next quarter is known here; the final table is the sum of
-    the partials. Month 1 counts workers also paid last quarter, month 3 those
-    also paid next quarter. ``key`` holds the wage rows' sort keys, ascending and
-    unique, in which ``key + next_quarter`` is the same worker at the same account
-    a quarter later; ``spell`` is the (start, end) quarter of each row's job.
-    Returns numpy arrays: the parent adds them into its totals.
+    A job counts in month m's employment when it covers the 12th of that month (QCEW's
+    reference day), as ``months`` flags (bit m) say for each wage row. Returns numpy arrays:
+    the parent adds them into its totals.
     """
-    def paid_at(step, within_job, exists):
-        # Inside its job's spell a row has a neighbor quarter at the same account for sure;
-        # only the first and last quarters (a rehire, a second spell) need a search.
-        out = within_job.copy()
-        look = np.flatnonzero(~within_job & exists)
-        other = key[look] + step
-        at = np.minimum(np.searchsorted(key, other), max(len(key) - 1, 0))
-        out[look] = key[at] == other if len(key) else False
-        return out
-
-    start, end = spell
-    had_prev = paid_at(-next_quarter, q > start, q > 0)
-    has_next = paid_at(next_quarter, q < end, q < n_quarters - 1)
     # Number the employers this partition pays densely, so the sums run over their cells
-    # only, not over every employer of the region.
+    # only, not over every employer of the region ...
     used = np.zeros(int(emp.max()) + 1 if len(emp) else 0, dtype=bool)
     used[emp] = True
     employers = np.flatnonzero(used)
     local = np.cumsum(used) - 1
     cell = local[emp] * n_quarters + q
-    # ... and number the paid (employer, quarter) cells densely too: the sums then fill
-    # arrays of the paid cells, not of every cell of those employers' windows.
+    # ... and number the paid (employer, quarter) cells densely too.
     seen = np.zeros(int(cell.max()) + 1 if len(cell) else 0, dtype=bool)
     seen[cell] = True
     paid = np.flatnonzero(seen)
     dense = np.empty(len(seen), dtype=np.int64)
     dense[paid] = np.arange(len(paid))
     cell = dense[cell]
-    return {
-        "employer": employers[paid // n_quarters], "q": paid % n_quarters,
-        "m1": np.bincount(cell[had_prev], minlength=len(paid)),
-        "m3": np.bincount(cell[has_next], minlength=len(paid)),
-        # float sums of integer wages are exact below 2**53 (9e15) per employer and quarter
-        "wages": np.bincount(cell, weights=wages, minlength=len(paid)).astype(np.int64),
-    }
+    out = {"employer": employers[paid // n_quarters], "q": paid % n_quarters,
+           # float sums of integer wages are exact below 2**53 (9e15) per employer and quarter
+           "wages": np.bincount(cell, weights=wages, minlength=len(paid)).astype(np.int64)}
+    for m in range(3):
+        out[f"m{m + 1}"] = np.bincount(cell[(months >> m) & 1 == 1], minlength=len(paid))
+    return out
 
 
 def _rows_by_state_quarter(J, jobs, wstate, q, T):
@@ -225,7 +206,7 @@ def build_partition(world, k):
     rid = world.record_id_base(k)
     P = make_people(first_id, n, rng=stream(seed, "people", k), world=world)
     J = simulate_jobs(P, rng=stream(seed, "jobs", k), world=world)
-    job, q, w = wage_rows(J, P, rng=stream(seed, "wages", k), world=world)
+    job, q, w, months = wage_rows(J, P, rng=stream(seed, "wages", k), world=world)
     person = J["person"][job]
 
     mult = np.ones((n, T))
@@ -270,6 +251,7 @@ def build_partition(world, k):
     key_change[1:] = key[1:] != key[:-1]
     starts = np.flatnonzero(key_change)
     summed = np.add.reduceat(wages[rows], starts) if len(rows) else wages[rows]
+    worked = np.bitwise_or.reduceat(months[rows], starts) if len(rows) else months[rows]
     rows, emp, key = rows[starts], emp[starts], key[starts]
     job_r, q_r = job[rows], q[rows]
     jr = pos[job_r]
@@ -283,8 +265,7 @@ def build_partition(world, k):
         "wages": summed,
     }
     out["ui_wage"] = _arrow("ui_wage", ui_wage)
-    out["_employer_quarter_partial"] = _employer_quarter_partial(
-        key, emp, q_r, summed, spell=(J["start"][job_r], J["end"][job_r]), next_quarter=n * n_emp, n_quarters=T)
+    out["_employer_quarter_partial"] = _employer_quarter_partial(emp, q_r, summed, worked, n_quarters=T)
     xwalk.append(("ui_wage", ui_wage["record_id"], P["person_id"][person[rows]]))
     rid += 100_000_000
 
@@ -295,16 +276,20 @@ def build_partition(world, k):
     c_ids = _ids(rid, len(cp))
     claim_id = np.char.add(np.char.add("C", geo.state_abbr[claims["state"]].astype(str)), c_ids.astype(str)).astype(object)
     emp = claims["employer"]
+    has_emp = emp >= 0
+    # Race and ethnicity as the claimant reported them; some leave it blank.
+    race = np.where(rng.random(len(cp)) < p["ui"]["race_not_reported_share"], None, P["race_label"][cp]).astype(object)
     ui_claim = {
         "record_id": c_ids, "claim_id": claim_id, "state_fips": geo.state_fips[claims["state"]].astype(object),
+        "program": claims["program"].astype(object),
         "ssn": ssn, "first_name": first, "last_name": last, "dob": dob,
-        "sex": np.where(P["female"][cp], "F", "M").astype(object),
+        "sex": np.where(P["female"][cp], "F", "M").astype(object), "race_ethnicity": race,
         "education": np.array(ref.EDUCATION, dtype=object)[P["education"][cp]],
         "county_fips": geo.county_fips[claims["county"]].astype(object), "date_filed": claims["filed"],
         "benefit_year_start": claims["by_start"], "benefit_year_end": claims["by_end"],
         "separation_reason": claims["reason"].astype(object),
-        "last_employer_ui_account": Take(world.codes["ui_account"], emp, width=10),
-        "naics_sector": world.ind.code[claims["sector"]].astype(object),
+        "last_employer_ui_account": np.where(has_emp, world.employers["ui_account"][np.maximum(emp, 0)], None).astype(object),
+        "naics_sector": np.where(has_emp, world.ind.code[np.maximum(claims["sector"], 0)], None).astype(object),
         "base_period_wages": claims["bpw"], "high_quarter_wages": claims["hqw"],
         "monetarily_eligible": claims["eligible"], "weekly_benefit_amount": claims["wba"],
         "max_benefit_amount": claims["mba"], "weeks_paid": claims["weeks"], "total_paid": claims["total"],
@@ -314,17 +299,29 @@ def build_partition(world, k):
     xwalk.append(("ui_claim", c_ids, P["person_id"][cp]))
     out["ui_claim_week"] = _arrow("ui_claim_week", {
         "claim_id": Take(claim_id, weeks["claim"]), "week_number": weeks["week_number"],
-        "week_ending_date": weeks["week_ending"], "amount_paid": weeks["amount"],
+        "week_ending_date": weeks["week_ending"], "program": weeks["program"].astype(object),
+        "amount_paid": weeks["amount"], "federal_supplement": weeks["supplement"],
         "remaining_balance": weeks["remaining"]})
     rid += 100_000_000
 
-    # TANF and SNAP: identity per case (spell), as recorded when the case opened.
+    # TANF and SNAP: identity per case, as recorded when the case opened. A household that
+    # reapplies after a procedural closure (churn) gets a new case, with its own case number.
+    churn_parts = []
     for name, A in (("tanf", tanf), ("snap", snap)):
         rng = stream(seed, f"{name}_noise", k)
-        # spells whose months were all trimmed have no rows: renumber the rest densely
         _, first_row, s = np.unique(A["spell"], return_index=True, return_inverse=True)
         sp_person = A["person"][first_row]
         ssn, first, last, dob = _identity(P, sp_person, A["q"][first_row], noise[name], rng, as_codes=True)
+        # A household that reapplies after a procedural closure is found in the agency's client
+        # records: its new case carries the identity recorded on the closed one (chains followed).
+        ev = A["churn"]
+        rank = np.searchsorted(A["spell"][first_row], ev["closed_spell"])      # spells are ascending
+        again = np.searchsorted(A["spell"][first_row], ev["reopened_spell"])
+        root = np.arange(len(first_row))
+        root[again] = rank
+        while (root[root] != root).any():
+            root = root[root]
+        who = root[s]
         ids = _ids(rid, len(s))
         case_num = _ids(rid, len(first_row))
         prefix = "T" if name == "tanf" else "S"
@@ -333,23 +330,31 @@ def build_partition(world, k):
         cols = {
             "record_id": ids, "case_id": Take(case_id, s), "state_fips": Take(world.codes["state_fips"], A["state"], width=2),
             "county_fips": Take(world.codes["county_fips"], A["county"], width=5),
-            "head_ssn": Take(ssn, s, width=9), "head_first_name": Take(first[0], first[1][s]),
-            "head_last_name": Take(last[0], last[1][s]),
-            "head_dob": dob[s], "head_sex": Take(np.array(["M", "F"], dtype=object), P["female"][A["person"]], width=1),
+            "head_ssn": Take(ssn, who, width=9), "head_first_name": Take(first[0], first[1][who]),
+            "head_last_name": Take(last[0], last[1][who]),
+            "head_dob": dob[who], "head_sex": Take(np.array(["M", "F"], dtype=object), P["female"][A["person"]], width=1),
         }
         ym = cal.yyyymm(A["month"])
+        cert_start = cal.month_date(A["cert_start"])
+        cert_end = cal.month_date(A["cert_start"] + A["cert_months"]) - 1
         if name == "tanf":
             cols.update(reporting_month=ym, n_adults=A["n_adults"], n_children=A["n_children"],
-                        earned_income=A["gross"], benefit_amount=A["benefit"])
+                        earned_income=A["earned"], benefit_amount=A["benefit"])
         else:
-            cert_k = (A["month"] - A["spell_first_month"]) // p["snap"]["certification_months"]
-            cert_start = cal.month_date(A["spell_first_month"] + cert_k * p["snap"]["certification_months"])
-            cert_end = cal.month_date(A["spell_first_month"] + (cert_k + 1) * p["snap"]["certification_months"]) - 1
             cols.update(file_month=ym, cert_start_date=cert_start, cert_end_date=cert_end,
-                        household_size=A["household_size"], gross_income=A["gross"], benefit_amount=A["benefit"])
+                        household_size=A["household_size"], gross_income=A["gross"], benefit_amount=A["benefit"],
+                        emergency_allotment=A["emergency_allotment"])
         out[name] = _arrow(name, cols)
         xwalk.append((name, ids, P["person_id"][A["person"]]))
+        churn_parts.append({
+            "program": Take(np.array([name], dtype=object), np.zeros(len(rank)), width=4),
+            "person_id": P["person_id"][A["person"][first_row[rank]]],
+            "closed_case_id": case_id[rank], "last_benefit_month": cal.yyyymm(ev["last_month"]),
+            "reopened_case_id": case_id[again], "reopened_month": cal.yyyymm(ev["reopen_month"]),
+            "gap_months": (ev["reopen_month"] - ev["last_month"] - 1).astype(np.int8),
+            "closed_at": np.array(CHURN_REASONS, dtype=object)[ev["reason"]]})
         rid += 100_000_000
+    out["assistance_churn"] = pa.concat_tables([_arrow("assistance_churn", c) for c in churn_parts])
 
     # Postsecondary: identity per student record at an institution.
     progs, insts = ref.programs()
@@ -380,8 +385,16 @@ def build_partition(world, k):
         "cip_code": st["cip"][cs], "ssn": ssn[cs], "first_name": first[cs], "last_name": last[cs], "dob": dob[cs]})
     xwalk.append(("postsec_completion", ids, P["person_id"][completion["person"]]))
     rid += 100_000_000
+    # truth: each student record seen in the files, with its planted path
+    seen = np.unique(es)
+    out["postsec_student"] = _arrow("postsec_student", {
+        "student_id": student_id[seen], "person_id": P["person_id"][st["person"][seen]],
+        "institution_id": inst_id[st["institution"][seen]],
+        "pathway": np.array([name for name, *_ in PATHS] + ["adult_certificate"], dtype=object)[st["path"][seen]],
+        "transfer_in": st["transfer_in"][seen], "stop_out_terms": st["stop_out_terms"][seen].astype(np.int8),
+        "completes": st["completes"][seen]})
 
-    # WIOA: one record per participation, some repeated as in real extracts.
+    # WIOA: one record per period of participation, some repeated as in real extracts.
     rng = stream(seed, "wioa_noise", k)
     wp = wioa["person"]
     dup = rng.random(len(wp)) < noise["wioa"].get("duplicate_rows", 0.0)
@@ -389,13 +402,16 @@ def build_partition(world, k):
     r.sort(kind="stable")
     ssn, first, last, dob = _identity(P, wp[r], wioa["entry_q"][r], noise["wioa"], rng)
     ids = _ids(rid, len(r))
-    state = P["state_q"][wp[r], wioa["entry_q"][r]]
-    # PIRL 100: a state prefix and ten base-36 characters derived from the person, stable across entries.
+    state = wioa["state"][r]
+    # PIRL 100: a state prefix and ten base-36 characters derived from the person, the same for every
+    # period of participation (a second period is in the state of the first, see _wioa).
+    first_state = np.zeros(n, dtype=np.int64)
+    first_state[wp[wioa["period"] == 1]] = wioa["state"][wioa["period"] == 1]
     digits = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     code = (P["person_id"][wp[r]] * 2_654_435_761 + seed) % 36 ** 10
     chars = np.stack([digits[(code // 36 ** i) % 36] for i in range(9, -1, -1)], axis=1)
     # a row of ten one-character strings, read as one ten-character string: no loop over records
-    uii = np.char.add(geo.state_abbr[state].astype(str), np.ascontiguousarray(chars).view("<U10").ravel())
+    uii = np.char.add(geo.state_abbr[first_state[wp[r]]].astype(str), np.ascontiguousarray(chars).view("<U10").ravel())
     cert_cips = np.array([g["cip"] for g in progs if "certificate" in g["levels"]], dtype=object)
     tcip = np.where(wioa["trained"][r], rng.choice(cert_cips, size=len(r)), None).astype(object)
     exit_date = np.where(wioa["exit_date"][r] < world.reference_date, wioa["exit_date"][r], np.datetime64("NaT"))
@@ -447,7 +463,8 @@ def build_partition(world, k):
                              "record_id": i, "person_id": pid})
         for t, i, pid in xwalk])
     out["wioa_effect"] = _arrow("wioa_effect", {
-        "person_id": P["person_id"][wp], "entry_date": wioa["entry_date"], "exit_date": wioa["exit_date"],
+        "person_id": P["person_id"][wp], "period": wioa["period"], "entry_date": wioa["entry_date"],
+        "exit_date": wioa["exit_date"],
         "program": wioa["program"].astype(object), "pilot_study": wioa["pilot"], "propensity": wioa["propensity"],
         "trained": wioa["trained"], "effect": wioa["effect"], "pre_earnings": wioa["pre"], "base_earnings": wioa["base"],
         "y0_post": wioa["y0_post"], "y1_post": wioa["y1_post"]})

@@ -95,7 +95,9 @@ def make_people(first_id, n, *, rng, world):
     potential = rng.normal(0.0, p["earnings"]["person_sd"], size=n)
     never = rng.random(n) < p["labor"]["never_work_share"]
 
-    ssn_bytes = make_ssns(ids, seed=world.seed, as_bytes=True)
+    # people fill a block of SSN codes at a set density, so some mistyped SSNs are someone else's
+    codes = int(np.ceil((p["size"]["people"] + 1) / p["identity"]["ssn_density"]))
+    ssn_bytes = make_ssns(ids, seed=world.seed, codes=codes, as_bytes=True)
     return {
         "person_id": ids, "ssn": ssn_bytes.astype("U9").astype(object), "ssn_bytes": ssn_bytes, "female": female, "race": race,
         "race_label": races[race], "education": education, "dob": dob, "age": age,

@@ -10,7 +10,7 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["geography", "industry", "programs", "name_pools", "nicknames"]
+__all__ = ["geography", "industry", "programs", "name_pools", "nicknames", "assistance_policy"]
 
 
 def _toml(name):
@@ -111,6 +111,15 @@ def industry():
 def programs():
     raw = _toml("programs")
     return raw["programs"], raw["institutions"]
+
+
+@functools.cache
+def assistance_policy():
+    """SNAP and TANF rules by date (``reference/assistance_policy.toml``), as parsed TOML.
+
+    Read-only by convention: callers build their own arrays from it.
+    """
+    return _toml("assistance_policy")
 
 
 @functools.cache

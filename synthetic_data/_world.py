@@ -11,6 +11,7 @@ import numpy as np
 from . import _reference as ref
 from ._calendar import Calendar
 from ._employers import make_employers
+from ._policy import PandemicUI, UILaw, annual, wage_index
 
 __all__ = ["World"]
 
@@ -28,11 +29,24 @@ class World:
         self.S = len(self.geo.state_fips)
         self.K = len(self.ind.code)
         self.employers = make_employers(params, seed=seed, world=self)
-        rec = params["recession"]
-        start = self.cal.index(rec["start"])
+        # the 2020 shock's quarters of slow hiring (read by programs that respond to it)
+        pan = params["pandemic"]
+        start = self.cal.index(pan["start"]) + 1
         self.recession = np.zeros(self.T, dtype=bool)
-        self.recession[max(start, 0):max(start + rec["quarters"], 0)] = True
-        self.hit_sector = np.isin(self.ind.code, rec["hit_sectors"])
+        self.recession[max(start, 0):max(start + pan["slow_hiring_quarters"], 0)] = True
+        # nominal wages by quarter, and each state's level relative to the region's
+        er = params["earnings"]
+        q1 = er.get("season_q1_by_year", {})
+        years = self.cal.year(np.arange(self.T)) + 0.125
+        q1_level = (np.interp(years, [int(y) for y in q1], list(q1.values())) if q1
+                    else np.full(self.T, er["season"][0]))
+        self.season = np.where(np.arange(self.T) % 4 == 0, q1_level, np.asarray(er["season"])[np.arange(self.T) % 4])
+        self.wage_level = wage_index(self.cal, 0, skip_years=params["earnings"]["wage_level_skip_years"])
+        aww = np.array([annual("state_average_weekly_wage", f)[2016] for f in self.geo.state_fips])
+        pop = np.bincount(self.geo.county_state, weights=self.geo.county_pop, minlength=self.S)
+        self.state_wage = np.log(aww) - np.log(np.average(aww, weights=pop))
+        self.ui_law = UILaw(self.geo.state_fips)
+        self.pandemic_ui = PandemicUI(self.geo.state_fips)
         self.people_per_partition = -(-params["size"]["people"] // params["size"]["partitions"])
 
     # Derived from the employers and the same for every partition: a worker process running

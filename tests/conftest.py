@@ -43,3 +43,28 @@ def course_dataset(tmp_path_factory):
     """
     root = tmp_path_factory.mktemp("statelab-course-data")
     return sd.generate("default", seed=sd.DEFAULT_SEED, out=sd.dataset_path("default", data_root=root), workers=2)
+
+
+@pytest.fixture(scope="session")
+def course_dataset_at(tmp_path_factory, course_dataset):
+    """A function ``seed -> path`` of the ``default`` profile at that seed, each generated once per process.
+
+    A lesson's claims about the data are checked on two seeds, the course seed and 7: the course seed reuses
+    ``course_dataset``; another seed is generated on first use.
+    """
+    made = {sd.DEFAULT_SEED: course_dataset}
+
+    def at(seed: int):
+        if seed not in made:
+            root = tmp_path_factory.mktemp(f"statelab-course-data-{seed}")
+            made[seed] = sd.generate("default", seed=seed, out=sd.dataset_path("default", seed=seed, data_root=root),
+                                     workers=2)
+        return made[seed]
+
+    return at
+
+
+@pytest.fixture(scope="session")
+def seed_seven_dataset(course_dataset_at):
+    """The ``default`` profile at seed 7: the second seed on which published figures and planted effects are checked."""
+    return course_dataset_at(7)

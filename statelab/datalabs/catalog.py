@@ -85,11 +85,11 @@ def _patterns() -> dict:
     """(table, column) -> regular expression rule.
 
     ``synthetic_data.codebook_dict`` carries min/max/allowed but not the ``pattern`` rules, so they are read
-    (read-only) from the generator's schema loader until a public accessor exists.
+    from the generator's public schema accessor.
     """
-    from synthetic_data._schema import tables as _schema_tables  # private, read-only
+    from synthetic_data import table_schemas
 
-    return {(t.name, c.name): c.pattern for t in _schema_tables().values() for c in t.columns if c.pattern}
+    return {(t.name, c.name): c.pattern for t in table_schemas().values() for c in t.columns if c.pattern}
 
 
 def column_rules(table: str) -> dict[str, dict]:
@@ -280,9 +280,9 @@ def column_coverage(con, table: str) -> pd.DataFrame:
     pandas.DataFrame
         ``table, column, rows, nulls, null_share, unusable, usable_share``. ``unusable`` counts nulls plus
         values that are filled in but unusable: documented "unknown" codes (``sources.toml``) and, for SSN
-        columns, malformed values and placeholders (see :func:`statelab.datalabs.quality.ssn_status_sql`).
+        columns, malformed values and placeholders (see :func:`statelab.identifiers.ssn_status_sql`).
     """
-    from .quality import ssn_status_sql  # quality imports this module
+    from ..identifiers import ssn_status_sql
 
     meta = _check_table(table)
     cfg = source_config(table)

@@ -5,8 +5,8 @@ a :class:`QualityReport`; :func:`profile_sources` does it for several tables at 
 
 * **completeness** — the share of empty (NULL) values in every column;
 * **validity** — values breaking the schema's rules (allowed values, minimum, maximum, pattern), documented
-  "unknown" codes such as an EIN of ``000000000``, and SSN validity: missing, malformed (not nine digits) and
-  placeholder values (``999999999``, ``000000000``, ``123456789``, one digit repeated, ...);
+  "unknown" codes such as an EIN of ``000000000``, and SSN validity by the course's one rule
+  (:mod:`statelab.identifiers`): missing, malformed and placeholder values;
 * **timeliness** — the last period present against the period the data should reach, and periods missing
   between the first and the last;
 * **duplicates** — rows sharing the table's primary key, rows sharing the identifying fields that should name
@@ -16,9 +16,10 @@ The rules come from the generator's schema metadata (via :mod:`statelab.datalabs
 rule is profiled without changing this module. SQL is portable (it avoids DuckDB-only syntax); pattern rules are
 checked in Python on the distinct values.
 
-A note on SSNs: real validation also rejects numbers the SSA never issues (area 000, 666 or 900-999). The
-course's synthetic SSNs are drawn *only* from those ranges, so that no real person's number can appear, so
-that rule is off by default (``reject_never_issued=False``); switch it on for real data.
+A note on SSNs: real validation also rejects numbers the SSA never issues (see
+:data:`statelab.identifiers.NEVER_ISSUED_AREAS`). The course's synthetic SSNs are drawn *only* from those
+ranges, so that no real person's number can appear, so that rule is off by default
+(``reject_never_issued=False``); switch it on for real data.
 """
 
 from __future__ import annotations
@@ -32,22 +33,16 @@ import pandas as pd
 
 from . import catalog as _catalog
 from . import deliverables as _dl
-from ..linkage import PLACEHOLDER_SSNS  # the course's one placeholder list, re-exported
+from ..identifiers import SSN_STATUSES, ssn_status_sql
 
 __all__ = [
     "DIMENSIONS",
-    "PLACEHOLDER_SSNS",
-    "SSN_STATUSES",
     "QualityReport",
     "profile_sources",
     "profile_table",
-    "ssn_status_sql",
     "window_end",
 ]
 
-
-#: Outcomes of the SSN validity check, in order of precedence.
-SSN_STATUSES = ("missing", "malformed", "placeholder", "never_issued", "valid_format")
 
 #: The four dimensions, plus ``identity`` (the people-count estimate), in report order.
 DIMENSIONS = ("completeness", "validity", "timeliness", "duplicates", "identity")
@@ -57,29 +52,6 @@ _COLUMNS = ["table", "dimension", "check", "column", "rows", "count", "share", "
 
 def _quote(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
-
-
-def ssn_status_sql(column: str, *, reject_never_issued: bool = False) -> str:
-    """A portable SQL ``CASE`` expression classifying ``column`` into :data:`SSN_STATUSES`.
-
-    Parameters
-    ----------
-    column : str
-        The SSN column (a plain column name or qualified ``alias.column``).
-    reject_never_issued : bool
-        Also flag area numbers never issued (000, 666, 900-999) as ``'never_issued'``. Off by default: the
-        synthetic SSNs come from exactly those ranges.
-    """
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", column or ""):
-        raise ValueError(f"not a column name: {column!r}")
-    c = column
-    placeholders = ", ".join(_quote(v) for v in PLACEHOLDER_SSNS)
-    never = (f"WHEN SUBSTR({c}, 1, 3) IN ('000', '666') OR SUBSTR({c}, 1, 1) = '9' THEN 'never_issued' "
-             if reject_never_issued else "")
-    return (f"CASE WHEN {c} IS NULL THEN 'missing' "
-            f"WHEN LENGTH({c}) <> 9 OR TRANSLATE({c}, '0123456789', '') <> '' THEN 'malformed' "
-            f"WHEN {c} IN ({placeholders}) OR {c} = REPEAT(SUBSTR({c}, 1, 1), 9) THEN 'placeholder' "
-            f"{never}ELSE 'valid_format' END")
 
 
 def window_end(profile: str = "default") -> _dt.date:
@@ -332,14 +304,14 @@ def _validity(con, table, cols, rules, cfg, n, reject_never_issued):
             out.append(_row(table, "validity", "pattern", c, int(values["k"].sum()), bad,
                             f"matches {rules[c]['pattern']}"))
     if ssn:
-        details = {"missing": "empty", "malformed": "not nine digits",
+        details = {"missing": "empty", "malformed": "not nine digits, or a group of 00 or a serial of 0000",
                    "placeholder": "a placeholder such as 999999999 or one digit repeated",
                    "never_issued": "area 000, 666 or 900-999 (never issued)"}
         for st in SSN_STATUSES[:-1]:
             if st == "never_issued" and not reject_never_issued:
                 continue
             out.append(_row(table, "validity", f"ssn_{st}", ssn, n, ssn_counts.get(st, 0), details[st]))
-        unusable = n - ssn_counts.get("valid_format", 0)
+        unusable = n - ssn_counts.get("valid", 0)
         out.append(_row(table, "validity", "ssn_unusable", ssn, n, unusable,
                         "missing, malformed or placeholder: cannot be used to link"))
     return out
@@ -401,13 +373,13 @@ def _identity(con, table, cfg, reject_never_issued):
         WITH r AS (
             SELECT {ident['ssn']} AS ssn, {status} AS st, {first} AS f, {last} AS l, {dob} AS d FROM {table}
         ),
-        unlinked AS (SELECT DISTINCT f, l, d FROM r WHERE st <> 'valid_format'),
+        unlinked AS (SELECT DISTINCT f, l, d FROM r WHERE st <> 'valid'),
         rest AS (
             SELECT u.f FROM unlinked AS u
-            WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.st = 'valid_format' AND r.f = u.f AND r.l = u.l
+            WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.st = 'valid' AND r.f = u.f AND r.l = u.l
                                                 AND r.d IS NOT DISTINCT FROM u.d)
         )
-        SELECT (SELECT COUNT(DISTINCT ssn) FROM r WHERE st = 'valid_format'), (SELECT COUNT(*) FROM rest),
+        SELECT (SELECT COUNT(DISTINCT ssn) FROM r WHERE st = 'valid'), (SELECT COUNT(*) FROM rest),
                (SELECT COUNT(*) FROM r)
     """).fetchall()[0]
     est = int(by_ssn) + int(by_name)

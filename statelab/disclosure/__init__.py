@@ -2,7 +2,8 @@
 
 The rules (defaults in :class:`Rules`; see the course's data reference):
 
-* at least 10 individuals behind every published cell (``min_cell_size``; one class used 11);
+* at least 10 individuals behind every published cell (``min_cell_size``: the course's one value; an enclave with
+  another minimum sets it with ``Rules().replace(min_cell_size=...)``);
 * for employer data, at least 3 employers per cell and no employer above 80 % of the cell (dominance);
 * counts rounded to the nearest 10 below 1,000 and to the nearest 100 from 1,000; dollar amounts to the
   nearest 100; averages to 0.1;

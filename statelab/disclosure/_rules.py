@@ -43,7 +43,7 @@ class Rules:
     Parameters
     ----------
     min_cell_size : int
-        Fewest individuals a published cell may describe (10; one class used 11).
+        Fewest individuals a published cell may describe (10, the course's value; notebooks read it from here).
     min_employers : int
         Fewest employers behind a cell built from employer data (3; some states require 10).
     max_employer_share : float

@@ -71,3 +71,18 @@ def test_cli_generate_and_validate(tmp_path):
     assert runner.invoke(app, ["generate", "--profile", "tiny", "--seed", "3", "--out", str(tmp_path / "d"), "-q"]).exit_code == 3
     assert runner.invoke(app, ["generate", "--profile", "bogus"]).exit_code == 2
     assert runner.invoke(app, ["validate", str(tmp_path)]).exit_code == 2
+
+
+def test_a_dataset_from_an_older_generator_is_regenerated(tiny_dataset, tmp_path):
+    """Lessons state what the current world shows, so a stale dataset is replaced, not opened."""
+    import json
+    import shutil
+
+    root = tmp_path / "data"
+    path = sd.dataset_path("tiny", data_root=root)
+    shutil.copytree(tiny_dataset, path)
+    m = json.loads((path / "manifest.json").read_text())
+    m["generator_version"] = "1"
+    (path / "manifest.json").write_text(json.dumps(m))
+    assert sd.ensure_dataset("tiny", data_root=root) == path
+    assert sd.manifest(path)["generator_version"] == sd.GENERATOR_VERSION

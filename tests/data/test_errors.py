@@ -71,7 +71,7 @@ def test_validation_catches_bad_values_and_broken_foreign_keys(tiny_dataset, tmp
     col = t.column("weeks_paid").to_pylist()
     col[0] = 99
     pq.write_table(t.set_column(t.schema.get_field_index("weeks_paid"), "weeks_paid", pa.array(col, pa.int16())), f)
-    with pytest.raises(sd.ValidationError, match=r"ui_claim\.weeks_paid: less_than_or_equal_to\(26\)"):
+    with pytest.raises(sd.ValidationError, match=r"ui_claim\.weeks_paid: less_than_or_equal_to\(79\)"):
         sd.validate_dataset(broken)
 
     shutil.rmtree(broken)

@@ -1,11 +1,14 @@
 """The training effect planted in WIOA is recoverable by a correct analysis, and a naive one misses it."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
 import synthetic_data as sd
+from statelab import inference
 from synthetic_data._partition import build_partition
 from synthetic_data._world import World
 
@@ -15,8 +18,8 @@ def participants():
     # Many more participants than the course profile has, so estimates are precise enough
     # to compare; the model is the default profile's, only participation is scaled up.
     params = sd.load_profile("default")
-    for key in ("p_dislocated", "p_adult", "p_youth"):
-        params["wioa"][key] *= 6
+    for stream in ("adult", "dislocated_worker", "youth"):
+        params["wioa"][stream]["entry_rate"] *= 6
     world = World(params, sd.DEFAULT_SEED)
     parts = [build_partition(world, k) for k in range(6)]
     eff = pd.concat([p["wioa_effect"].to_pandas() for p in parts])
@@ -64,3 +67,39 @@ def test_effect_sizes_follow_the_profile(tiny_con):
     b, lo, old = params["wioa.effect_base"], params["wioa.effect_low_education"], params["wioa.effect_age_over_45"]
     possible = {round(b + lo * i + old * j, 6) for i in (0, 1) for j in (0, 1)}
     assert got and got <= possible
+
+
+# ------------------------------------------------------- module 8's estimators on the learner tables
+@pytest.fixture(scope="module", params=["course seed", "seed 7"])
+def module8(request):
+    """Module 8's analysis frame at a seed, its estimates, and the true effects of the same spells."""
+    dataset = request.getfixturevalue("course_dataset" if request.param == "course seed" else "seed_seven_dataset")
+    con = sd.connect(dataset, truth=True)
+    frame = inference.analysis_frame(con)
+    truth = inference.true_effects(con, frame)
+    con.close()
+    obs = frame[~frame["pilot_study"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        estimates = {"naive": inference.naive_difference(obs), "regression": inference.regression_adjusted(obs),
+                     "ipw": inference.ipw_att(obs)}
+    return estimates, truth
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["regression", "ipw"])
+def test_adjusted_estimates_recover_the_effect_at_both_seeds(module8, name):
+    """An unbiased estimate lies within 3 standard errors of its target with probability 99.7%."""
+    estimates, truth = module8
+    est = estimates[name]
+    target = truth.loc[est.target, "effect_measured"]
+    assert abs(est.estimate - target) < 3 * est.std_error, (est, target)
+    assert est.estimate > estimates["naive"].estimate
+
+
+@pytest.mark.slow
+def test_the_naive_comparison_understates_the_effect_at_both_seeds(module8):
+    """Training is planted on an earnings dip and low prior earnings: the trained would have earned less."""
+    estimates, truth = module8
+    naive = estimates["naive"]
+    assert naive.estimate < truth.loc[naive.target, "effect_measured"] - 2 * naive.std_error, naive

@@ -9,10 +9,8 @@ import nbformat
 import pytest
 
 import synthetic_data as sd
+from statelab import identifiers
 from statelab.datalabs import agreements, catalog, deliverables, quality, tracks
-from synthetic_data._identity import (
-    _PLACEHOLDERS as PLANTED_PLACEHOLDERS,  # the generator's list (read-only)
-)
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS = ["01-define-the-challenge", "02-identify-solutions", "03-data-inventory", "04-data-sharing-agreement",
@@ -114,25 +112,27 @@ def test_unit5_charter_and_quality_report(track, con, tmp_path):
 @pytest.mark.parametrize("track", [t for t in tracks.TRACK_NAMES if t != "procurement"])
 def test_unit5_numbers_for_each_track_match_the_truth(track, tiny_con):
     """The workbook's report over the track's sources: unusable SSNs are exactly the planted missing and
-    placeholder values, and the people estimate is within the error the planted SSN typos allow."""
+    placeholder values and the typos that made a never-issued group or serial, and the people estimate is
+    within the error the planted SSN typos allow."""
     case = tracks.get_track(track)
     report = quality.profile_sources(tiny_con, case.source_tables)
-    ph = ", ".join(f"'{p}'" for p in PLANTED_PLACEHOLDERS)
+    ph = ", ".join(f"'{p}'" for p in sd.PLANTED_PLACEHOLDER_SSNS)
     for table in case.source_tables:
         col = catalog.source_config(table)["identity"].get("ssn")
         if not col:
             continue
-        status = quality.ssn_status_sql(f"r.{col}")
+        status = identifiers.ssn_status_sql(f"r.{col}")
         planted, people, wrong, no_usable = tiny_con.sql(f"""
             WITH j AS (
                 SELECT x.person_id, r.{col} AS s, p.ssn AS true_ssn, {status} AS st FROM {table} AS r
                 JOIN truth.crosswalk AS x ON x.source_table = '{table}' AND x.record_id = r.record_id
                 JOIN truth.person AS p USING (person_id))
-            SELECT (SELECT SUM(CASE WHEN s IS NULL OR (s IN ({ph}) AND s <> true_ssn) THEN 1 ELSE 0 END) FROM j),
+            SELECT (SELECT SUM(CASE WHEN s IS NULL OR (s IN ({ph}) AND s <> true_ssn) OR st = 'malformed'
+                                    THEN 1 ELSE 0 END) FROM j),
                    (SELECT COUNT(DISTINCT person_id) FROM j),
-                   (SELECT COUNT(DISTINCT s) FROM j WHERE st = 'valid_format' AND s <> true_ssn),
+                   (SELECT COUNT(DISTINCT s) FROM j WHERE st = 'valid' AND s <> true_ssn),
                    (SELECT COUNT(*) FROM (SELECT person_id FROM j GROUP BY person_id
-                                          HAVING SUM(CASE WHEN st = 'valid_format' THEN 1 ELSE 0 END) = 0) AS q)
+                                          HAVING SUM(CASE WHEN st = 'valid' THEN 1 ELSE 0 END) = 0) AS q)
         """).fetchall()[0]
         assert report.value(table, "ssn_unusable", col, metric="count") == planted, table
         est = report.value(table, "estimated_people", col, metric="count")

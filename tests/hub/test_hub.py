@@ -26,6 +26,7 @@ through the same STATELAB_* variables a deployment sets.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -224,8 +225,13 @@ def _end_processes_of(uids: set[int]) -> None:
             pass
 
 
-@pytest.fixture
-def classroom():
+@contextlib.contextmanager
+def run_classroom(load_users: int = LOAD_USERS, extra_env: dict | None = None, extra_config: str = ""):
+    """A live hub on binder/hub's configuration with throwaway accounts; removed again on exit.
+
+    ``extra_env`` reaches the hub (and so its configuration file); ``extra_config`` is appended to the test's
+    override file. Skips (never passes) when the preconditions are missing.
+    """
     chp = _preconditions()
     import requests
 
@@ -237,7 +243,7 @@ def classroom():
         "instructor": f"sli{suffix}",
         "alice": f"sla{suffix}",
         "bob": f"slb{suffix}",
-        **{f"load{i}": f"sll{i}{suffix}" for i in range(LOAD_USERS)},
+        **{f"load{i}": f"sll{i}{suffix}" for i in range(load_users)},
     }
     created: list[str] = []
     traverse = _Traverse(_blocking_ancestors())
@@ -316,6 +322,7 @@ c.JupyterHub.load_roles.append({{
     "services": ["statelab-test"],
 }})
 """
+            + extra_config
         )
         env = {
             **os.environ,
@@ -328,6 +335,7 @@ c.JupyterHub.load_roles.append({{
             "STATELAB_FORMGRADER_PORT": str(fg_port),
             "STATELAB_INSTRUCTORS": "",
             "STATELAB_STUDENTS": "",
+            **(extra_env or {}),
         }
         log = base / "hub.log"
         with open(log, "wb") as fh:
@@ -389,6 +397,12 @@ c.JupyterHub.load_roles.append({{
             print(f"kept {base}")
         else:
             shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def classroom():
+    with run_classroom() as room:
+        yield room
 
 
 # ------------------------------------------------------------------------------------------

@@ -23,11 +23,10 @@ import pandas as pd
 import pytest
 
 import synthetic_data as sd
-from statelab import snapshot
+from statelab import identifiers, snapshot
 
 LESSON = Path(__file__).resolve().parents[2] / "modules" / "04-cross-sectional-analysis" / "01-benefit-snapshot.ipynb"
 YEAR, QUARTER = 2022, 1
-PLACEHOLDERS = {"000000000", "111111111", "123456789", "666666666", "999999998", "999999999"}
 MAX_UNITS = 3
 
 
@@ -109,12 +108,10 @@ def pandas_recipients(con, definition: str) -> pd.DataFrame:
     rec = pd.concat(frames, ignore_index=True)
     units_per_ssn = rec.dropna(subset=["ssn"]).groupby(["program", "ssn"])["unit_id"].nunique()
     shared = {k for k, n in units_per_ssn.items() if n > MAX_UNITS}
-    status = []
-    for program, ssn in zip(rec["program"], rec["ssn"]):
-        if ssn is None or pd.isna(ssn):
-            status.append("missing")
-        elif ssn in PLACEHOLDERS:
-            status.append("placeholder")
+    status = []  # the course's value rule (pandas form of what snapshot writes in SQL), then the shared rule
+    for program, ssn, value in zip(rec["program"], rec["ssn"], identifiers.ssn_status(rec["ssn"].astype(object))):
+        if value != "valid":
+            status.append(value)
         elif (program, ssn) in shared:
             status.append("shared")
         else:

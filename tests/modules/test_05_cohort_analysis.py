@@ -41,6 +41,8 @@ def _run_lesson(con, *, window: str | None = None) -> dict:
     cells = _lesson_sql_cells()
     assert sum(WINDOW_2019 in src for src in cells) >= 2, "the lesson no longer selects exits with " + WINDOW_2019
     namespace: dict = {"con": con}
+    imports = nbformat.read(LESSON, as_version=4).cells[0].source  # the lesson's import cell (statelab helpers)
+    exec(compile(imports, str(LESSON), "exec"), namespace)  # noqa: S102 - the course's own notebook
     for src in cells:
         if window is not None:
             src = src.replace(WINDOW_2019, window)

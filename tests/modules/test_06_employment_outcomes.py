@@ -1,7 +1,7 @@
 """Module 6 (measuring employment outcomes): the lesson's headline numbers, tied to the hidden truth.
 
 The lesson measures WIOA adult and dislocated-worker exiters' employment in the 2nd and 4th quarters after
-exit with `statelab.measures`, from the home state's wage file and from every state's file. Here the same
+exit with `statelab.outcomes`, from the home state's wage file and from every state's file. Here the same
 cohort is followed in `truth.earnings` (every job, including jobs outside the region that no file holds),
 joined through `truth.crosswalk`. What must hold:
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import pytest
 
 import synthetic_data as sd
-from statelab import measures as m
+from statelab import outcomes as m
 
 
 def _cohort(con, first_year, last_year):
@@ -125,12 +125,19 @@ def test_exit_employment_ties_to_truth_on_tiny(tiny_exits, k):
 
 
 def test_rates_agree_with_per_person_outcomes(tiny_exits):
+    """The lesson's indicator keeps every exiter (WIOA); its sensitivity check keeps the linked only."""
     rates = m.exit_outcome_rates(tiny_exits, "exiters", states="all").iloc[0]
+    sensitivity = m.exit_outcome_rates(tiny_exits, "exiters", states="all", denominator="linked").iloc[0]
     people = m.exit_outcomes(tiny_exits, "exiters", states="all")
     linked = people[people.linked]
-    assert rates.linked == len(linked)
-    assert rates.employment_rate_q2 == pytest.approx(linked.employed_q2.dropna().astype(float).mean())
-    employed = linked[linked.employed_q2.fillna(False).astype(bool)]
+    assert (~people.linked).any(), "tiny should hold exiters without a usable SSN"
+    assert rates.exiters == len(people) and rates.linked == len(linked)
+    assert not people.loc[~people.linked, "employed_q2"].dropna().astype(bool).any()   # not found: not employed
+    assert rates.employment_rate_q2 == pytest.approx(people.employed_q2.dropna().astype(float).mean())
+    assert sensitivity.employment_rate_q2 == pytest.approx(linked.employed_q2.dropna().astype(float).mean())
+    assert sensitivity.employment_rate_q2 > rates.employment_rate_q2
+    assert rates.employment_rate_q2_low < rates.employment_rate_q2 < rates.employment_rate_q2_high
+    employed = people[people.employed_q2.fillna(False).astype(bool)]
     assert rates.median_earnings_q2 == pytest.approx(employed.earnings_q2.astype(float).median())
 
 

@@ -121,3 +121,22 @@ def test_planted_recession_shows_in_hit_sectors(tiny_con):
               for h in (True, False)}
     assert change[True] < change[False] < 0.05
     assert np.isfinite(list(change.values())).all()
+
+
+@pytest.mark.parametrize("seed", [20260101, 7])
+def test_job_changes_stay_in_their_sector_far_more_than_chance(course_dataset_at, seed):
+    """The lesson's reading of the flow table: the diagonal is several times what unrelated moves would give,
+    and manufacturing leavers go back to manufacturing more often than job changers in general."""
+    import synthetic_data as sd
+
+    con = sd.connect(course_dataset_at(seed))
+    flows = m.worker_flows(con, by="naics_sector", start="2016Q1")
+    con.close()
+    total = flows["job_changers"].sum()
+    diagonal = flows.loc[flows["origin"] == flows["destination"], "job_changers"].sum() / total
+    origin = flows.groupby("origin")["job_changers"].sum() / total
+    destination = flows.groupby("destination")["job_changers"].sum() / total
+    unrelated = float((origin * destination.reindex(origin.index).fillna(0)).sum())
+    assert diagonal > 3 * unrelated, (diagonal, unrelated)
+    from_mfg = flows[flows["origin"] == "31-33"].set_index("destination")["job_changers"]
+    assert from_mfg["31-33"] / from_mfg.sum() > 2 * destination["31-33"]

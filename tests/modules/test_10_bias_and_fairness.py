@@ -1,6 +1,6 @@
 """Module 10 (bias and fairness): the audit's numbers, tied to independent computations and the truth.
 
-Runs on the course (default) profile: at a 10% capacity the tiny profile invites about twenty test
+Runs on the course (default) profile, seeds 20260101 and 7: at a 10% capacity the tiny profile invites about twenty test
 claimants, too few to compare groups. Group labels follow the lesson (age bands from the claim's date of
 birth; race and ethnicity linked from WIOA records on SSN).
 """
@@ -21,9 +21,10 @@ AGE_BINS = [0, 25, 40, 55, 200]
 AGE_LABELS = ["24 or younger", "25-39", "40-54", "55 and over"]
 
 
-@pytest.fixture(scope="module")
-def audit(course_dataset):
-    con = sd.connect(course_dataset, truth=True)
+@pytest.fixture(scope="module", params=[sd.DEFAULT_SEED, 7], ids=lambda s: f"seed{s}")
+def audit(request, course_dataset_at):
+    """The lesson's audit on the course seed and on seed 7 (its claims about the data must hold on both)."""
+    con = sd.connect(course_dataset_at(request.param), truth=True)
     claims = pr.claim_features(con)
     train, test = pr.temporal_split(claims, train_end=pr.TRAIN_END, test_start=pr.TEST_START, test_end=pr.TEST_END)
     model = pr.make_model("boosting").fit(train[pr.FEATURES], train["long_claim"])
@@ -75,6 +76,8 @@ def test_audit_detects_the_planted_age_gap(audit):
     assert sel_ratio > 2 * need_ratio
     # precision stays similar while recall does not (the lesson's reading)
     assert by["precision"].max() - by["precision"].min() < 0.1
+    # the model is right that risk differs: the oldest group has the highest mean score
+    assert test.groupby("age_group")["score"].mean().idxmax() == "55 and over"
     assert by.loc["55 and over", "recall"] > 3 * by.loc[prime, "recall"].max()
 
 
@@ -139,3 +142,17 @@ def test_disparity_shrinks_as_capacity_grows(audit):
         for share in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
     ]
     assert all(a < b for a, b in pairwise(ratios))
+
+
+def test_audit_intervals_cover_the_rates_and_size_limits_what_can_be_seen(audit):
+    """The lesson's intervals: each covers its rate, and the gap groups of this size can detect is larger for
+    the small linked groups than for the sexes."""
+    from statelab import uncertainty
+
+    test = audit["test"]
+    by = uncertainty.group_rate_intervals(test["long_claim"], test["invited"], test["sex"])
+    assert ((by["selection_rate_low"] <= by["selection_rate"]) & (by["selection_rate"] <= by["selection_rate_high"])).all()
+    sizes = test["sex"].value_counts()
+    sex_mdd = uncertainty.detectable_difference(sizes.iloc[0], sizes.iloc[1], rate=test["invited"].mean())
+    small_mdd = uncertainty.detectable_difference(50, 50, rate=test["invited"].mean())
+    assert sex_mdd < small_mdd

@@ -1,8 +1,8 @@
 """Module 11 (visualization): the lesson's main chart shows the right numbers, and every chart needs alt text.
 
 The lesson's main chart is a dot plot of the share of 2019-2023 WIOA exiters employed in the 2nd quarter
-after exit, by funding stream, drawn with `statelab.charts.dot_plot` from
-`statelab.snapshot.exit_outcome_rates`. Here:
+after exit, by funding stream (among the exiters who can be followed: the lesson's labeled sensitivity view),
+drawn with `statelab.charts.dot_plot` from `statelab.outcomes.exit_outcome_rates`. Here:
 
 * the lesson's code uses exactly that code path (checked in the notebook source);
 * the rates, counts and direct labels on the drawn figure equal an independent pandas computation from the
@@ -22,12 +22,11 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PathCollection
 
-from statelab import charts, snapshot
+from statelab import charts, identifiers, outcomes
 
 MODULE = Path(__file__).resolve().parents[2] / "modules" / "11-visualization"
 LESSON = MODULE / "01-charts-for-leaders.ipynb"
 FIRST, LAST = 2019, 2023
-PLACEHOLDERS = {"000000000", "111111111", "123456789", "666666666", "999999998", "999999999"}
 NAMES = {"adult": "Adult", "dislocated_worker": "Dislocated worker", "youth": "Youth"}
 
 
@@ -40,12 +39,12 @@ def test_lesson_main_chart_uses_the_tested_code_path():
     code = _code(LESSON)
     assert "first_year, last_year = 2019, 2023" in code
     assert 'program_names = {"adult": "Adult", "dislocated_worker": "Dislocated worker", "youth": "Youth"}' in code
-    assert ('by_program = snapshot.exit_outcome_rates(con, first_year=first_year, last_year=last_year, '
-            'by=["program"])') in code
+    assert "cohort = outcomes.wioa_exiters_sql(first_year=first_year, last_year=last_year)" in code
+    assert 'by_program = outcomes.exit_outcome_rates(con, cohort, by=["program"], denominator="linked")' in code
     call = code[code.index("main_chart = charts.dot_plot("):]
     call = call[: call.index("main_chart.show()")]
-    for arg in ('by_program, value="rate_q2", label="funding_stream", count="linked"',
-                'reference=float(overall["rate_q2"].iloc[0])'):
+    for arg in ('by_program, value="employment_rate_q2", label="funding_stream", count="linked"',
+                'reference=float(overall["employment_rate_q2"].iloc[0])'):
         assert arg in call, arg
     assert "truth" not in code
 
@@ -63,7 +62,8 @@ def pandas_rates(con) -> pd.DataFrame:
     w["exit_q"] = exit_date.dt.year * 4 + exit_date.dt.quarter - 1
     per_ssn = w.dropna(subset=["ssn"]).groupby("ssn")["unique_individual_id"].nunique()
     shared = set(per_ssn[per_ssn > 3].index)
-    w["linked"] = w["ssn"].notna() & ~w["ssn"].isin(PLACEHOLDERS) & ~w["ssn"].isin(shared)
+    valid = identifiers.ssn_status(w["ssn"].astype(object)).eq("valid").to_numpy()  # the course's value rule
+    w["linked"] = valid & ~w["ssn"].isin(shared)
     wages = con.sql("SELECT ssn, year, quarter, wages FROM statelab.ui_wage WHERE ssn IS NOT NULL").df()
     wages = wages[wages["ssn"].isin(set(w.loc[w["linked"], "ssn"]))]
     wages["q"] = wages["year"].astype(int) * 4 + wages["quarter"].astype(int) - 1
@@ -80,12 +80,13 @@ def pandas_rates(con) -> pd.DataFrame:
 
 def test_main_chart_headline_numbers_equal_an_independent_computation(tiny_con):
     # the lesson's cells, in order
-    by_program = snapshot.exit_outcome_rates(tiny_con, first_year=FIRST, last_year=LAST, by=["program"])
+    cohort = outcomes.wioa_exiters_sql(first_year=FIRST, last_year=LAST)
+    by_program = outcomes.exit_outcome_rates(tiny_con, cohort, by=["program"], denominator="linked")
     by_program["funding_stream"] = by_program["program"].map(NAMES)
-    overall = snapshot.exit_outcome_rates(tiny_con, first_year=FIRST, last_year=LAST, by=())
-    main_chart = charts.dot_plot(by_program, value="rate_q2", label="funding_stream", count="linked",
-                                 reference=float(overall["rate_q2"].iloc[0]), reference_label="All exiters",
-                                 alt="Dot plot of the share of exiters employed in the second quarter after exit.")
+    overall = outcomes.exit_outcome_rates(tiny_con, cohort, denominator="linked")
+    main_chart = charts.dot_plot(by_program, value="employment_rate_q2", label="funding_stream", count="linked",
+                                 reference=float(overall["employment_rate_q2"].iloc[0]), reference_label="All exiters",
+                                 alt="Dot plot: the share employed in the 2nd quarter after exit differs by stream.")
     expected = pandas_rates(tiny_con)
     assert len(expected) > 0
 
@@ -94,11 +95,12 @@ def test_main_chart_headline_numbers_equal_an_independent_computation(tiny_con):
     assert sorted(drawn.index) == sorted(expected.index)
     for name, row in expected.iterrows():
         assert drawn.loc[name, "linked"] == row["linked"], name
-        assert drawn.loc[name, "rate_q2"] == pytest.approx(row["rate_q2"]), name
+        assert drawn.loc[name, "employment_rate_q2"] == pytest.approx(row["rate_q2"]), name
     tab = by_program.set_index("funding_stream")
-    assert (tab.loc[expected.index, "employed_q2"] == expected["employed_q2"]).all()
+    assert (tab.loc[expected.index, "n_employed_q2"] == expected["employed_q2"]).all()
     assert (tab.loc[expected.index, "exiters"] == expected["exiters"]).all()
-    assert float(overall["rate_q2"].iloc[0]) == pytest.approx(expected["employed_q2"].sum() / expected["linked"].sum())
+    assert float(overall["employment_rate_q2"].iloc[0]) == pytest.approx(
+        expected["employed_q2"].sum() / expected["linked"].sum())
 
     # what a reader sees: dot positions, direct labels, group sizes in the tick labels, the reference line
     ax = main_chart.fig.axes[0]

@@ -178,3 +178,52 @@ def test_allowlist_file_parses(tmp_path: Path) -> None:
     path.write_text('[[allow]]\nnotebook = "modules/a.ipynb"\ntag = "skip-execution"\nreason = "slow"\n')
     assert nbrules.load_allowlist(path) == [{"notebook": "modules/a.ipynb", "tag": "skip-execution", "reason": "slow"}]
     assert nbrules.load_allowlist(tmp_path / "absent.toml") == []
+
+
+def test_collapsed_answer_rule_fires():
+    question = nbformat.v4.new_markdown_cell("**Question.** Which count is right?")
+    plain = nbformat.v4.new_markdown_cell("**Question.** Which?\n\n*Suggested answer.* The third.")
+    assert any("plain view" in p for p in nbrules.check_collapsed_answers(_nb(plain)))
+    answer = nbformat.v4.new_markdown_cell("```{admonition} Answer\n:class: dropdown\nThe third.\n```",
+                                           metadata={"tags": ["answer"], "jupyter": {"source_hidden": True}})
+    check = nbformat.v4.new_code_cell('quiz.ask("03-practice-1")')
+    assert nbrules.check_collapsed_answers(_nb(question, check, answer)) == []
+    assert any("no quiz.ask" in p for p in nbrules.check_collapsed_answers(_nb(question, answer)))
+    shown = nbformat.v4.new_markdown_cell(answer.source, metadata={"tags": ["answer"]})
+    assert any("not collapsed" in p for p in nbrules.check_collapsed_answers(_nb(check, shown)))
+    bare = nbformat.v4.new_markdown_cell("The third.", metadata={"tags": ["answer"], "jupyter": {"source_hidden": True}})
+    assert any("dropdown" in p for p in nbrules.check_collapsed_answers(_nb(check, bare)))
+
+
+def test_every_quiz_question_a_notebook_asks_exists():
+    import re
+
+    from statelab import quiz
+
+    asked = set()
+    for path in NOTEBOOKS:
+        for cell in nbrules.read(path).cells:
+            if cell.cell_type == "code":
+                asked |= set(re.findall(r'quiz\.ask\(\s*"([^"]+)"', cell.source))
+    missing = sorted(q for q in asked if q not in quiz.questions())
+    assert not missing, f"notebooks ask questions that statelab/data/quiz/ does not define: {missing}"
+
+
+def test_code_line_length_rule_fires():
+    fits = nbformat.v4.new_code_cell("x = " + "1" * (nbrules.MAX_CODE_LINE - 4))
+    assert nbrules.check_code_line_length(_nb(fits)) == []
+    long = nbformat.v4.new_code_cell("y = 2\nx = " + "1" * (nbrules.MAX_CODE_LINE - 3))
+    problems = nbrules.check_code_line_length(_nb(long))
+    assert len(problems) == 1 and "line 2" in problems[0] and f"{nbrules.MAX_CODE_LINE + 1} characters" in problems[0]
+    prose = nbformat.v4.new_markdown_cell("word " * 60)  # prose wraps in the book: not a code line
+    assert nbrules.check_code_line_length(_nb(prose)) == []
+
+
+def test_line_length_pending_list_only_shrinks():
+    """Every notebook still on the pending list exists and still has a long line (else take it off)."""
+    stale = []
+    for name in sorted(nbrules.LINE_LENGTH_PENDING):
+        path = nbrules.REPO_ROOT / name
+        if not path.is_file() or not nbrules.check_code_line_length(nbrules.read(path)):
+            stale.append(name)
+    assert not stale, f"remove from nbrules.LINE_LENGTH_PENDING (missing, or every line now fits): {stale}"

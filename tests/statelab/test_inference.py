@@ -8,7 +8,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 import synthetic_data as sd
-from statelab import inference
+from statelab import identifiers, inference
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_frame_has_one_row_per_spell(tiny_dataset, spells):
     con.close()
     assert len(spells) == n_spells and spells["record_id"].is_unique
     assert spells["n_records"].sum() == n_rows
-    assert set(spells["ssn_status"]) <= {"usable", "missing", "placeholder", "conflicting", "shared"}
+    assert set(spells["ssn_status"]) <= set(identifiers.KEY_STATUSES) - {"never_issued"}
     assert spells.loc[spells["ssn"].isna(), "ssn_status"].eq("missing").all()
     assert spells.loc[~spells["ssn_status"].eq("usable"), "post_earnings"].isna().all()
 
@@ -123,8 +123,10 @@ def test_naive_difference_is_the_difference_in_means(frame):
     assert est.ci_high - est.estimate == pytest.approx(1.959964 * est.std_error, rel=1e-5)
     assert est.n == len(frame) and est.n_treated == len(y1) and est.target == "att"
     assert set(est.as_dict()) == {"method", "target", "estimate", "std_error", "ci_low", "ci_high", "n", "n_treated",
-                                  "confidence"}
+                                  "confidence", "unit"}
     assert "95% CI" in str(est) and "90% CI" in str(inference.naive_difference(frame, alpha=0.1))
+    assert est.unit == "dollars a quarter" and "dollars a quarter" in str(est)
+    assert inference.naive_difference(frame, outcome="post_log_earnings").unit == "log points"
 
 
 def test_regression_matches_statsmodels_formula(frame):
@@ -166,7 +168,9 @@ def test_propensity_scores_are_clipped_probabilities(frame):
 
 def test_compare_estimators_runs_on_tiny(frame):
     table = inference.compare_estimators(frame)
-    assert len(table) == 6 and np.isfinite(table[["estimate", "std_error"]].to_numpy()).all()
+    assert len(table) == 7 and np.isfinite(table[["estimate", "std_error"]].to_numpy()).all()
+    assert (table["confidence"] == 0.95).all()
+    assert len(inference.compare_estimators(frame, outcome="post_employment")) == 5   # no DiD on a share
     assert (table["std_error"] > 0).all()
     assert table.loc[table["target"] == "ate_pilot", "n"].iloc[0] == frame["pilot_study"].sum()
 
@@ -214,3 +218,118 @@ def test_true_effects_on_the_measured_outcome(tiny_con, frame):
     params = dict(tiny_con.sql("SELECT name, value FROM truth.parameters WHERE name LIKE 'wioa.effect_%'").fetchall())
     base = float(params["wioa.effect_base"])
     assert per["effect"].between(base - 0.1, base + 0.2).all()
+
+
+# ------------------------------------------------------------------------- outcomes split in two parts
+def test_employment_and_log_earnings_outcomes(frame):
+    post = frame[[f"post_q{k}" for k in range(1, 5)]].to_numpy()
+    paid = post > 0
+    assert np.allclose(frame["post_employment"], paid.mean(axis=1))
+    some = paid.any(axis=1)
+    expected = [np.log(row[row > 0]).mean() for row in post[some]]
+    assert np.allclose(frame.loc[some, "post_log_earnings"], expected)
+    assert frame.loc[~some, "post_log_earnings"].isna().all()
+
+
+def test_true_effects_on_employment_and_log_earnings(tiny_con, frame):
+    """The planted effect multiplies earnings: it cannot turn a quarter without wages into one with wages."""
+    employment = inference.true_effects(tiny_con, frame, outcome="post_employment")
+    assert (employment["effect_measured"].abs() < 1e-12).all()
+    logs = inference.true_effects(tiny_con, frame, outcome="post_log_earnings", per_spell=True)
+    assert (logs["tau_measured"].dropna() > 0).all()
+    # per spell, the log effect is the mean of log(1 + effect * ramp) over the quarters with wages
+    assert logs["tau_measured"].dropna().max() <= np.log1p(logs["effect"].max()) + 1e-9
+    with pytest.raises(ValueError, match="outcome must be one of"):
+        inference.true_effects(tiny_con, frame, outcome="earnings")
+
+
+# ---------------------------------------------------------------------------------- weighting estimators
+def test_aipw_recovers_a_known_effect():
+    toy = _toy()
+    obs = toy[~toy["pilot_study"]]
+    est = inference.aipw_att(obs, covariates=["x"])
+    assert est.target == "att" and est.method == "doubly robust (AIPW)"
+    assert abs(est.estimate - 500) < 4 * est.std_error, est
+    assert est.ci_low < est.estimate < est.ci_high
+
+
+def test_aipw_is_the_augmented_weighting_formula(frame):
+    """Recomputed from its parts: an OLS model of the untrained outcome and the ATT odds weights."""
+    import statsmodels.api as sm
+
+    covariates = ["pre_earnings", "earnings_dip", "female", "education"]
+    est = inference.aipw_att(frame, covariates=covariates)
+    p = inference.propensity_scores(frame, covariates=covariates)
+    X = pd.get_dummies(frame.loc[p.index, covariates], columns=["education"], drop_first=True, dtype=float)
+    X = sm.add_constant(X.loc[:, X.nunique() > 1])
+    t = frame.loc[p.index, "trained"].astype(bool).to_numpy()
+    y = frame.loc[p.index, "post_earnings"].to_numpy()
+    m0 = X.to_numpy() @ sm.OLS(y[~t], X.to_numpy()[~t]).fit().params
+    odds = (p / (1 - p)).to_numpy()[~t]
+    expected = (y - m0)[t].mean() - ((y - m0)[~t] * odds).sum() / odds.sum()
+    assert est.estimate == pytest.approx(expected, rel=1e-6, abs=1e-6)
+    assert est.n == len(p) and est.n_treated == t.sum()
+
+
+def test_ipw_sandwich_standard_error_agrees_with_the_bootstrap():
+    toy = _toy(n=3000, seed=3)
+    obs = toy[~toy["pilot_study"]].reset_index(drop=True)
+    sandwich = inference.ipw_att(obs, covariates=["x"])
+    boot = inference.bootstrap(inference.ipw_att, obs, n_boot=150, seed=11, cluster=None, covariates=["x"])
+    assert boot.estimate == pytest.approx(sandwich.estimate)
+    assert 0.75 < boot.std_error / sandwich.std_error < 1.33, (boot, sandwich)
+    assert boot.method.endswith("(bootstrap SE)")
+
+
+def test_bootstrap_is_reproducible_and_resamples_whole_people():
+    toy = _toy(n=600, seed=4)
+    toy["unique_individual_id"] = np.arange(len(toy)) // 3          # three spells per person
+    seen = []
+
+    def spy(frame, *, alpha):
+        seen.append(frame["unique_individual_id"].value_counts())
+        return inference.naive_difference(frame, alpha=alpha)
+
+    a = inference.bootstrap(spy, toy, n_boot=5, seed=2)
+    b = inference.bootstrap(inference.naive_difference, toy, n_boot=5, seed=2)
+    assert a.std_error == pytest.approx(b.std_error)
+    assert all((counts % 3 == 0).all() for counts in seen[1:])     # people come with all three spells
+    with pytest.raises(ValueError, match="n_boot"):
+        inference.bootstrap(inference.naive_difference, toy, n_boot=1)
+    with pytest.raises(TypeError, match="estimator"):
+        inference.bootstrap("aipw", toy)
+
+
+def test_overlap_summary_and_trimming():
+    toy = _toy(n=2000, seed=5)
+    obs = toy[~toy["pilot_study"]]
+    scores = inference.propensity_scores(obs, covariates=["x"])
+    table = inference.overlap_summary(obs, scores)
+    t = obs["trained"].astype(bool)
+    assert table.loc["trained", "spells"] == t.sum() and table.loc["untrained", "spells"] == (~t).sum()
+    assert table.loc["trained", "max"] == pytest.approx(scores[t].max())
+    odds = scores[~t] / (1 - scores[~t])
+    assert table.loc["untrained", "effective_n"] == pytest.approx(odds.sum() ** 2 / (odds ** 2).sum())
+    assert table.loc["trained", "effective_n"] == pytest.approx(t.sum())
+    outside = ((scores[t] > scores[~t].max()) | (scores[t] < scores[~t].min())).sum()
+    assert table.loc["trained", "outside_other_range"] == outside
+    kept = inference.trim_by_propensity(obs, scores, low=0.2, high=0.8)
+    assert scores.loc[kept.index].between(0.2, 0.8).all()
+    assert len(kept) == scores.between(0.2, 0.8).sum() < len(obs)
+    with pytest.raises(ValueError, match="low must be below high"):
+        inference.trim_by_propensity(obs, scores, low=0.9, high=0.1)
+    with pytest.raises(TypeError, match="Series"):
+        inference.overlap_summary(obs, scores.to_numpy())
+
+
+def test_balance_table_weights_close_the_gap():
+    toy = _toy(n=4000, seed=6)
+    obs = toy[~toy["pilot_study"]]
+    scores = inference.propensity_scores(obs, covariates=["x"])
+    table = inference.balance_table(obs, scores, covariates=["x"])
+    x1, x0 = obs.loc[obs["trained"] == 1, "x"], obs.loc[obs["trained"] == 0, "x"]
+    assert table.loc["x", "smd"] == pytest.approx((x1.mean() - x0.mean()) / np.sqrt((x1.var() + x0.var()) / 2))
+    assert abs(table.loc["x", "smd"]) > 0.3                 # selection on x
+    assert abs(table.loc["x", "smd_weighted"]) < 0.05       # the odds weights balance it
+    plain = inference.balance_table(obs, covariates=["x"])
+    assert "smd_weighted" not in plain.columns

@@ -1,4 +1,6 @@
-"""statelab.measures: hand-built wage tables whose answers follow from the definitions, invariants on tiny.
+"""statelab.measures (labor demand): hand-built wage tables whose answers follow from the definitions, invariants on tiny.
+
+Exit outcomes moved to statelab.outcomes; they are tested in test_outcomes.py.
 
 The small tables are written so that each expected value can be read off the table by applying the
 definition by hand; the comments say why. On the tiny dataset the functions are compared with independent
@@ -15,21 +17,18 @@ import pandas as pd
 import pytest
 
 import synthetic_data as sd
+from statelab import identifiers
 from statelab import measures as m
 
 # ------------------------------------------------------------------------------------------ fixtures
 WAGE_COLUMNS = "state_fips VARCHAR, ssn VARCHAR, ui_account VARCHAR, year INTEGER, quarter INTEGER, wages BIGINT"
 
 
-def _con(rows, cohort=None, employers=None):
+def _con(rows, employers=None):
     con = duckdb.connect()
     con.execute(f"CREATE TABLE ui_wage ({WAGE_COLUMNS})")
     if rows:
         con.executemany("INSERT INTO ui_wage VALUES (?, ?, ?, ?, ?, ?)", rows)
-    if cohort is not None:
-        con.execute("CREATE TABLE cohort (ssn VARCHAR, exit_year INTEGER, exit_quarter INTEGER, state_fips VARCHAR, "
-                    "program VARCHAR)")
-        con.executemany("INSERT INTO cohort VALUES (?, ?, ?, ?, ?)", cohort)
     if employers is not None:
         con.execute("CREATE TABLE employer (ui_account VARCHAR, state_fips VARCHAR, county_fips VARCHAR, "
                     "naics_sector VARCHAR)")
@@ -39,147 +38,6 @@ def _con(rows, cohort=None, employers=None):
 
 def _q(year, quarter):
     return year * 4 + quarter - 1
-
-
-# The exit cohort. Quarter k after an exit in 2021Q1 is 2021Q(1+k): Q1 = 2021Q2, Q2 = 2021Q3,
-# Q3 = 2021Q4, Q4 = 2022Q1. The wage data run from 2020Q1 (a filler row) to 2022Q2.
-EXIT_ROWS = [
-    ("17", "900000009", "X", 2020, 1, 100),          # filler: sets the data's first quarter
-    # A (home IL): same employer X in all of Q1-Q4 -> employed Q2 and Q4, retained, stable, full quarter.
-    ("17", "900000001", "X", 2021, 1, 9999),         # exit quarter itself: never counted
-    ("17", "900000001", "X", 2021, 2, 4000),
-    ("17", "900000001", "X", 2021, 3, 5000),
-    ("17", "900000001", "X", 2021, 4, 4500),
-    ("17", "900000001", "X", 2022, 1, 6000),
-    # B (home IN): paid only in Illinois's file, by Y in Q2 and by Z in Q4 -> employed with all states'
-    # files, not with the home file alone; different employers so not retained, not stable.
-    ("17", "900000002", "Y", 2021, 3, 7000),
-    ("17", "900000002", "Z", 2022, 1, 8000),
-    # C: no wages after exit (only before) -> not employed, earnings 0.
-    ("17", "900000003", "X", 2020, 4, 3000),
-    # E: placeholder SSN -> unlinked, whatever wages the placeholder carries.
-    ("17", "999999999", "X", 2021, 3, 5000),
-    # F: two jobs in Q2 adding up to 3,500 (>= the minimum-wage threshold); Q4 1,000 (below it).
-    ("18", "900000006", "V", 2021, 3, 2000),
-    ("18", "900000006", "W", 2021, 3, 1500),
-    ("18", "900000006", "V", 2022, 1, 1000),
-    # H: exits 2021Q4, so Q2 = 2022Q2 is the data's last quarter: employed defined, full quarter not;
-    # Q4 = 2022Q4 lies beyond the data -> undefined.
-    ("18", "900000008", "V", 2022, 1, 3000),
-    ("18", "900000008", "V", 2022, 2, 3000),
-]
-EXIT_COHORT = [
-    ("900000001", 2021, 1, "17", "adult"),
-    ("900000002", 2021, 1, "18", "adult"),
-    ("900000003", 2021, 1, "17", "dislocated_worker"),
-    (None, 2021, 1, "17", "dislocated_worker"),        # D: no SSN
-    ("999999999", 2021, 1, "17", "dislocated_worker"),  # E
-    ("900000006", 2021, 1, "18", "adult"),
-    ("900000008", 2021, 4, "18", "adult"),
-]
-
-
-@pytest.fixture()
-def exit_con():
-    con = _con(EXIT_ROWS, cohort=EXIT_COHORT)
-    yield con
-    con.close()
-
-
-def _by_ssn(df):
-    return {("none" if pd.isna(r.ssn) else r.ssn): r for r in df.itertuples()}
-
-
-# ------------------------------------------------------------------------------- exit outcomes
-def test_exit_outcomes_follow_the_definitions(exit_con):
-    out = _by_ssn(m.exit_outcomes(exit_con, "cohort", home_state="state_fips"))
-    a, b, c = out["900000001"], out["900000002"], out["900000003"]
-    d, e, f, h = out["none"], out["999999999"], out["900000006"], out["900000008"]
-    assert (a.earnings_q1, a.earnings_q2, a.earnings_q3, a.earnings_q4) == (4000, 5000, 4500, 6000)
-    assert a.employed_q2 and a.employed_q4 and a.same_employer_q2_q4 and a.stable_q1_q4 and a.full_quarter_q2
-    assert b.employed_q2 and b.employed_q4 and b.earnings_q2 == 7000
-    assert not b.same_employer_q2_q4 and not b.stable_q1_q4 and not b.full_quarter_q2
-    assert c.linked and c.earnings_q2 == 0 and not c.employed_q2 and not c.employed_q4
-    for unlinked in (d, e):
-        assert not unlinked.linked
-        assert pd.isna(unlinked.employed_q2) and pd.isna(unlinked.earnings_q2) and pd.isna(unlinked.stable_q1_q4)
-    assert f.earnings_q2 == 3500 and f.employed_q2 and f.same_employer_q2_q4  # V pays in Q2 and Q4 (W does not)
-    assert not f.stable_q1_q4
-    assert h.employed_q2 and pd.isna(h.full_quarter_q2) and pd.isna(h.employed_q4) and pd.isna(h.earnings_q4)
-    assert pd.isna(h.same_employer_q2_q4) and pd.isna(h.stable_q1_q4)
-
-
-def test_home_state_files_only(exit_con):
-    home = _by_ssn(m.exit_outcomes(exit_con, "cohort", states="home", home_state="state_fips"))
-    assert not home["900000002"].employed_q2 and home["900000002"].earnings_q2 == 0   # IN resident, IL job
-    assert home["900000001"].employed_q2 and home["900000006"].employed_q2
-    listed = _by_ssn(m.exit_outcomes(exit_con, "cohort", states=["18"]))
-    assert not listed["900000001"].employed_q2 and listed["900000006"].employed_q2
-
-
-def test_minimum_wage_threshold_uses_the_quarter_total(exit_con):
-    out = _by_ssn(m.exit_outcomes(exit_con, "cohort", min_earnings=m.MIN_WAGE_QUARTERLY))
-    assert m.MIN_WAGE_QUARTERLY == pytest.approx(3298.75)
-    assert out["900000006"].employed_q2          # 2,000 + 1,500 from two employers
-    assert not out["900000006"].employed_q4      # 1,000
-    assert not out["900000008"].employed_q2 and out["900000001"].employed_q2
-
-
-def test_rates_count_only_linked_and_defined(exit_con):
-    r = m.exit_outcome_rates(exit_con, "cohort", home_state="state_fips").iloc[0]
-    assert r.exiters == 7 and r.linked == 5
-    # Q2: A, B, F, H employed; C not -> 4 of 5. Q4: A, B and F (1,000 > 0) employed, C not -> 3 of 4
-    # (H's Q4 lies beyond the data).
-    assert r.n_employed_q2 == 4 and r.employment_rate_q2 == pytest.approx(4 / 5)
-    assert r.n_employed_q4 == 3 and r.employment_rate_q4 == pytest.approx(3 / 4)
-    assert r.median_earnings_q2 == pytest.approx(np.median([5000, 7000, 3500, 3000]))
-    # Retention among the Q2-employed whose Q4 is in the data (A, B, F): A and F kept an employer.
-    assert r.retention_rate == pytest.approx(2 / 3)
-    assert r.stable_rate == pytest.approx(1 / 4)            # A of A, B, C, F
-    assert r.full_quarter_rate_q2 == pytest.approx(1 / 4)   # A of A, B, C, F (H undefined)
-    home = m.exit_outcome_rates(exit_con, "cohort", states="home", home_state="state_fips").iloc[0]
-    assert home.employment_rate_q2 == pytest.approx(3 / 5) and home.employment_rate_q2 <= r.employment_rate_q2
-
-
-def test_rates_by_group_add_up(exit_con):
-    whole = m.exit_outcome_rates(exit_con, "cohort").iloc[0]
-    by = m.exit_outcome_rates(exit_con, "cohort", by="program")
-    assert list(by["program"]) == ["adult", "dislocated_worker"]
-    assert by["exiters"].sum() == whole.exiters and by["n_employed_q2"].sum() == whole.n_employed_q2
-    by_home = m.exit_outcome_rates(exit_con, "cohort", by="home_state", home_state="state_fips")
-    assert list(by_home["home_state"]) == ["17", "18"] and by_home["linked"].sum() == whole.linked
-
-
-def test_duplicate_cohort_rows_are_refused(exit_con):
-    exit_con.execute("INSERT INTO cohort VALUES ('900000001', 2021, 1, '17', 'adult')")
-    with pytest.raises(ValueError, match="900000001"):
-        m.exit_outcomes(exit_con, "cohort")
-    # Unlinkable rows are never "duplicates": many exiters lack an SSN.
-    exit_con.execute("DELETE FROM cohort WHERE ssn = '900000001'")
-    exit_con.execute("INSERT INTO cohort VALUES (NULL, 2021, 1, '17', 'adult')")
-    assert len(m.exit_outcomes(exit_con, "cohort")) == 7
-
-
-@pytest.mark.parametrize(
-    "kwargs, error",
-    [
-        ({"states": "neighbors"}, ValueError),
-        ({"states": "home"}, ValueError),                # no home_state column named
-        ({"states": ["IL"]}, ValueError),
-        ({"min_earnings": -5}, ValueError),
-        ({"ssn": "ssn; DROP TABLE x"}, ValueError),
-        ({"keep": ["linked"]}, ValueError),
-        ({"exclude_ssns": "999999999"}, TypeError),
-    ],
-)
-def test_exit_options_are_checked(exit_con, kwargs, error):
-    with pytest.raises(error):
-        m.exit_outcomes(exit_con, "cohort", **kwargs)
-
-
-def test_bad_table_name_is_quoted_in_the_error(exit_con):
-    with pytest.raises(ValueError, match=re.escape("'my cohort'")):
-        m.exit_outcomes(exit_con, "my cohort")
 
 
 # ----------------------------------------------------------------------------- employer measures
@@ -205,9 +63,9 @@ HISTORY = {
 
 
 def _history_rows():
-    rows = [("17", "900000099", "E3", 2019, 1, 100)]
+    rows = [("17", "900990099", "E3", 2019, 1, 100)]
     for i, (worker, jobs) in enumerate(HISTORY.items()):
-        ssn = f"9000001{i:02d}"
+        ssn = f"90010{i + 1:04d}"  # valid: group 10, a non-zero serial
         for emp, offsets, wage in jobs:
             for k in offsets:
                 q = _q(*Q0) + k
@@ -348,17 +206,14 @@ DUCKDB_ONLY = [r"//", r"\bGROUP BY ALL\b", r"\bQUALIFY\b", r"\bMEDIAN\s*\(", r":
                r"\bARG_(MIN|MAX)\b", r"\bFILTER\s*\(", r"\brange\s*\(", r"\bEXCLUDE\b", r"\bCOLUMNS\s*\("]
 
 
-def test_sql_uses_no_duckdb_only_syntax(exit_con, firm_con):
-    rec = _Recorder(exit_con)
-    m.exit_outcome_rates(rec, "cohort", by="program", states="home", home_state="state_fips")
-    m.exit_outcomes(rec, "cohort", min_earnings=m.MIN_WAGE_QUARTERLY)
+def test_sql_uses_no_duckdb_only_syntax(firm_con):
     rec2 = _Recorder(firm_con)
     m.labor_demand(rec2, by="county_fips")
     m.earnings_percentiles(rec2)
     m.worker_flows(rec2, by_quarter=True)
     m.employer_quarters(rec2, start="2020Q1")
-    texts = rec.texts + rec2.texts
-    assert len(texts) >= 6
+    texts = rec2.texts
+    assert len(texts) >= 4
     for text in texts:
         for pattern in DUCKDB_ONLY:
             assert not re.search(pattern, text, flags=re.IGNORECASE), f"{pattern!r} in:\n{text}"
@@ -390,7 +245,7 @@ def tiny(tiny_dataset):
 def _pandas_employer_quarters(con):
     """An independent implementation with pandas sets: who is at which employer in which quarter."""
     w = con.sql("SELECT ui_account, ssn, year * 4 + quarter - 1 AS q FROM ui_wage WHERE ssn IS NOT NULL").df()
-    w = w[~w.ssn.isin(m.PLACEHOLDER_SSNS)].drop_duplicates()
+    w = w[identifiers.ssn_status(w.ssn).eq("valid").to_numpy()].drop_duplicates()  # the course's rule
     first, last = int(w.q.min()), int(w.q.max())
     keys = set(zip(w.ui_account, w.ssn, w.q))
     w["was"] = [(a, s, q - 1) in keys for a, s, q in zip(w.ui_account, w.ssn, w.q)]
@@ -435,7 +290,7 @@ def test_worker_flows_sum_to_job_changers_on_tiny(tiny):
     flows = m.worker_flows(tiny, by="naics_sector", by_quarter=True)
     w = tiny.sql("SELECT ssn, ui_account, year * 4 + quarter - 1 AS q, wages FROM ui_wage "
                  "WHERE ssn IS NOT NULL").df()
-    w = w[~w.ssn.isin(m.PLACEHOLDER_SSNS)].groupby(["ssn", "ui_account", "q"], as_index=False)["wages"].sum()
+    w = w[identifiers.ssn_status(w.ssn).eq("valid").to_numpy()].groupby(["ssn", "ui_account", "q"], as_index=False)["wages"].sum()
     main = w.sort_values(["ssn", "q", "wages", "ui_account"], ascending=[True, True, False, True])
     main = main.drop_duplicates(["ssn", "q"])[["ssn", "q", "ui_account"]]
     nxt = main.assign(q=main.q - 1).rename(columns={"ui_account": "dest"})
@@ -448,32 +303,3 @@ def test_worker_flows_sum_to_job_changers_on_tiny(tiny):
     assert per_q.to_dict() == (changers.q + 1).value_counts().sort_index().to_dict()
     total = m.worker_flows(tiny, by="county_fips")["job_changers"].sum()
     assert total == len(changers)      # the grouping changes the edges, not the number of job changers
-
-
-def test_exit_outcomes_match_pandas_on_tiny(tiny):
-    tiny.sql("""
-        CREATE TABLE exiters AS
-        SELECT ssn, MIN(state_fips) AS state_fips,
-               EXTRACT(YEAR FROM exit_date) AS exit_year, EXTRACT(QUARTER FROM exit_date) AS exit_quarter
-        FROM wioa
-        WHERE exit_date IS NOT NULL AND ssn IS NOT NULL
-        GROUP BY ssn, EXTRACT(YEAR FROM exit_date), EXTRACT(QUARTER FROM exit_date)
-    """)
-    out = m.exit_outcomes(tiny, "exiters", home_state="state_fips", states="home")
-    allst = m.exit_outcomes(tiny, "exiters")
-    coh = tiny.sql("SELECT * FROM exiters").df()
-    w = tiny.sql("SELECT ssn, state_fips, ui_account, year * 4 + quarter - 1 AS q, wages FROM ui_wage").df()
-    last = int(w.q.max())
-    coh["exit_q"] = coh.exit_year * 4 + coh.exit_quarter - 1
-    j = coh.merge(w, on="ssn", how="left", suffixes=("", "_w"))
-    for k in (2, 4):
-        in_q = j[j.q == j.exit_q + k]
-        total_all = in_q.groupby("ssn")["wages"].sum()
-        total_home = in_q[in_q.state_fips_w == in_q.state_fips].groupby("ssn")["wages"].sum()
-        for df, total in ((allst, total_all), (out, total_home)):
-            d = df.merge(coh[["ssn", "exit_year", "exit_quarter", "exit_q"]], on=["ssn", "exit_year", "exit_quarter"])
-            d = d[d.linked & (d.exit_q + k <= last)]
-            expect = d.ssn.map(total).fillna(0)
-            assert (d[f"earnings_q{k}"].astype(float).values == expect.values).all()
-            assert (d[f"employed_q{k}"].astype(bool).values == (expect > 0).values).all()
-    assert (out.earnings_q2.fillna(0) <= allst.earnings_q2.fillna(0)).all()

@@ -1,4 +1,4 @@
-"""Unit tests for statelab.snapshot (cross-sectional program tables and WIOA exiter outcomes)."""
+"""Unit tests for statelab.snapshot (cross-sectional program tables; WIOA exiter outcomes are in test_outcomes)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from statelab import identifiers
 from statelab import snapshot as s
 
 YEAR, QUARTER = 2022, 1
@@ -64,13 +65,15 @@ def test_recipients_one_row_per_unit(ever):
                                   "state_fips", "county_fips", "sex", "dob", "age", "age_group", "race_ethnicity"]
     assert not ever.duplicated(["program", "unit_id"]).any()
     assert set(ever["program"]) <= set(s.PROGRAMS)
-    assert set(ever["ssn_status"]) <= {"usable", "missing", "placeholder", "shared"}
+    assert set(ever["ssn_status"]) <= set(identifiers.KEY_STATUSES) - {"conflicting", "never_issued"}
 
 
 def test_ssn_status_rules(ever):
     assert ever.loc[ever["ssn"].isna(), "ssn_status"].eq("missing").all()
     placeholders = ever["ssn"].isin(s.PLACEHOLDER_SSNS)
     assert ever.loc[placeholders, "ssn_status"].eq("placeholder").all()
+    value = identifiers.ssn_status(ever["ssn"].astype(object))
+    assert (ever.loc[value.ne("valid").to_numpy(), "ssn_status"] == value[value.ne("valid")].to_numpy()).all()
     usable = ever[ever["ssn_status"] == "usable"]
     per_program = usable.groupby(["program", "ssn"])["unit_id"].nunique()
     assert (per_program <= 3).all()
@@ -160,45 +163,6 @@ def test_person_key_is_an_instructor_tool(tiny_con, tiny_dataset):
 
 def test_sql_is_portable():
     sqlglot = pytest.importorskip("sqlglot")
-    for sql in (s.recipients_sql(year=YEAR, quarter=QUARTER, definition="point"),
-                s.exiters_sql(first_year=2019, last_year=2023)):
+    for sql in (s.recipients_sql(year=YEAR, quarter=QUARTER, definition="point"),):
         assert "//" not in sql and "::" not in sql
         sqlglot.parse_one(sql, read="postgres")
-
-
-# ------------------------------------------------------------------------------------ exiters
-@pytest.fixture()
-def exits(tiny_con):
-    return s.exiters(tiny_con, first_year=2019, last_year=2023)
-
-
-def test_exiters_one_row_per_period(exits):
-    assert not exits.duplicated(["unique_individual_id", "entry_date", "exit_date"]).any()
-    assert exits["exit_year"].between(2019, 2023).all()
-    linked = exits["linked"].astype(bool)
-    assert exits.loc[~linked, ["employed_q2", "employed_q4", "earnings_q2"]].isna().all().all()
-    assert exits.loc[linked, ["employed_q2", "employed_q4"]].notna().all().all()
-    assert (exits.loc[linked, "employed_q2"].astype(bool) == (exits.loc[linked, "earnings_q2"] > 0)).all()
-
-
-def test_exit_rates_follow_from_the_exiter_table(tiny_con, exits):
-    rates = s.exit_outcome_rates(tiny_con, first_year=2019, last_year=2023, by=["program"]).set_index("program")
-    linked = exits[exits["linked"].astype(bool)]
-    for program, g in linked.groupby("program"):
-        assert rates.loc[program, "linked"] == len(g)
-        assert rates.loc[program, "rate_q2"] == pytest.approx(g["employed_q2"].astype(bool).mean())
-        assert rates.loc[program, "rate_q4"] == pytest.approx(g["employed_q4"].astype(bool).mean())
-    assert rates["exiters"].sum() == len(exits)
-
-
-def test_relative_quarter_two_matches_rate_q2(tiny_con):
-    by_q = s.employment_by_relative_quarter(tiny_con, first_year=2019, last_year=2023, by=["state_fips"])
-    rates = s.exit_outcome_rates(tiny_con, first_year=2019, last_year=2023, by=["state_fips"])
-    q2 = by_q[by_q["relative_quarter"] == 2].set_index("state_fips")
-    for r in rates.itertuples():
-        assert q2.loc[r.state_fips, "employed"] == r.employed_q2
-        assert q2.loc[r.state_fips, "linked"] == r.linked
-    with pytest.raises(ValueError, match="quarters"):
-        s.employment_by_relative_quarter(tiny_con, first_year=2019, last_year=2023, quarters=[])
-    with pytest.raises(ValueError, match="last_year"):
-        s.exiters(tiny_con, first_year=2023, last_year=2019)
