@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from ._atomic import replace_dir
+from ._atomic import keep_previous, replace_dir
 from ._course import Course, CourseLike, check_result
 from ._errors import AssignmentNotFoundError, CourseDirectoryError, GradingError, SubmissionError
 from ._roster import STUDENT_ID
@@ -77,23 +77,13 @@ def _generate(course: Course, api, assignment: str) -> None:
 
     With ``force`` nbgrader deletes ``release/<assignment>`` before it touches the gradebook, so
     a locked gradebook would leave learners' copy gone. The old folder is set aside first and
-    put back on any failure.
+    put back on any failure (:func:`graders._atomic.keep_previous`).
     """
-    rel = course.folder("release", assignment)
-    previous = rel.with_name(f".{rel.name}.previous-{os.getpid()}")
-    if rel.exists():
-        os.replace(rel, previous)
-    try:
+    with keep_previous(course.folder("release", assignment)):
         with course.gradebook_errors():
             check_result(api.generate_assignment(assignment, force=True, create=True),
                          f"generate_assignment {assignment}")
         check_release(course, assignment)
-    except BaseException:
-        if previous.exists():
-            shutil.rmtree(rel, ignore_errors=True)
-            os.replace(previous, rel)
-        raise
-    shutil.rmtree(previous, ignore_errors=True)
 
 
 def check_release(course: CourseLike, assignment: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 import graders
 from graders import _cli
-from graders._atomic import atomic_path
+from graders._atomic import atomic_path, keep_previous, replace_dir
 from grading_support import COURSE, copy_course
 
 pytestmark = [pytest.mark.grading, pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")]
@@ -152,6 +152,66 @@ def test_atomic_path_keeps_old_file_on_error(tmp_path):
             raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["grades.csv"]
+
+
+def test_replace_dir_swaps_a_folder_in_and_keeps_the_old_one_when_the_swap_fails(tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "course" / "submitted" / "ana"
+    target.mkdir(parents=True)
+    (target / "old.ipynb").write_text("old")
+    new = tmp_path / "download"
+    new.mkdir()
+    (new / "new.ipynb").write_text("new")
+    replace_dir(new, target)
+    assert [p.name for p in target.iterdir()] == ["new.ipynb"] and not new.exists()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["ana"]  # nothing parked or staged is left
+
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "newer.ipynb").write_text("newer")
+    real_replace = os.replace
+
+    def failing_second_rename(src, dst):  # the new folder cannot be renamed in; putting the old one back can
+        if Path(dst) == target and ".old-" not in Path(src).name:
+            raise OSError("disk full")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_second_rename)
+    with pytest.raises(OSError, match="disk full"):
+        replace_dir(again, target)
+    monkeypatch.undo()
+    assert [p.name for p in target.iterdir()] == ["new.ipynb"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["ana"]
+
+
+def test_keep_previous_puts_the_folder_back_when_the_rebuild_fails(tmp_path):
+    release = tmp_path / "release" / "01-orientation"
+    release.mkdir(parents=True)
+    (release / "01.ipynb").write_text("learners' copy")
+    with pytest.raises(RuntimeError):
+        with keep_previous(release) as rel:
+            assert not rel.exists()
+            rel.mkdir()
+            (rel / "half.ipynb").write_text("half")
+            raise RuntimeError("gradebook locked")
+    assert [p.name for p in release.iterdir()] == ["01.ipynb"]
+    with keep_previous(release) as rel:
+        rel.mkdir()
+        (rel / "02.ipynb").write_text("new")
+    assert [p.name for p in release.iterdir()] == ["02.ipynb"]
+    assert sorted(p.name for p in release.parent.iterdir()) == ["01-orientation"]
+
+
+def test_graders_swaps_folders_in_one_place():
+    """Every rename of a file or folder into place in graders goes through graders._atomic (issue 17)."""
+    import re
+
+    src = Path(graders.__file__).parent
+    renames = [f"{p.name}:{n}" for p in sorted(src.glob("*.py")) if p.name != "_atomic.py"
+               for n, line in enumerate(p.read_text("utf-8").splitlines(), 1)
+               if re.search(r"\bos\.(replace|rename)\(|\.rename\(|shutil\.move\(", line)]
+    assert renames == []
 
 
 def test_cli_exit_codes(tmp_path, capsys):
