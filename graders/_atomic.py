@@ -1,4 +1,8 @@
-"""Write files so that readers never see a half-written one."""
+"""Write files and folders so that readers never see a half-written one.
+
+graders' one implementation of "write aside, then swap into place" (the generator has its own,
+``synthetic_data``'s dataset publishing: graders imports no project package, see ARCHITECTURE.md).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "replace_dir", "file_stamp"]
+__all__ = ["atomic_path", "keep_previous", "replace_dir", "file_stamp"]
 
 
 @contextlib.contextmanager
@@ -41,17 +45,56 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+@contextlib.contextmanager
+def keep_previous(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Set the folder `target` aside while the block rebuilds it; put it back if the block fails.
+
+    The one way graders swaps a folder into place (:func:`replace_dir` and the release step, where
+    nbgrader itself writes the new folder, both use it).
+
+    Parameters
+    ----------
+    target : path-like
+        The folder to rebuild. Its parent is created if needed.
+
+    Yields
+    ------
+    pathlib.Path
+        `target`, now absent. The previous folder waits beside it as ``.<name>.old-<pid>`` and is
+        deleted only after the block succeeds; if the block raises, whatever it left at `target`
+        is removed and the previous folder is renamed back, so `target` is at every moment the
+        complete old or the complete new folder (apart from the instant between two renames).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(target, old)
+    try:
+        yield target
+    except BaseException:
+        if old is not None:
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def replace_dir(new: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
     """Move the folder `new` to `target`, replacing any existing `target`.
 
-    The old folder is first renamed aside and deleted only after the new one is in
-    place, so `target` is at every moment either the complete old or the complete
-    new folder (apart from the instant between the two renames).
+    `new` is first moved beside `target` (copied if it is on another file system), then renamed
+    into place under :func:`keep_previous`: the old folder is deleted only after the new one is
+    in place, and put back if the rename fails.
 
     Parameters
     ----------
     new : path-like
-        A complete folder, ideally on the same file system as `target`.
+        A complete folder. It is gone afterwards, whether or not the replacement succeeded.
     target : path-like
         The folder to create or replace.
     """
@@ -59,16 +102,12 @@ def replace_dir(new: str | os.PathLike[str], target: str | os.PathLike[str]) -> 
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     staged.rmdir()
-    shutil.move(str(new), str(staged))  # copy across file systems if needed
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(target, old)
-    os.replace(staged, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    try:
+        shutil.move(str(new), str(staged))  # copy across file systems if needed
+        with keep_previous(target):
+            os.replace(staged, target)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def file_stamp(path: str | os.PathLike[str]) -> tuple[int, int] | None:

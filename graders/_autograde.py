@@ -16,19 +16,22 @@ directory (so scores are nbgrader's own), then returns that submission's rows
 only writer of the real gradebook: it applies each submission's rows to a copy
 of the gradebook as they arrive (while the workers grade the rest), and renames
 the copy over the original at the end; each autograded folder is likewise moved
-into place whole. Workers are started by a clean ``forkserver`` (``spawn`` where
-there is none), never forked from the caller: kernels talk over ZeroMQ, which
-must not be shared across a fork.
+into place whole, after the gradebook. Workers are started by a clean
+``forkserver`` (``spawn`` where there is none), never forked from the caller:
+kernels talk over ZeroMQ, which must not be shared across a fork.
+
+Before anything runs, every submission is screened (:mod:`graders._screen`); one
+whose code tampers with the tests is held, not run, until an instructor clears it
+(:mod:`graders._review`). Nothing is written when the course cannot be written or
+the gradebook is locked: both are checked before the first kernel starts.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-
 import multiprocessing
 import os
 import random
-import re
 import shutil
 import sqlite3
 import tempfile
@@ -41,17 +44,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ._atomic import atomic_path, file_stamp, replace_dir
-from ._course import (
-    course_path,
-    gradebook_file,
-    make_api,
-    require_in_gradebook,
-    submitted_students,
-)
-from ._errors import NbgraderStepError, SubmissionError
-from ._screen import Finding, findings_table, screen_submission
+from ._course import CONFIG_FILE, Course, CourseLike, quiet_nbgrader
+from ._errors import NbgraderStepError, SubmissionError, error_line
+from ._results import final_score, ungraded_cells
+from ._review import accepted_students, record_clearance, write_findings
+from ._screen import Finding, screen_submission
 
-__all__ = ["AutogradeResult", "autograde_class", "autograde_sequential"]
+__all__ = ["AutogradeResult", "autograde_class", "autograde_sequential", "default_workers"]
 
 
 @dataclass
@@ -63,7 +62,7 @@ class AutogradeResult:
     assignment : str
         The assignment id.
     scores : dict of str to float
-        Total score per student, read back from the gradebook.
+        Score per student, read back from the gradebook (:func:`graders._results.final_score`).
     max_score : float
         The assignment's maximum score.
     failed : dict of str to str
@@ -79,6 +78,14 @@ class AutogradeResult:
     held : dict of str to str
         Students whose code tampers with the tests: not run, zero and flagged in the
         gradebook until an instructor reads the code and grades again with ``cleared``.
+    cleared : list of str
+        Students graded in this run although the screen flags their code, because an
+        instructor cleared that submission (now or in an earlier run).
+    ungraded : dict of str to list of str
+        Students graded in this run with cells that wait for a manual grade (written answers),
+        and those cells. (Held and failed submissions wait for a decision on every cell.)
+    student_seconds : dict of str to float
+        Time each graded submission took in its worker.
     """
 
     assignment: str
@@ -89,6 +96,13 @@ class AutogradeResult:
     workers: int = 1
     findings: list[Finding] = field(default_factory=list)
     held: dict[str, str] = field(default_factory=dict)
+    cleared: list[str] = field(default_factory=list)
+    ungraded: dict[str, list[str]] = field(default_factory=dict)
+    student_seconds: dict[str, float] = field(default_factory=dict)
+
+    def failure_reasons(self) -> dict[str, str]:
+        """Student to the telling line of nbgrader's error text (see :func:`graders._errors.error_line`)."""
+        return {s: error_line(text) for s, text in sorted(self.failed.items())}
 
 
 def default_workers() -> int:
@@ -124,24 +138,21 @@ def _sqlite_copy(src: Path, dst: Path) -> None:
     d.close()
 
 
-def _read_submission(db: Path, course_id: str, assignment: str, student: str) -> dict[str, Any]:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{db}", course_id) as gb:
-        sub = gb.find_submission(assignment, student)
-        data: dict[str, Any] = {
-            "timestamp": sub.timestamp,
-            "extension": sub.extension,
-            "notebooks": {},
+def _read_submission(gb, assignment: str, student: str) -> dict[str, Any]:
+    sub = gb.find_submission(assignment, student)
+    data: dict[str, Any] = {
+        "timestamp": sub.timestamp,
+        "extension": sub.extension,
+        "notebooks": {},
+    }
+    for snb in sub.notebooks:
+        data["notebooks"][snb.name] = {
+            "flagged": snb.flagged,
+            "late_submission_penalty": snb.late_submission_penalty,
+            "grades": {g.name: (g.auto_score, g.manual_score, g.extra_credit, g.needs_manual_grade)
+                       for g in snb.grades},
+            "comments": {c.name: (c.auto_comment, c.manual_comment) for c in snb.comments},
         }
-        for snb in sub.notebooks:
-            data["notebooks"][snb.name] = {
-                "flagged": snb.flagged,
-                "late_submission_penalty": snb.late_submission_penalty,
-                "grades": {g.name: (g.auto_score, g.manual_score, g.extra_credit, g.needs_manual_grade)
-                           for g in snb.grades},
-                "comments": {c.name: (c.auto_comment, c.manual_comment) for c in snb.comments},
-            }
     return data
 
 
@@ -151,36 +162,30 @@ def _read_submission(db: Path, course_id: str, assignment: str, student: str) ->
 _KERNEL_START_FAILURES = ("Address already in use", "Kernel died before replying to kernel_info",
                           "Kernel didn't respond in")
 _KERNEL_START_RETRIES = 2
-_ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Interrupt|Exit)\b.*:")
+#: The course as each worker process read it (once per process and configuration file).
+_WORKER_COURSES: dict[tuple[str, Any], Course] = {}
 
 
-def _last_error(text: str) -> str:
-    """The last ``SomeError: message`` line of nbgrader's log, not its closing "see the traceback" line."""
-    lines = [ln.strip() for ln in (text or "").splitlines()]
-    errors = [ln for ln in lines if _ERROR_LINE.match(ln) and not ln.startswith("nbgrader.")]
-    return errors[-1] if errors else next((ln for ln in reversed(lines) if ln), "no error text")
+def _worker_course(root: str) -> Course:
+    key = (root, file_stamp(Path(root) / CONFIG_FILE))
+    if key not in _WORKER_COURSES:
+        _WORKER_COURSES[key] = Course.open(root)
+    return _WORKER_COURSES[key]
 
 
 def _grade_one(job: Mapping[str, Any]) -> dict[str, Any]:
     """Autograde one submission in a private course directory (runs in a worker)."""
-    import warnings
-
-    try:
-        from sqlalchemy.exc import SAWarning
-        warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's known, harmless ORM warnings
-    except ImportError:  # pragma: no cover
-        pass
-    root = Path(job["root"])
+    quiet_nbgrader()
+    started = time.perf_counter()
+    course = _worker_course(job["root"])
     assignment, student = job["assignment"], job["student"]
     work = Path(tempfile.mkdtemp(prefix=f"statelab-autograde-{student}-", dir=job["tmp"]))
-    for name in ("source", "release", "submitted"):
-        if (root / name).exists():
-            (work / name).symlink_to(root / name, target_is_directory=True)
+    for name in (course.source_directory, course.release_directory, course.submitted_directory):
+        if (course.path / name).exists():
+            (work / name).symlink_to(course.path / name, target_is_directory=True)
     db = work / "gradebook.db"
     shutil.copyfile(job["snapshot"], db)
-    overrides = dict(job["overrides"])
-    overrides["CourseDirectory"] = {"root": str(work), "db_url": f"sqlite:///{db}"}
-    api = make_api(root, overrides)
+    api = course.api({**job["overrides"], "CourseDirectory": {"root": str(work), "db_url": f"sqlite:///{db}"}})
     for attempt in range(1 + _KERNEL_START_RETRIES):
         result = api.autograde(assignment, student, force=True, create=True)
         text = f"{result.get('log') or ''}\n{result.get('error') or ''}"
@@ -193,8 +198,10 @@ def _grade_one(job: Mapping[str, Any]) -> dict[str, Any]:
     if not out["success"]:
         out["error"] = "\n".join(x.strip() for x in (result.get("log"), result.get("error")) if x and x.strip())
         return out
-    out["data"] = _read_submission(db, job["course_id"], assignment, student)
-    out["autograded"] = str(work / "autograded" / student / assignment)
+    with api.coursedir.gradebook() as gb:
+        out["data"] = _read_submission(gb, assignment, student)
+    out["autograded"] = str(api.coursedir.folder("autograded", assignment, student))
+    out["seconds"] = time.perf_counter() - started
     return out
 
 
@@ -237,8 +244,8 @@ class _Staging:
     is lost; otherwise the work already done while the workers were grading is kept.
     """
 
-    def __init__(self, db: Path, path: Path, course_id: str, assignment: str) -> None:
-        self.db, self.path, self.course_id, self.assignment = db, path, course_id, assignment
+    def __init__(self, course: Course, path: Path, assignment: str) -> None:
+        self.course, self.db, self.path, self.assignment = course, course.db_path, path, assignment
         self.gb = None
         self.stamp: tuple[int, int] | None = None
         self.ok: list[dict[str, Any]] = []
@@ -248,7 +255,7 @@ class _Staging:
 
         self.stamp = file_stamp(self.db)
         _sqlite_copy(self.db, self.path)
-        self.gb = Gradebook(f"sqlite:///{self.path}", self.course_id)
+        self.gb = Gradebook(f"sqlite:///{self.path}", self.course.course_id)
 
     def add(self, d: Mapping[str, Any]) -> None:
         if not d["success"]:
@@ -277,29 +284,41 @@ class _Staging:
             _sqlite_copy(self.path, new_db)
 
 
-def _write_findings(root: Path, assignment: str, findings: list[Finding]) -> Path:
-    out = root / "reports" / assignment / "screening.csv"
-    with atomic_path(out) as tmp:
-        findings_table(findings).to_csv(tmp, index=False)
-    return out
+def _read_scores(course: Course, assignment: str,
+                 students: Iterable[str]) -> tuple[dict[str, float], float, dict[str, list[str]]]:
+    """(score per student, the assignment's maximum, cells waiting for a manual grade)."""
+    from nbgrader.api import MissingEntry
 
-
-def _read_scores(db: Path, course_id: str, assignment: str,
-                 students: Iterable[str]) -> tuple[dict[str, float], float]:
-    from nbgrader.api import Gradebook, MissingEntry
-
+    students = list(students)
     scores: dict[str, float] = {}
-    with Gradebook(f"sqlite:///{db}", course_id) as gb:
+    with course.gradebook() as gb:
         max_score = float(gb.find_assignment(assignment).max_score)
         for s in students:
             try:
-                scores[s] = float(gb.find_submission(assignment, s).score)
+                scores[s] = final_score(gb.find_submission(assignment, s))
             except MissingEntry:
                 pass
-    return scores, max_score
+        waiting = ungraded_cells(gb, assignment, students)
+    return scores, max_score, waiting
 
 
-def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers: int | None = None, *,
+def _run(jobs: list[dict[str, Any]], n_workers: int, finished) -> None:
+    """Grade `jobs` in this process (one worker) or a pool, calling `finished` with each result."""
+    if n_workers == 1:
+        for job in jobs:
+            finished(_grade_one(job))
+        return
+    with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=_mp_context()) as pool:
+        futures = {pool.submit(_grade_one, job): job["student"] for job in jobs}
+        for fut in cf.as_completed(futures):
+            try:
+                d = fut.result()
+            except Exception as exc:  # a crashed worker: report, keep the others
+                d = {"student": futures[fut], "success": False, "error": repr(exc)}
+            finished(d)
+
+
+def autograde_class(course: CourseLike, assignment: str, workers: int | None = None, *,
                     students: Iterable[str] | None = None, timeout: int | None = None,
                     progress: bool | None = None, raise_on_failure: bool = True,
                     cleared: Iterable[str] = ()) -> AutogradeResult:
@@ -307,7 +326,7 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
 
     Parameters
     ----------
-    course_dir : path-like
+    course : path-like or Course
         The course root (``nbgrader_config.py``, ``gradebook.db``, ``submitted/``).
     assignment : str
         The assignment id; it must already be in the gradebook (run
@@ -329,9 +348,11 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
         Raise :class:`NbgraderStepError` (after saving the successful ones) when
         any submission failed to autograde.
     cleared : iterable of str, optional
-        Students whose flagged code an instructor has read and accepts. Every other
-        submission with an ``integrity`` finding (see :func:`graders.screen_submission`)
-        is never executed: it is recorded with zero, flagged, and listed in ``held``.
+        Students whose flagged code an instructor has read and accepts; the clearance is
+        recorded with a digest of the submission, so later runs grade it too until the
+        student submits something else. Every other submission with an ``integrity``
+        finding (see :func:`graders.screen_submission`) is never executed: it is recorded
+        with zero, flagged, and listed in ``held``.
 
     Returns
     -------
@@ -341,6 +362,10 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
     ------
     AssignmentNotFoundError
         If the assignment is not in the gradebook.
+    StudentNotFoundError
+        If a student in `students` or `cleared` has no submission.
+    CoursePermissionError, GradebookLockedError
+        Before anything is graded, if the course cannot be written or the gradebook is locked.
     NbgraderStepError
         If some submissions failed and `raise_on_failure` is true.
 
@@ -350,33 +375,32 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
     >>> res.scores, res.seconds                                             # doctest: +SKIP
     """
     start = time.perf_counter()
-    root = course_path(course_dir)
-    require_in_gradebook(root, assignment)
-    db, course_id = gradebook_file(root)
-    todo = sorted(students) if students is not None else submitted_students(root, assignment)
-    for s in todo:
-        if not (root / "submitted" / s / assignment).is_dir():
-            raise SubmissionError(f"no submission folder submitted/{s}/{assignment}")
-    n_workers = max(1, min(workers or default_workers(), len(todo) or 1))
-    res = AutogradeResult(assignment=assignment, workers=n_workers)
-    res.findings = [f for s in todo for f in screen_submission(root, assignment, s)]
-    cleared = set(cleared)
+    course = Course.open(course)
+    course.require_assignment(assignment)
+    cleared = sorted(set(cleared))
+    todo = sorted(set(students)) if students is not None else course.students("submitted", assignment)
+    course.require_submissions(assignment, sorted(set(todo) | set(cleared)))
+    course.require_writable(course.path / course.autograded_directory, course.reports(assignment))
+    res = AutogradeResult(assignment=assignment)
+    res.findings = [f for s in todo for f in screen_submission(course, assignment, s)]
+    accepted = accepted_students(course, assignment, todo, cleared)
     for f in res.findings:
-        if f.kind == "integrity" and f.student not in cleared:
+        if f.kind == "integrity" and f.student not in accepted:
             res.held[f.student] = "; ".join(filter(None, [res.held.get(f.student), f"{f.cell}: {f.reason}"]))
+    res.cleared = sorted({f.student for f in res.findings if f.kind == "integrity"} & accepted)
     run = [s for s in todo if s not in res.held]
     if not todo:
         res.seconds = time.perf_counter() - start
         return res
-    n_workers = res.workers = max(1, min(n_workers, len(run) or 1))
+    n_workers = res.workers = max(1, min(workers or default_workers(), len(run) or 1))
 
-    with tempfile.TemporaryDirectory(prefix="statelab-autograde-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="statelab-autograde-") as tmp, course.gradebook_errors():
         snapshot = Path(tmp) / "snapshot.db"
-        _sqlite_copy(db, snapshot)
-        jobs = [{"root": str(root), "assignment": assignment, "student": s, "snapshot": str(snapshot),
-                 "course_id": course_id, "overrides": _overrides(timeout), "tmp": tmp} for s in run]
+        _sqlite_copy(course.db_path, snapshot)  # also fails fast, before any kernel, on a locked gradebook
+        jobs = [{"root": str(course.path), "assignment": assignment, "student": s, "snapshot": str(snapshot),
+                 "overrides": _overrides(timeout), "tmp": tmp} for s in run]
         done: list[dict[str, Any]] = []
-        staging = _Staging(db, Path(tmp) / "staging.db", course_id, assignment)
+        staging = _Staging(course, Path(tmp) / "staging.db", assignment)
         bar = tqdm(total=len(jobs), desc=f"autograde {assignment}", unit="sub",
                    disable=(None if progress is None else not progress))
 
@@ -385,20 +409,10 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
             staging.add(d)        # the parent applies results while workers still grade
             bar.update()
 
+        if n_workers == 1:  # in this process: reuse the course already read
+            _WORKER_COURSES[(str(course.path), file_stamp(course.path / CONFIG_FILE))] = course
         try:
-            if n_workers == 1:
-                for job in jobs:
-                    finished(_grade_one(job))
-            else:
-                ctx = _mp_context()
-                with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
-                    futures = {pool.submit(_grade_one, job): job["student"] for job in jobs}
-                    for fut in cf.as_completed(futures):
-                        try:
-                            d = fut.result()
-                        except Exception as exc:  # a crashed worker: report, keep the others
-                            d = {"student": futures[fut], "success": False, "error": repr(exc)}
-                        finished(d)
+            _run(jobs, n_workers, finished)
         except BaseException:
             staging.close()
             raise
@@ -407,22 +421,25 @@ def autograde_class(course_dir: str | os.PathLike[str], assignment: str, workers
 
         ok = [d for d in done if d["success"]]
         res.failed = {d["student"]: d.get("error", "") for d in done if not d["success"]}
-        for d in ok:  # whole folders, moved into place one at a time
-            replace_dir(d["autograded"], root / "autograded" / d["student"] / assignment)
-        if done or res.held:
+        res.student_seconds = {d["student"]: d["seconds"] for d in ok}
+        if done or res.held:  # the gradebook first: a lock at the end leaves every folder as it was
             staging.finish(sorted(res.failed) + sorted(res.held))
-        res.scores, res.max_score = _read_scores(db, course_id, assignment, todo)
-        _write_findings(root, assignment, res.findings)
+        for d in ok:  # whole folders, moved into place one at a time
+            replace_dir(d["autograded"], course.folder("autograded", assignment, d["student"]))
+        res.scores, res.max_score, waiting = _read_scores(course, assignment, todo)
+        res.ungraded = {s: cells for s, cells in waiting.items() if s not in res.held and s not in res.failed}
+        write_findings(course, assignment, res.findings, todo)
+        record_clearance(course, assignment, [s for s in cleared if s in todo])
 
     res.seconds = time.perf_counter() - start
     if res.failed and raise_on_failure:
-        why = "; ".join(f"{student}: {_last_error(text)}" for student, text in sorted(res.failed.items()))
+        why = "; ".join(f"{student}: {line}" for student, line in res.failure_reasons().items())
         raise NbgraderStepError(f"autograde failed for {len(res.failed)} of {len(todo)} submissions: {why}",
                                 res.failed)
     return res
 
 
-def autograde_sequential(course_dir: str | os.PathLike[str], assignment: str, *,
+def autograde_sequential(course: CourseLike, assignment: str, *,
                          students: Iterable[str] | None = None, timeout: int | None = None,
                          progress: bool | None = None) -> AutogradeResult:
     """Autograde with plain ``NbGraderAPI.autograde``, one submission after another.
@@ -432,7 +449,7 @@ def autograde_sequential(course_dir: str | os.PathLike[str], assignment: str, *,
 
     Parameters
     ----------
-    course_dir : path-like
+    course : path-like or Course
     assignment : str
     students : iterable of str, optional
     timeout : int, optional
@@ -445,19 +462,16 @@ def autograde_sequential(course_dir: str | os.PathLike[str], assignment: str, *,
         Failures are recorded in ``failed``; nothing is raised for them.
     """
     start = time.perf_counter()
-    root = course_path(course_dir)
-    require_in_gradebook(root, assignment)
-    db, course_id = gradebook_file(root)
-    todo = sorted(students) if students is not None else submitted_students(root, assignment)
-    api = make_api(root, _overrides(timeout))
+    course = Course.open(course)
+    course.require_assignment(assignment)
+    todo = sorted(students) if students is not None else course.students("submitted", assignment)
+    api = course.api(_overrides(timeout))
     res = AutogradeResult(assignment=assignment, workers=1)
     for s in tqdm(todo, desc=f"autograde {assignment} (sequential)", unit="sub",
                   disable=(None if progress is None else not progress)):
         r = api.autograde(assignment, s, force=True, create=True)
         if not r.get("success"):
             res.failed[s] = (r.get("error") or r.get("log") or "").strip()
-    res.scores, res.max_score = _read_scores(db, course_id, assignment, todo)
+    res.scores, res.max_score, res.ungraded = _read_scores(course, assignment, todo)
     res.seconds = time.perf_counter() - start
     return res
-
-

@@ -18,14 +18,18 @@ Canvas gradebook CSV (Grades > Import, the same layout as Grades > Export)
   five identity columns, and the assignment ids in its header, from Canvas.
 * A blank score leaves Canvas's grade unchanged; a number replaces it. Missing
   submissions are blank by default (``missing="zero"`` writes 0).
+* A score with written answers not yet graded by hand would count them as zero:
+  the export refuses, naming them, unless told to leave those scores blank or to
+  write them as they stand (``ungraded``).
 * UTF-8, comma separated, RFC 4180 quoting (``"Doe, Jane"``).
+
+Scores are :func:`graders._results.final_score`, the one definition every tool uses.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,23 +37,24 @@ from typing import TYPE_CHECKING
 import nbformat
 
 from ._atomic import atomic_path
-from ._course import course_path, gradebook_file
-from ._errors import AssignmentNotFoundError, GradingError
+from ._course import Course, CourseLike, require_writable_file
+from ._errors import AssignmentNotFoundError, GradingError, RosterError
+from ._results import final_score, refuse_ungraded, ungraded_cells
+from ._roster import CANVAS_ID_COLUMNS, read_roster
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CANVAS_ID_COLUMNS", "grade_table", "export_canvas_csv", "report"]
+__all__ = ["grade_table", "export_canvas_csv", "report"]
 
-#: The identity columns that open every Canvas gradebook CSV, in order.
-CANVAS_ID_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 _POINTS_LABEL = "    Points Possible"
-_CANVAS_COL = re.compile(r"^(?P<name>.*?)\s*\((?P<id>\d+)\)\s*$")
+#: What ``ungraded`` may be, in the export.
+UNGRADED_CHOICES = ("refuse", "blank", "zero")
 
 
-def _question_order(root: Path, assignment: str) -> list[str]:
+def _question_order(course: Course, assignment: str) -> list[str]:
     """Graded cell ids in notebook order (from release/, else source/)."""
-    for folder in (root / "release" / assignment, root / "source" / assignment):
+    for folder in (course.folder("release", assignment), course.folder("source", assignment)):
         if folder.is_dir():
             order: list[str] = []
             for nb in sorted(folder.glob("*.ipynb")):
@@ -61,12 +66,12 @@ def _question_order(root: Path, assignment: str) -> list[str]:
     return []
 
 
-def grade_table(course_dir: str | os.PathLike[str], assignment: str) -> "pd.DataFrame":
+def grade_table(course: CourseLike, assignment: str) -> "pd.DataFrame":
     """Return one row per student and graded cell of `assignment`.
 
     Parameters
     ----------
-    course_dir : path-like
+    course : path-like or Course
     assignment : str
 
     Returns
@@ -82,12 +87,11 @@ def grade_table(course_dir: str | os.PathLike[str], assignment: str) -> "pd.Data
         If the assignment is not in the gradebook.
     """
     import pandas as pd
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    root = course_path(course_dir)
-    db, course_id = gradebook_file(root)
+    course = Course.open(course)
     rows = []
-    with Gradebook(f"sqlite:///{db}", course_id) as gb:
+    with course.gradebook() as gb:
         try:
             a = gb.find_assignment(assignment)
         except MissingEntry:
@@ -102,7 +106,7 @@ def grade_table(course_dir: str | os.PathLike[str], assignment: str) -> "pd.Data
     cols = ["student", "notebook", "question", "score", "max_score", "auto_score", "manual_score",
             "needs_manual_grade"]
     df = pd.DataFrame(rows, columns=cols)
-    order = {q: i for i, q in enumerate(_question_order(root, assignment))}
+    order = {q: i for i, q in enumerate(_question_order(course, assignment))}
     df["_o"] = df["question"].map(lambda q: order.get(q, len(order)))
     return df.sort_values(["student", "_o", "question"]).drop(columns="_o").reset_index(drop=True)
 
@@ -111,26 +115,21 @@ def _fmt(x: float | None) -> str:
     return "" if x is None else f"{x:.4g}" if x != int(x) else str(int(x))
 
 
-def _read_roster(roster: str | os.PathLike[str]) -> tuple[list[dict[str, str]], dict[str, str]]:
-    with open(roster, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in CANVAS_ID_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise GradingError(f"{roster} is not a Canvas gradebook export: no columns {missing}")
-        headers = {}
-        for col in reader.fieldnames or []:
-            m = _CANVAS_COL.match(col)
-            if m and col not in CANVAS_ID_COLUMNS:
-                headers[m["name"]] = col
-        people = [r for r in reader if r["Student"].strip() and "Points Possible" not in r["Student"]]
-    return people, headers
+def _canvas_roster(roster: str | os.PathLike[str] | None):
+    if roster is None:
+        return None
+    found = read_roster(roster)
+    if found.layout != "canvas":
+        raise RosterError(f"{roster} is an nbgrader roster, not a Canvas gradebook export: import it with "
+                          "`statelab-grade students import` and export without --roster")
+    return found
 
 
-def export_canvas_csv(course_dir: str | os.PathLike[str], out: str | os.PathLike[str], *,
+def export_canvas_csv(course: CourseLike, out: str | os.PathLike[str], *,
                       assignments: Iterable[str] | None = None,
                       roster: str | os.PathLike[str] | None = None,
                       canvas_ids: Mapping[str, int | str] | None = None,
-                      missing: str = "blank", points_row: bool = True) -> Path:
+                      missing: str = "blank", points_row: bool = True, ungraded: str = "refuse") -> Path:
     """Write the gradebook as a CSV that Canvas's gradebook import accepts.
 
     See the module docstring for the format. One row per student in the
@@ -139,7 +138,7 @@ def export_canvas_csv(course_dir: str | os.PathLike[str], out: str | os.PathLike
 
     Parameters
     ----------
-    course_dir : path-like
+    course : path-like or Course
     out : path-like
         The CSV to write (written to a temporary file, then renamed).
     assignments : iterable of str, optional
@@ -147,13 +146,18 @@ def export_canvas_csv(course_dir: str | os.PathLike[str], out: str | os.PathLike
     roster : path-like, optional
         A Canvas gradebook export; students are matched by ``SIS Login ID`` or
         ``SIS User ID`` equal to the nbgrader id, and assignment columns named
-        ``<assignment id> (<canvas id>)`` in its header are reused.
+        ``<assignment id> (<canvas id>)`` in its header are reused. Default: the
+        gradebook's own roster (``statelab-grade students import``).
     canvas_ids : mapping, optional
         Assignment id to Canvas assignment id, overriding the roster.
     missing : {"blank", "zero"}, default "blank"
         What to write when a student has no submission.
     points_row : bool, default True
         Write the ``Points Possible`` row.
+    ungraded : {"refuse", "blank", "zero"}, default "refuse"
+        When written answers still wait for a manual grade: refuse (nothing is written),
+        leave those students' scores blank for that assignment (Canvas keeps what it has),
+        or write the score as it stands (those answers count zero).
 
     Returns
     -------
@@ -164,23 +168,29 @@ def export_canvas_csv(course_dir: str | os.PathLike[str], out: str | os.PathLike
     ------
     AssignmentNotFoundError
         If a requested assignment is not in the gradebook.
+    RosterError
+        If `roster` is missing or not a Canvas export.
+    UngradedWorkError
+        If `ungraded` is ``"refuse"`` and answers wait for a manual grade.
     GradingError
-        If `missing` is invalid or `roster` is not a Canvas export.
+        If `missing` or `ungraded` is invalid.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     if missing not in ("blank", "zero"):
         raise GradingError(f"missing must be 'blank' or 'zero', not {missing!r}")
-    root = course_path(course_dir)
-    db, course_id = gradebook_file(root)
-    people, roster_cols = _read_roster(roster) if roster else ([], {})
+    if ungraded not in UNGRADED_CHOICES:
+        raise GradingError(f"ungraded must be one of {', '.join(UNGRADED_CHOICES)}, not {ungraded!r}")
+    found = _canvas_roster(roster)
+    course = Course.open(course)
+    require_writable_file(out)
     by_login = {}
-    for r in people:
-        for key in ("SIS Login ID", "SIS User ID"):
-            if r.get(key, "").strip():
-                by_login.setdefault(r[key].strip().lower(), r)
+    for p in found.people if found else []:
+        for key in (p.canvas[3], p.canvas[2]):  # SIS Login ID, SIS User ID
+            if key:
+                by_login.setdefault(key.lower(), p.canvas)
     out = Path(out)
-    with Gradebook(f"sqlite:///{db}", course_id) as gb:
+    with course.gradebook() as gb:
         names = [a.name for a in gb.assignments] if assignments is None else list(assignments)
         objs = []
         for n in names:
@@ -188,20 +198,23 @@ def export_canvas_csv(course_dir: str | os.PathLike[str], out: str | os.PathLike
                 objs.append(gb.find_assignment(n))
             except MissingEntry:
                 raise AssignmentNotFoundError(f"assignment {n!r} is not in the gradebook") from None
+        if ungraded == "refuse":
+            refuse_ungraded(gb, names, "export", "pass --ungraded blank (leave those scores out; Canvas keeps "
+                            "what it has) or --ungraded zero (count them as zero)")
+        waiting = {n: set(ungraded_cells(gb, n)) for n in names} if ungraded == "blank" else {}
         header = list(CANVAS_ID_COLUMNS)
         for a in objs:
             cid = (canvas_ids or {}).get(a.name)
-            header.append(f"{a.name} ({cid})" if cid is not None else roster_cols.get(a.name, a.name))
+            header.append(f"{a.name} ({cid})" if cid is not None else (found.canvas_columns.get(a.name, a.name)
+                                                                        if found else a.name))
         rows = []
         if points_row:
             rows.append([_POINTS_LABEL, "", "", "", ""] + [_fmt(float(a.max_score)) for a in objs])
         for st in sorted(gb.students, key=lambda s: ((s.last_name or s.id).lower(), s.id)):
-            r = by_login.get(st.id.lower())
-            if r is not None:
-                ident = [r["Student"], r["ID"], r["SIS User ID"], r["SIS Login ID"], r["Section"]]
-            else:
+            ident = by_login.get(st.id.lower())
+            if ident is None:
                 name = f"{st.last_name}, {st.first_name}" if st.last_name and st.first_name else st.id
-                ident = [name, st.lms_user_id or "", "", st.id, ""]
+                ident = (name, st.lms_user_id or "", "", st.id, "")
             scores = []
             for a in objs:
                 try:
@@ -209,9 +222,8 @@ def export_canvas_csv(course_dir: str | os.PathLike[str], out: str | os.PathLike
                 except MissingEntry:
                     scores.append("0" if missing == "zero" else "")
                 else:
-                    penalty = sub.late_submission_penalty or 0.0
-                    scores.append(_fmt(max(0.0, float(sub.score) - float(penalty))))
-            rows.append(ident + scores)
+                    scores.append("" if st.id in waiting.get(a.name, ()) else _fmt(final_score(sub)))
+            rows.append(list(ident) + scores)
     with atomic_path(out) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
@@ -220,13 +232,13 @@ def export_canvas_csv(course_dir: str | os.PathLike[str], out: str | os.PathLike
     return out
 
 
-def report(course_dir: str | os.PathLike[str], assignment: str,
+def report(course: CourseLike, assignment: str,
            out_dir: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
     """Write a per-question score table (CSV) and bar plot (PNG) for an assignment.
 
     Parameters
     ----------
-    course_dir : path-like
+    course : path-like or Course
     assignment : str
     out_dir : path-like, optional
         Default ``<course_dir>/reports``.
@@ -247,11 +259,11 @@ def report(course_dir: str | os.PathLike[str], assignment: str,
     import pandas as pd
     from matplotlib.figure import Figure
 
-    root = course_path(course_dir)
-    df = grade_table(root, assignment)
+    course = Course.open(course)
+    df = grade_table(course, assignment)
     if df.empty:
-        raise GradingError(f"no graded submissions for {assignment!r}")
-    order = _question_order(root, assignment)
+        raise GradingError(f"no graded submissions for {assignment!r}: run `statelab-grade autograde {assignment}` first")
+    order = _question_order(course, assignment)
     g = df.groupby("question", sort=False)
     table = pd.DataFrame({
         "max_score": g["max_score"].max(),
@@ -265,8 +277,10 @@ def report(course_dir: str | os.PathLike[str], assignment: str,
     table = table.reindex([q for q in order if q in table.index] +
                           [q for q in table.index if q not in order])
     table.index.name = "question"
-    out = Path(out_dir) if out_dir is not None else root / "reports"
+    out = Path(out_dir) if out_dir is not None else course.path / course.reports_directory
     csv_path, png_path = out / f"{assignment}-questions.csv", out / f"{assignment}-questions.png"
+    for path in (csv_path, png_path):
+        require_writable_file(path)
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, float_format="%.4g")
 

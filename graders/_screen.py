@@ -20,20 +20,23 @@ Two kinds of finding:
     Code that could make the tests pass without a right answer, or reach outside the
     notebook. :func:`graders.autograde_class` never runs such a submission: it records it
     with zero, flags it for review in the gradebook, and lists the reasons; after reading
-    the code an instructor grades it again with ``cleared=[student]``. The score is thus
+    the code an instructor grades it again (``statelab-grade autograde --clear STUDENT``,
+    or ``cleared=[student]``). The score is thus
     never above what honest content earns, and nothing runs that could touch the
     gradebook or the instructor's files.
 
 The screen reads syntax, so deliberately disguised code can slip past it (names built
 from strings at run time); it raises the bar, it is not a sandbox. Running kernels as a
 separate unprivileged user is what isolates them fully (see the hub notes).
+
+What counts as the course's own names and as instructor files are conventions of the
+course, read from :class:`graders.Course` (``protected_modules``, ``instructor_paths``).
 """
 
 from __future__ import annotations
 
 import ast
 import functools
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,8 +44,9 @@ from pathlib import Path
 import nbformat
 
 from ._atomic import file_stamp
+from ._course import Course, CourseLike
 
-__all__ = ["Finding", "MAX_SUBMISSION_BYTES", "screen_submission", "findings_table"]
+__all__ = ["Finding", "FINDING_COLUMNS", "MAX_SUBMISSION_BYTES", "screen_submission", "findings_table"]
 
 #: A submitted notebook larger than this is not read (outputs are cleared before grading
 #: anyway; a notebook this large is almost always a mistake or an attack on the grader).
@@ -66,14 +70,7 @@ _FORBIDDEN_OS_CALLS = {
     "execvp", "execvpe", "spawnl", "spawnv", "spawnve", "posix_spawn",
 }
 _DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars", "setattr", "delattr"}
-#: Names that stay protected even where a test cell assigns them (the course's own modules).
-_PERSISTENT = {"sd", "pd", "np", "con"}
-#: Attribute chains learners may set on protected modules (display settings).
-_SETTABLE = ("pd.options", "np.set_printoptions")
 _BUILTIN_NAMES = set(dir(__import__("builtins")))
-#: Path fragments of instructor material on a course directory.
-_INSTRUCTOR_PATHS = ("source/", "release/", "autograded/", "submitted/", "feedback/", "gradebook",
-                     "nbgrader_config", ".db", "/checks/")
 
 
 @dataclass(frozen=True)
@@ -88,6 +85,9 @@ class Finding:
         The nbgrader ``grade_id`` of the cell, ``"cell N"`` when it has none, or ``""``.
     reason : str
         A sentence an instructor (and the learner) can read.
+    code : str
+        The line of learner code the finding is about (``""`` for findings about the file or
+        its cells), for the instructor's review.
     """
 
     student: str
@@ -95,6 +95,7 @@ class Finding:
     kind: str
     cell: str
     reason: str
+    code: str = ""
 
 
 def _grade_id(cell) -> str | None:
@@ -111,7 +112,8 @@ def _is_locked(cell) -> bool:
     return bool(meta.get("locked")) or _is_autograded(cell)
 
 
-def _parse(source: str) -> ast.AST | None:
+def _parse(source: str) -> tuple[ast.AST, list[str]] | None:
+    """(syntax tree, lines) of a cell, IPython magics turned into Python first; None if it does not parse."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
@@ -119,7 +121,7 @@ def _parse(source: str) -> ast.AST | None:
     except Exception:  # noqa: BLE001 - IPython missing or odd input: parse what is there
         pass
     try:
-        return ast.parse(source)
+        return ast.parse(source), source.splitlines()
     except SyntaxError:
         return None
 
@@ -149,7 +151,7 @@ class _Reference:
     code_names: set[str] = field(default_factory=set)  # of the protected: modules, functions, builtins
 
 
-def _reference(source_nb: Path) -> _Reference:
+def _reference(source_nb: Path, protected_modules: frozenset[str]) -> _Reference:
     nb = nbformat.read(source_nb, as_version=4)
     ids, autograded, locked, read_by_tests, answers, test_locals = [], set(), {}, set(), set(), set()
     imported: set[str] = set()
@@ -163,9 +165,10 @@ def _reference(source_nb: Path) -> _Reference:
             locked[gid] = {cell.source}
         if cell.cell_type != "code":
             continue
-        tree = _parse(cell.source)
-        if tree is None:
+        parsed = _parse(cell.source)
+        if parsed is None:
             continue
+        tree = parsed[0]
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if _is_autograded(cell):
             read_by_tests |= _names(tree, ast.Load)
@@ -176,7 +179,7 @@ def _reference(source_nb: Path) -> _Reference:
                          if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
         if meta.get("solution"):
             answers |= _assigned(tree)
-    protected = read_by_tests - answers - (test_locals - _PERSISTENT)
+    protected = read_by_tests - answers - (test_locals - protected_modules)
     code_names = {n for n in protected if n in imported or n in _BUILTIN_NAMES}
     return _Reference(ids, autograded, protected, locked, code_names)
 
@@ -197,34 +200,42 @@ def _root_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _scan_code(tree: ast.AST, protected: set[str], code_names: set[str] = frozenset()) -> list[tuple[str, str]]:
-    """(kind, reason) for each way this learner code could change how tests run, read from its syntax tree.
+def _scan_code(tree: ast.AST, protected: set[str], code_names: set[str] = frozenset(), *,
+               instructor_paths: Iterable[str] | None = None, settable: Iterable[str] | None = None,
+               ) -> list[tuple[str, str, int]]:
+    """(kind, reason, line number) for each way this learner code could change how tests run.
 
-    Replacing or patching a module, function or builtin the tests call is ``integrity``; rebinding or
-    changing a *data* variable the tests read (a frame made in a locked cell) is only recorded
+    Read from its syntax tree; one entry per (kind, reason), at its first line. Replacing or
+    patching a module, function or builtin the tests call is ``integrity``; rebinding or changing a *data* variable the tests read (a frame made in a locked cell) is only recorded
     (``structure``): learners add columns to such frames in good faith, and the tests still run.
     """
-    reasons: list[tuple[str, str]] = []
+    found: dict[tuple[str, str], int] = {}
+    traits = Course.class_traits()
+    paths = tuple(instructor_paths if instructor_paths is not None else traits["instructor_paths"].default())
+    settable = tuple(settable if settable is not None else traits["settable_attributes"].default())
+    n: ast.AST = tree
+
+    def add(kind: str, reason: str) -> None:
+        found.setdefault((kind, reason), getattr(n, "lineno", 0))
 
     def flag(name, reason):
         code = name in code_names or name in {"__builtins__", "sys", "builtins"}
-        reasons.append(("integrity" if code else "structure",
-                        reason if code else f"{reason}: check that answer by hand"))
+        add("integrity" if code else "structure", reason if code else f"{reason}: check that answer by hand")
     for n in ast.walk(tree):
         if isinstance(n, (ast.Import, ast.ImportFrom)):
             mods = [n.module or ""] if isinstance(n, ast.ImportFrom) else [a.name for a in n.names]
             for mod in mods:
                 top = mod.split(".")[0]
                 if top in _FORBIDDEN_IMPORTS:
-                    reasons.append(("integrity", f"imports {top} ({_FORBIDDEN_IMPORTS[top]})"))
+                    add("integrity", f"imports {top} ({_FORBIDDEN_IMPORTS[top]})")
         elif isinstance(n, ast.Call):
             name = _call_name(n.func)
             if len(name) == 1 and name[0] in _DYNAMIC_CALLS:
-                reasons.append(("integrity", f"calls {name[0]}() (runs or changes code the grader cannot check)"))
+                add("integrity", f"calls {name[0]}() (runs or changes code the grader cannot check)")
             elif len(name) == 1 and name[0] in {"exit", "quit"} or name == ("sys", "exit"):
                 continue  # ends the cell with an error; it can only lose points (nbgrader grades the rest)
             elif len(name) == 2 and name[0] == "os" and name[1] in _FORBIDDEN_OS_CALLS:
-                reasons.append(("integrity", f"calls {'.'.join(name)}() (acts outside the notebook or ends the kernel)"))
+                add("integrity", f"calls {'.'.join(name)}() (acts outside the notebook or ends the kernel)")
         elif isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = list(n.targets if isinstance(n, (ast.Assign, ast.Delete)) else [n.target])
             while targets:
@@ -237,23 +248,23 @@ def _scan_code(tree: ast.AST, protected: set[str], code_names: set[str] = frozen
                     flag(t.id, f"rebinds {t.id!r}, which the tests use")
                 elif isinstance(t, (ast.Attribute, ast.Subscript)):
                     root, text = _root_name(t), ast.unparse(t)
-                    if (root in protected or root in {"__builtins__", "sys"}) and not text.startswith(_SETTABLE):
+                    if (root in protected or root in {"__builtins__", "sys"}) and not text.startswith(settable):
                         flag(root, f"changes {text!r}, which the tests use")
         elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name in protected:
             flag(n.name, f"defines {n.name!r}, which the tests use")
         elif isinstance(n, ast.Name) and n.id == "__builtins__":
-            reasons.append(("integrity", "uses __builtins__ (can redefine the functions tests use)"))
+            add("integrity", "uses __builtins__ (can redefine the functions tests use)")
         elif isinstance(n, ast.Constant) and isinstance(n.value, str):
             text = n.value.replace("\\", "/")
-            hit = next((p for p in _INSTRUCTOR_PATHS if p in text), None)
+            hit = next((p for p in paths if p in text), None)
             if hit and ("/" in text or text.endswith(".db")):
-                reasons.append(("integrity", f"names instructor files ({n.value[:60]!r})"))
-    return list(dict.fromkeys(reasons))
+                add("integrity", f"names instructor files ({n.value[:60]!r})")
+    return [(kind, reason, line) for (kind, reason), line in found.items()]
 
 
 @functools.lru_cache(maxsize=32)
-def _expected_cached(source: Path, released: Path, _stamps: tuple) -> _Reference:
-    ref = _reference(source)
+def _expected_cached(source: Path, released: Path, protected_modules: frozenset[str], _stamps: tuple) -> _Reference:
+    ref = _reference(source, protected_modules)
     if released.exists():  # learners receive locked cells without hidden tests; instructors test with them
         for c in nbformat.read(released, as_version=4).cells:
             if (g := _grade_id(c)) and _is_locked(c):
@@ -261,18 +272,19 @@ def _expected_cached(source: Path, released: Path, _stamps: tuple) -> _Reference
     return ref
 
 
-def _expected(source: Path, released: Path) -> _Reference:
+def _expected(source: Path, released: Path, protected_modules: frozenset[str]) -> _Reference:
     """The reference for one notebook, read once per class (and again if either file changes)."""
-    return _expected_cached(source, released, (file_stamp(source), file_stamp(released)))
+    return _expected_cached(source, released, protected_modules, (file_stamp(source), file_stamp(released)))
 
 
-def screen_submission(course_dir: str | os.PathLike[str], assignment: str, student: str) -> list[Finding]:
+def screen_submission(course: CourseLike, assignment: str, student: str) -> list[Finding]:
     """Check one submission against the assignment's source notebooks, without running it.
 
     Parameters
     ----------
-    course_dir : path-like
-        The course root (with ``source/<assignment>`` and ``submitted/<student>/<assignment>``).
+    course : path-like or Course
+        The course (with ``source/<assignment>`` and ``submitted/<student>/<assignment>``); its
+        ``protected_modules`` and ``instructor_paths`` say what learner code may not touch.
     assignment, student : str
 
     Returns
@@ -280,15 +292,16 @@ def screen_submission(course_dir: str | os.PathLike[str], assignment: str, stude
     list of Finding
         Empty for a submission that is the released assignment with answers filled in.
     """
-    root = Path(course_dir)
-    src_dir = root / "source" / assignment
-    sub_dir = root / "submitted" / student / assignment
+    course = Course.open(course)
+    src_dir, rel_dir = course.folder("source", assignment), course.folder("release", assignment)
+    sub_dir = course.folder("submitted", assignment, student)
+    protected_modules = frozenset(course.protected_modules)
     expected = sorted(p.name for p in src_dir.glob("*.ipynb"))
     present = sorted(p.name for p in sub_dir.glob("*.ipynb"))
     found: list[Finding] = []
 
-    def add(notebook: str, kind: str, cell: str, reason: str) -> None:
-        found.append(Finding(student, notebook, kind, cell, reason))
+    def add(notebook: str, kind: str, cell: str, reason: str, code: str = "") -> None:
+        found.append(Finding(student, notebook, kind, cell, reason, code))
 
     for name in present:
         if name not in expected:
@@ -310,7 +323,7 @@ def screen_submission(course_dir: str | os.PathLike[str], assignment: str, stude
             add(name, "structure", "", f"{name} is not a valid notebook ({type(exc).__name__}: "
                 f"{str(exc).splitlines()[0][:120]}): not graded")
             continue
-        ref = _expected(src_dir / name, root / "release" / assignment / name)
+        ref = _expected(src_dir / name, rel_dir / name, protected_modules)
         ids = [g for g in (_grade_id(c) for c in nb.cells) if g]
         for gid in ref.grade_ids:
             if gid not in ids:
@@ -331,16 +344,24 @@ def screen_submission(course_dir: str | os.PathLike[str], assignment: str, stude
             gid = _grade_id(cell)
             if cell.cell_type != "code" or (gid in ref.locked_source):
                 continue
-            tree = _parse(cell.get("source", ""))
-            if tree is None:
+            parsed = _parse(cell.get("source", ""))
+            if parsed is None:
                 continue
-            for kind, reason in _scan_code(tree, ref.protected, ref.code_names):
-                add(name, kind, gid or f"cell {i}", reason)
+            tree, lines = parsed
+            for kind, reason, line in _scan_code(tree, ref.protected, ref.code_names,
+                                                 instructor_paths=course.instructor_paths,
+                                                 settable=course.settable_attributes):
+                code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+                add(name, kind, gid or f"cell {i}", reason, code)
     return found
 
 
+#: The columns of :func:`findings_table` and of ``reports/<assignment>/screening.csv``.
+FINDING_COLUMNS = ["student", "notebook", "kind", "cell", "reason", "code"]
+
+
 def findings_table(findings: Iterable[Finding]):
-    """Findings as a pandas DataFrame (columns student, notebook, kind, cell, reason)."""
+    """Findings as a pandas DataFrame (columns student, notebook, kind, cell, reason, code)."""
     import pandas as pd
 
-    return pd.DataFrame([asdict(f) for f in findings], columns=["student", "notebook", "kind", "cell", "reason"])
+    return pd.DataFrame([asdict(f) for f in findings], columns=FINDING_COLUMNS)

@@ -99,7 +99,7 @@ def graded_course(tiny_data_root, tmp_path_factory) -> Path:
             shutil.copy(nb, downloads / student / nb.name)
     graders.collect_submissions(course, FEEDBACK_ASSIGNMENT, from_dir=downloads)
     graders.autograde_sequential(course, FEEDBACK_ASSIGNMENT)
-    assert graders.generate_feedback(course, FEEDBACK_ASSIGNMENT, progress=False)
+    assert graders.generate_feedback(course, FEEDBACK_ASSIGNMENT, progress=False, ungraded="mark")
     graders.report(course, FEEDBACK_ASSIGNMENT)
     return course
 

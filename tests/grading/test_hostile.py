@@ -112,7 +112,8 @@ def _build(folder: Path, data_root: Path) -> dict:
 
     res = graders.autograde_class(course, ASSIGNMENT, workers=2, timeout=CELL_TIMEOUT, raise_on_failure=False)
     table = graders.grade_table(course, ASSIGNMENT)
-    return {"seconds": res.seconds, "scores": res.scores, "failed": sorted(res.failed), "held": res.held,
+    return {"seconds": res.seconds, "scores": res.scores, "failed": sorted(res.failed),
+            "failure_reasons": res.failure_reasons(), "held": res.held,
             "findings": [(f.student, f.kind, f.reason) for f in res.findings],
             "students_in_gradebook": sorted(table["student"].unique())}
 
@@ -149,7 +150,7 @@ def test_bad_submission_scores_at_most_its_honest_content(hostile, case):
     if kind is None:
         assert not found, f"{case}: unexpected findings {found}"
         # nothing to flag: the damage stays in the one cell and the rest is graded normally
-        assert hostile["scores"][case] == bound
+        assert hostile["scores"][case] == bound, hostile["failure_reasons"].get(case)
     else:
         assert any(k == kind and words in reason for k, reason in found), f"{case}: {found}"
     if kind == "integrity":
@@ -204,6 +205,16 @@ def test_held_submission_is_graded_once_cleared(hostile, tmp_path):
     # honest content, but the notebook was executed and graded by nbgrader.
     assert (course / "autograded" / "fake-data-connection" / ASSIGNMENT).is_dir()
     assert res.scores["fake-data-connection"] <= sum(v for q, v in hostile["points"].items() if q != "q1")
+    assert res.cleared == ["fake-data-connection"]
+    # the clearance is kept for this submission (later runs grade it), and only for it
+    held = graders.held_for_review(course, ASSIGNMENT)
+    assert "fake-data-connection" not in held and "shadowed-builtin" in held
+    assert any("def isinstance" in f.code for f in held["shadowed-builtin"])
+    path = course / "submitted" / "fake-data-connection" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("sd.connect = print"))  # a new submission from the same student
+    nbformat.write(nb, path)
+    assert "fake-data-connection" in graders.held_for_review(course, ASSIGNMENT)
 
 
 def test_a_manual_grade_entered_while_grading_is_kept(hostile, tmp_path, monkeypatch):
@@ -213,7 +224,8 @@ def test_a_manual_grade_entered_while_grading_is_kept(hostile, tmp_path, monkeyp
     from graders import _autograde
 
     course = shutil.copytree(hostile["course"], tmp_path / "course")
-    db, course_id = _autograde.gradebook_file(course)
+    opened = graders.Course.open(course)
+    db, course_id = opened.db_path, opened.course_id
     calls = []
     grade_one = _autograde._grade_one
 

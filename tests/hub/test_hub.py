@@ -13,6 +13,11 @@ that student's uid, so the operating system is what says no. Accounts, their pro
 temporary tree are removed afterwards. Without root, or without configurable-http-proxy, the
 tests are skipped with the reason, never passed.
 
+A second test (``test_instructor_grades_written_answers_in_the_formgrader``, steps in
+``formgrader_steps.py``) is the instructor guide's manual-grading step in a real browser: Chromium,
+driven by Playwright, signs in as the instructor, grades written answers in the formgrader, and the
+grade export then includes them; a student gets 403. It skips, with the reason, without Chromium.
+
 The configuration under test is the repository's own file: a small override file
 ``load_subconfig``s it and changes only what a test must (loopback ports, the proxy binary, the
 shared-password test authenticator, the spawner class, a test admin token). Paths reach it
@@ -21,7 +26,6 @@ through the same STATELAB_* variables a deployment sets.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -34,10 +38,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+
+import formgrader_steps
+from hub_client import REQUEST_TIMEOUT, START_TIMEOUT, Hub
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +52,7 @@ HUB_SRC = REPO / "binder" / "hub"
 VENV_BIN = Path(sys.executable).parent
 COURSE = "statelab"
 ASSIGNMENT = "ps1"
-REQUEST_TIMEOUT = 30
-START_TIMEOUT = 90
+WRITTEN, WRITTEN_POINTS = "explain", 2  # the written answer instructors grade in the formgrader
 #: The bounded load step: this many extra learners start servers and query the data at once,
 #: through a spawn queue narrower than the class (so the queueing path is exercised too).
 LOAD_USERS = int(os.environ.get("STATELAB_LOAD_USERS", "6"))
@@ -133,124 +138,20 @@ def _source_notebook() -> dict:
                 }
             },
         ),
+        nbformat.v4.new_markdown_cell("Why does a year have that many quarters? Answer in a sentence."),
+        # a written answer: graded by hand, in the formgrader (formgrader_steps.py)
+        nbformat.v4.new_markdown_cell(
+            "YOUR ANSWER HERE",
+            metadata={"nbgrader": {**meta, "grade": True, "solution": True, "points": WRITTEN_POINTS,
+                                   "grade_id": WRITTEN}},
+        ),
     ]
     return nb
 
 
 # ------------------------------------------------------------------------------------------
-# the hub and its clients
+# the hub's accounts
 # ------------------------------------------------------------------------------------------
-class Hub:
-    def __init__(self, url: str, admin_token: str, log: Path):
-        import requests
-
-        self.url = url.rstrip("/")
-        self.admin = requests.Session()
-        self.admin.headers["Authorization"] = f"token {admin_token}"
-        self.log = log
-        self.tokens: dict[str, str] = {}
-
-    def log_tail(self, n: int = 60) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return "(no hub log)"
-
-    def api(self, method: str, path: str, **kw):
-        return self.admin.request(method, f"{self.url}/hub/api{path}", timeout=REQUEST_TIMEOUT, **kw)
-
-    def as_user(self, name: str):
-        import requests
-
-        s = requests.Session()
-        s.headers["Authorization"] = f"token {self.tokens[name]}"
-        return s
-
-    def get(self, name: str, path: str, **kw):
-        return self.as_user(name).get(f"{self.url}{path}", timeout=REQUEST_TIMEOUT, **kw)
-
-    def post(self, name: str, path: str, **kw):
-        return self.as_user(name).post(f"{self.url}{path}", timeout=REQUEST_TIMEOUT, **kw)
-
-    def wait_ready(self, name: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            model = self.api("GET", f"/users/{name}").json()
-            server = model.get("servers", {}).get("")
-            if server and server.get("ready"):
-                return
-            time.sleep(1)
-        raise AssertionError(f"server for {name} not ready in {START_TIMEOUT}s\n{self.log_tail()}")
-
-    def run_code(self, name: str, code: str) -> dict:
-        """Run code in a new kernel on the user's server; the code prints one JSON line."""
-        r = self.post(name, f"/user/{name}/api/kernels", json={"name": "python3"})
-        assert r.status_code == 201, (r.status_code, r.text)
-        kernel_id = r.json()["id"]
-        try:
-            out = asyncio.run(
-                asyncio.wait_for(self._execute(name, kernel_id, code), timeout=START_TIMEOUT)
-            )
-        finally:
-            self.as_user(name).delete(
-                f"{self.url}/user/{name}/api/kernels/{kernel_id}", timeout=REQUEST_TIMEOUT
-            )
-        return json.loads(out.strip().splitlines()[-1])
-
-    async def _execute(self, name: str, kernel_id: str, code: str) -> str:
-        from tornado.httpclient import HTTPRequest
-        from tornado.websocket import websocket_connect
-
-        ws_url = self.url.replace("http://", "ws://") + f"/user/{name}/api/kernels/{kernel_id}/channels"
-        conn = await websocket_connect(
-            HTTPRequest(ws_url, headers={"Authorization": f"token {self.tokens[name]}"})
-        )
-        msg_id = uuid.uuid4().hex
-        conn.write_message(
-            json.dumps(
-                {
-                    "header": {
-                        "msg_id": msg_id,
-                        "msg_type": "execute_request",
-                        "username": name,
-                        "session": uuid.uuid4().hex,
-                        "version": "5.3",
-                    },
-                    "parent_header": {},
-                    "metadata": {},
-                    "content": {
-                        "code": code,
-                        "silent": False,
-                        "store_history": False,
-                        "user_expressions": {},
-                        "allow_stdin": False,
-                        "stop_on_error": True,
-                    },
-                    "channel": "shell",
-                    "buffers": [],
-                }
-            )
-        )
-        stdout: list[str] = []
-        try:
-            while True:
-                raw = await conn.read_message()
-                if raw is None:
-                    raise AssertionError("kernel websocket closed")
-                msg = json.loads(raw)
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                kind = msg["msg_type"]
-                if kind == "stream" and msg["content"]["name"] == "stdout":
-                    stdout.append(msg["content"]["text"])
-                elif kind == "error":
-                    raise AssertionError("\n".join(msg["content"]["traceback"]))
-                elif kind == "status" and msg["content"]["execution_state"] == "idle":
-                    return "".join(stdout)
-        finally:
-            conn.close()
-
-
 def _useradd(name: str, home: Path) -> pwd.struct_passwd:
     subprocess.run(
         ["useradd", "--create-home", "--home-dir", str(home), "--shell", "/bin/bash",
@@ -372,6 +273,8 @@ def run_classroom(load_users: int = LOAD_USERS, extra_env: dict | None = None, e
         import nbformat
 
         nbformat.write(_source_notebook(), src / f"{ASSIGNMENT}.ipynb")
+        # what makes it a course directory for statelab-grade (a course's own nbgrader_config.py)
+        (course_root / "nbgrader_config.py").write_text(f"c = get_config()\nc.CourseDirectory.course_id = {COURSE!r}\n")
         for p in [course_root, *course_root.rglob("*")]:
             os.chown(p, grader.pw_uid, grader.pw_gid)
 
@@ -518,6 +421,35 @@ def test_classroom_round_trip(classroom):
     _step_a_class_at_once(classroom)
 
 
+def test_instructor_grades_written_answers_in_the_formgrader(classroom):
+    """The term's manual-grading step in a real browser: see formgrader_steps.py.
+
+    Its own hub (one test, so that pytest-xdist never splits its steps); the two submissions are
+    put where the grader's collect puts them, so no student server has to start.
+    """
+    formgrader_steps.require_browser()
+    _step_create_users_and_log_in(classroom)
+    _step_instructor_releases_through_formgrader(classroom)
+    grader = classroom["accounts"]["grader"]
+    release = classroom["course_root"] / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    for role in ("alice", "bob"):
+        name = classroom["names"][role]
+        nb = json.loads(release.read_text())
+        for cell in nb["cells"]:
+            if cell["metadata"].get("nbgrader", {}).get("solution"):
+                cell["source"] = ("answer = 4" if cell["cell_type"] == "code"
+                                  else f"Four quarters of three months each ({name}).")
+        folder = classroom["course_root"] / "submitted" / name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        (folder / f"{ASSIGNMENT}.ipynb").write_text(json.dumps(nb))
+        for p in [folder.parent.parent, folder.parent, folder, *folder.iterdir()]:
+            os.chown(p, grader.pw_uid, grader.pw_gid)
+    tests = [c.metadata["nbgrader"] for c in _source_notebook().cells
+             if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"]["solution"]]
+    formgrader_steps.instructor_grades_in_the_formgrader(
+        classroom, COURSE, ASSIGNMENT, WRITTEN, WRITTEN_POINTS, autograded=sum(t["points"] for t in tests))
+
+
 def _step_hub_config_loaded(classroom):
     hub: Hub = classroom["hub"]
     groups = {g["name"] for g in hub.api("GET", "/groups").json()}
@@ -643,7 +575,8 @@ def _step_students_fetch_and_submit(classroom):
         assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
         for cell in model["content"]["cells"]:
             if cell["metadata"].get("nbgrader", {}).get("solution"):
-                cell["source"] = f"answer = 4  # {name}'s own work"
+                cell["source"] = (f"answer = 4  # {name}'s own work" if cell["cell_type"] == "code"
+                                  else f"A year has four seasons ({name}'s own words).")
         r = hub.as_user(name).put(
             f"{hub.url}/user/{name}/api/contents/{nb_path}",
             json={"type": "notebook", "format": "json", "content": model["content"]},

@@ -154,6 +154,23 @@ def test_formgrader_csp_and_exchange_settings(monkeypatch):
     assert common.Authenticator.plugin_class.__name__ == "JupyterHubAuthPlugin"
 
 
+def test_formgrader_feedback_uses_the_course_page_and_leaves_grading_pages_alone(monkeypatch):
+    """The grader's nbgrader settings swap the feedback exporter only (not HTMLExporter, which the
+    formgrader's grading pages use too)."""
+    from traitlets.config.loader import PyFileConfigLoader
+    from traitlets.utils.importstring import import_item
+
+    monkeypatch.setenv("STATELAB_COURSE_ROOT", "/x/course")
+    grader = PyFileConfigLoader("nbgrader_config.py", path=str(HUB / "jupyter" / "grader")).load_config()
+    assert grader.CourseDirectory.root == "/x/course"
+    exporter = import_item(grader.GenerateFeedback.exporter_class)
+    from nbconvert.exporters import HTMLExporter
+
+    assert issubclass(exporter, HTMLExporter) and exporter is not HTMLExporter
+    assert "HTMLExporter" not in grader
+    assert exporter().template_file == "feedback.html.j2"
+
+
 # ------------------------------------------------------------------------------ Data Labs team folders
 def _teams_module():
     import importlib.util
