@@ -28,7 +28,6 @@ EXCLUDED_DIRS = {"_build", ".ipynb_checkpoints", "release", "autograded", "submi
 ANSWERS_PENDING = frozenset({
     "modules/03-record-linkage/02-practice.ipynb",
     "modules/04-cross-sectional-analysis/02-practice.ipynb",
-    "modules/05-cohort-analysis/02-practice.ipynb",
     "modules/06-employment-outcomes/02-practice.ipynb",
     "modules/07-labor-demand/02-practice.ipynb",
     "modules/09-machine-learning/02-practice.ipynb",
