@@ -26,7 +26,6 @@ EXCLUDED_DIRS = {"_build", ".ipynb_checkpoints", "release", "autograded", "submi
 #: Notebooks whose worked answers are still written in plain view (issue 18): each lesson engineer removes
 #: theirs as they collapse the answers behind a formative check. The list only shrinks.
 ANSWERS_PENDING = frozenset({
-    "modules/04-cross-sectional-analysis/02-practice.ipynb",
     "modules/06-employment-outcomes/02-practice.ipynb",
     "modules/07-labor-demand/02-practice.ipynb",
     "modules/09-machine-learning/02-practice.ipynb",
