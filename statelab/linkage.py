@@ -162,8 +162,12 @@ def splink_settings(
     - ``dob``: exact, one character off, within a month, within a year, within ten years, anything else.
 
     Blocking rules (pairs compared at all): equal SSN; equal first and last name; equal date of birth with
-    equal first or last name; equal first five or last four SSN digits (catches a mistyped SSN with a
-    mistyped name). Pass ``blocking`` as a list of column lists or SQL expressions to replace them.
+    equal first or last name; and three overlapping pieces of the SSN -- the last four digits, the first
+    seven, the first five with the last two -- so that an SSN with any one wrong digit still agrees on one
+    piece (catching a mistyped SSN with a mistyped name). Each piece keeps at least six digits that vary
+    between people: with SSNs issued densely, a shorter piece such as the area and group digits alone is
+    shared by thousands of people and would put millions of hopeless pairs in front of the model. Pass
+    ``blocking`` as a list of column lists or SQL expressions to replace them.
 
     Returns
     -------
@@ -201,7 +205,8 @@ def splink_settings(
         if dob:
             rules += [[n, dob] for n in (last_name, first_name) if n]
         if ssn:
-            rules += [[f"SUBSTRING({ssn}, 1, 5)"], [f"SUBSTRING({ssn}, 6, 4)"]]
+            rules += [[f"SUBSTRING({ssn}, 6, 4)"], [f"SUBSTRING({ssn}, 1, 7)"],
+                      [f"SUBSTRING({ssn}, 1, 5) || SUBSTRING({ssn}, 8, 2)"]]
     else:
         rules = [[r] if isinstance(r, str) else list(r) for r in blocking]
         if not rules or any(not r for r in rules):

@@ -200,7 +200,7 @@ def _unit_selects(p: ReferencePeriod, programs: tuple[str, ...]) -> list[str]:
             parts.append(f"""
     SELECT 'UI' AS program, 'ui_claim' AS source_table, c.claim_id AS unit_id, c.record_id,
            c.ssn, c.state_fips, c.county_fips, c.sex, c.dob,
-           CAST(NULL AS VARCHAR) AS race_ethnicity, 1 AS pick
+           c.race_ethnicity, 1 AS pick
     FROM ui_claim AS c
     WHERE EXISTS (SELECT 1 FROM ui_claim_week AS w WHERE w.claim_id = c.claim_id AND {weeks})""")
         else:  # WIOA: repeated extract rows collapse to one per participant (latest entry, an SSN if any)
@@ -292,7 +292,7 @@ def recipients(
         as of the latest month in the period); a UI unit a claim; a WIOA unit a participant identifier.
         ``ssn_status`` is one of :data:`statelab.identifiers.KEY_STATUSES` (``usable``, ``missing``,
         ``malformed``, ``placeholder`` or ``shared``); ``race_ethnicity`` is
-        recorded only in WIOA.
+        recorded in WIOA and on UI claims (asked at filing, may be blank), not in TANF or SNAP.
     """
     sql = recipients_sql(year=year, quarter=quarter, definition=definition, programs=programs, max_units=max_units)
     return con.sql(sql).df()

@@ -148,3 +148,85 @@ def test_distinct_ssns_in_2023q2_tie_to_true_people(tiny_con):
     assert abs(int(grain.distinct_ssns) - int(t.true_people)) <= int(t.k)
     assert grain.distinct_ssns < grain.wage_rows   # person-quarter is not unique: the lesson's point
     assert t.k <= 0.05 * t.rows
+
+
+# ------------------------------------------------------------- statements checked on the course data, two seeds
+# The lesson and practice state patterns the data could change; each is checked here on the `default` profile
+# at the course seed and at seed 7, from the notebooks' own SQL where they run one.
+import pytest  # noqa: E402
+
+import synthetic_data as sd  # noqa: E402
+from statelab import identifiers  # noqa: E402
+
+PRACTICE = LESSON.with_name("02-practice.ipynb")
+COURSE_SEEDS = (sd.DEFAULT_SEED, 7)
+
+
+@pytest.fixture(scope="module", params=COURSE_SEEDS, ids=lambda s: f"seed{s}")
+def course_con(request, course_dataset_at):
+    con = sd.connect(course_dataset_at(request.param), truth=True)
+    yield con
+    con.close()
+
+
+@pytest.mark.slow
+def test_many_employer_ssns_are_placeholders(course_con):
+    """Lesson: the "people" paid by the most employers in 2023 Q2 are one number shared by many workers."""
+    top = course_con.sql("""
+        SELECT ssn, COUNT(DISTINCT (state_fips, ui_account)) AS employers
+        FROM ui_wage WHERE year = 2023 AND quarter = 2 AND ssn IS NOT NULL
+        GROUP BY ssn ORDER BY employers DESC, ssn LIMIT 1
+    """).fetchall()[0]
+    assert top[0] in identifiers.PLACEHOLDER_SSNS, top
+
+
+@pytest.mark.slow
+def test_repeated_grain_is_two_people_under_one_ssn(course_con):
+    """Practice 1: the documented grain repeats, and every repeat is two true people under one reported SSN."""
+    n = course_con.sql(nbrules.sql_containing(PRACTICE, "repeated_combinations")).fetchall()[0][0]
+    people = course_con.sql("""
+        WITH g AS (SELECT state_fips, ui_account, ssn, year, quarter FROM ui_wage WHERE ssn IS NOT NULL
+                   GROUP BY ALL HAVING COUNT(*) > 1)
+        SELECT COUNT(DISTINCT x.person_id) AS persons
+        FROM g JOIN ui_wage AS w USING (state_fips, ui_account, ssn, year, quarter)
+        JOIN truth.crosswalk AS x ON x.source_table = 'ui_wage' AND x.record_id = w.record_id
+        GROUP BY g.state_fips, g.ui_account, g.ssn, g.year, g.quarter
+    """).df()
+    assert n > 0 and len(people) == n
+    assert (people["persons"] >= 2).all()
+
+
+@pytest.mark.slow
+def test_the_2020_shock_adds_no_two_employer_people(course_con):
+    """Practice 2(c): two-employer people do not rise in 2020 Q2, and the overlapping share barely moves."""
+    course_con.sql("""
+        CREATE OR REPLACE TEMP TABLE person_employer_quarter AS
+        SELECT DISTINCT ssn, state_fips, ui_account, year * 4 + quarter - 1 AS q FROM ui_wage WHERE ssn IS NOT NULL
+    """)
+    t = course_con.sql(nbrules.sql_containing(PRACTICE, "two_plus_continuing")).df().set_index("quarter")
+    share = 1 - t["two_plus_continuing"] / t["two_plus_employers"]
+    assert t.loc["2020 Q2", "two_plus_employers"] <= t.loc["2019 Q2", "two_plus_employers"]
+    assert abs(share["2020 Q2"] - share["2019 Q2"]) < 0.03, share
+
+
+@pytest.mark.slow
+def test_low_paid_jobs_are_mostly_partial_quarters(course_con):
+    """Practice 3(c): jobs paying under the 10th percentile in 2023 Q2 mostly did not span the quarter."""
+    r = course_con.sql("""
+        WITH pq AS (SELECT DISTINCT ssn, state_fips, ui_account, year * 4 + quarter - 1 AS q
+                    FROM ui_wage WHERE ssn IS NOT NULL),
+        jobs AS (SELECT ssn, state_fips, ui_account, wages FROM ui_wage
+                 WHERE year = 2023 AND quarter = 2 AND ssn IS NOT NULL),
+        flagged AS (
+            SELECT j.wages < (SELECT quantile_cont(wages, 0.1) FROM ui_wage WHERE year = 2023 AND quarter = 2)
+                       AS low,
+                   EXISTS (SELECT 1 FROM pq WHERE pq.ssn = j.ssn AND pq.state_fips = j.state_fips
+                           AND pq.ui_account = j.ui_account AND pq.q = 2023 * 4)
+                   AND EXISTS (SELECT 1 FROM pq WHERE pq.ssn = j.ssn AND pq.state_fips = j.state_fips
+                           AND pq.ui_account = j.ui_account AND pq.q = 2023 * 4 + 2) AS spans
+            FROM jobs AS j)
+        SELECT AVG(CASE WHEN NOT spans THEN 1.0 ELSE 0 END) FILTER (WHERE low) AS partial_low,
+               AVG(CASE WHEN NOT spans THEN 1.0 ELSE 0 END) FILTER (WHERE NOT low) AS partial_rest
+        FROM flagged
+    """).df().iloc[0]
+    assert r.partial_low > 0.5 and r.partial_low > r.partial_rest, r

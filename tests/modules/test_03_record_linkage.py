@@ -1,8 +1,9 @@
-"""Module 3 (the data model and record linkage): the lesson's results, tied to the hidden truth.
+"""Module 3 (the data model and record linkage): the two lessons' results, tied to the hidden truth.
 
-The lesson's code cells are run here, in this process, on the tiny profile (the `parameters` cell is
-replaced), and what they leave behind -- workspace tables and Python variables -- is checked against the
-truth (`truth.crosswalk`: which person each record is about; `truth.wioa_effect`: each period of WIOA
+Each lesson's code cells are run here, in this process, on the tiny profile (the `parameters` cell is
+replaced), lesson 1 (records, people and links) and lesson 2 (linking completers to wage records) each in
+its own namespace, and what they leave behind -- workspace tables and Python variables -- is checked
+against the truth (`truth.crosswalk`: which person each record is about; `truth.wioa_effect`: each period of WIOA
 participation). What must hold:
 
 * deduplication: one `wioa_period` row per true period of participation and one `dim_person` row per true
@@ -39,36 +40,51 @@ import pytest
 import synthetic_data as sd
 from statelab import linkage
 
-LESSON = Path(__file__).resolve().parents[2] / "modules" / "03-record-linkage" / "01-linking-records.ipynb"
+MODULE = Path(__file__).resolve().parents[2] / "modules" / "03-record-linkage"
+MODEL_LESSON = MODULE / "01-records-and-people.ipynb"
+LESSON = MODULE / "02-linking-records.ipynb"
 
 
-def _code_cells() -> list:
-    return [c for c in nbformat.read(LESSON, as_version=4).cells if c.cell_type == "code"]
+def _code_cells(path: Path = LESSON) -> list:
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
 
 
-def test_lesson_never_opens_the_truth():
-    for cell in _code_cells():
+@pytest.mark.parametrize("path", [MODEL_LESSON, LESSON], ids=lambda p: p.stem)
+def test_lesson_never_opens_the_truth(path):
+    for cell in _code_cells(path):
         assert "truth=True" not in cell.source.replace(" ", "")
         assert "truth." not in cell.source
 
 
-@pytest.fixture(scope="module")
-def lesson(tiny_data_root):
-    """The namespace left by running every code cell of the lesson on the tiny profile."""
+def _run(path: Path, data_root) -> dict:
+    """The namespace left by running every code cell of a lesson on the tiny profile."""
     matplotlib.use("Agg")
     ns: dict = {"__name__": "lesson"}
-    for cell in _code_cells():
+    for cell in _code_cells(path):
         source = cell.source
         if "parameters" in cell.metadata.get("tags", []):
-            source = f"profile = 'tiny'\nseed = {sd.DEFAULT_SEED}\ndata_root = {str(tiny_data_root)!r}"
-        exec(compile(source, str(LESSON), "exec"), ns)
+            source = f"profile = 'tiny'\nseed = {sd.DEFAULT_SEED}\ndata_root = {str(data_root)!r}"
+        exec(compile(source, str(path), "exec"), ns)
+    return ns
+
+
+@pytest.fixture(scope="module")
+def model_lesson(tiny_data_root):
+    ns = _run(MODEL_LESSON, tiny_data_root)
+    yield ns
+    ns["con"].close()
+
+
+@pytest.fixture(scope="module")
+def lesson(tiny_data_root):
+    ns = _run(LESSON, tiny_data_root)
     yield ns
     ns["con"].close()
 
 
 # ------------------------------------------------------------------------------ the data model
-def test_deduplication_matches_the_true_periods_and_people(lesson, tiny_con):
-    con = lesson["con"]
+def test_deduplication_matches_the_true_periods_and_people(model_lesson, tiny_con):
+    con = model_lesson["con"]
     periods = con.sql("SELECT unique_individual_id, entry_date FROM wioa_period").df()
     people = con.sql("SELECT unique_individual_id FROM dim_person").df()
     truth = tiny_con.sql("""
@@ -85,8 +101,17 @@ def test_deduplication_matches_the_true_periods_and_people(lesson, tiny_con):
     assert (truth.groupby("person_id")["unique_individual_id"].nunique() == 1).all()
 
 
-def test_fact_table_grain_and_participation(lesson, tiny_con):
-    con = lesson["con"]
+def test_returning_participants_are_the_true_repeat_periods(model_lesson, tiny_con):
+    """Lesson 1 prints how many participants came back for a second period: the truth's repeat participants."""
+    true = tiny_con.sql("""
+        SELECT COUNT(*) FROM (SELECT person_id FROM truth.wioa_effect GROUP BY person_id HAVING COUNT(*) >= 2)
+    """).fetchall()[0][0]
+    assert model_lesson["returning"] == true
+    assert true > 0, "the generator plants repeat periods of participation"
+
+
+def test_fact_table_grain_and_participation(model_lesson, tiny_con):
+    con = model_lesson["con"]
     n_people = con.sql("SELECT COUNT(*) FROM dim_person").fetchall()[0][0]
     quarters = con.sql("SELECT quarter_key FROM dim_quarter ORDER BY quarter_key").df()["quarter_key"]
     fact = con.sql("SELECT person_key, quarter_key, program_key, earnings, employed FROM fact_person_quarter").df()

@@ -205,3 +205,71 @@ def test_ssn_noise_gap_on_the_course_data(course_dataset, record_property):
     assert (snap_pairs["by_usable_ssn"] < snap_pairs["by_true_person"]).all(), snap_pairs
     tanf_snap = gaps[(gaps["program_a"] == "TANF") & (gaps["program_b"] == "SNAP")].iloc[0]
     assert tanf_snap["by_any_ssn"] > tanf_snap["by_usable_ssn"], "placeholders shared by TANF and SNAP heads"
+
+
+# ------------------------------------------------------------- statements checked on the course data, two seeds
+COURSE_SEEDS = (sd.DEFAULT_SEED, 7)
+
+
+@pytest.fixture(scope="module", params=COURSE_SEEDS, ids=lambda s: f"seed{s}")
+def course_con(request, course_dataset_at):
+    con = sd.connect(course_dataset_at(request.param), truth=True)
+    yield con
+    con.close()
+
+
+@pytest.mark.slow
+def test_lesson_patterns_on_the_course_data(course_con):
+    """UI shrinks most on a single day while SNAP and TANF barely move; most TANF heads are women; SNAP is in
+    most multi-program combinations; co-enrollment by usable SSN stays at or below the true count, and
+    invents fewer matches than it loses."""
+    ever = snapshot.snapshot_counts(course_con, year=YEAR, quarter=QUARTER, definition="ever").set_index("program")
+    point = snapshot.snapshot_counts(course_con, year=YEAR, quarter=QUARTER, definition="point").set_index("program")
+    kept = point["units"] / ever["units"]
+    assert kept.idxmin() == "UI"
+    assert kept[["SNAP", "TANF"]].min() >= 0.85
+    sex = snapshot.snapshot_counts(course_con, year=YEAR, quarter=QUARTER, by=("program", "sex"))
+    share = sex[sex["sex"] == "F"].set_index("program")["units"] / sex.groupby("program")["units"].sum()
+    assert share["TANF"] > 0.5 and share["TANF"] > share["UI"]
+    combos = snapshot.programs_per_person(course_con, year=YEAR, quarter=QUARTER)
+    multi = combos[combos["n_programs"] >= 2]
+    assert multi.loc[multi["combination"].str.contains("SNAP"), "people"].sum() > 0.5 * multi["people"].sum()
+    gaps = _gap_table(course_con)
+    assert (gaps["by_usable_ssn"] <= gaps["by_true_person"]).all(), gaps
+    # false matches (one SSN, two true people) versus lost ones, over all pairs of programs
+    rec = pandas_recipients(course_con, "ever")
+    xwalk = course_con.sql("SELECT source_table, record_id, person_id FROM truth.crosswalk").df()
+    rec = rec.merge(xwalk, on=["source_table", "record_id"], how="left")
+    usable = rec[rec["ssn_status"] == "usable"]
+    invented = lost = 0
+    for a, b in zip(gaps["program_a"], gaps["program_b"]):
+        pa, pb = usable[usable["program"] == a], usable[usable["program"] == b]
+        both_ssn = set(pa["ssn"]) & set(pb["ssn"])
+        same = pa.merge(pb, on="ssn")
+        invented += len({s for s in both_ssn if not (same.loc[same["ssn"] == s, "person_id_x"]
+                                                     == same.loc[same["ssn"] == s, "person_id_y"]).any()})
+        truly = set(rec.loc[rec["program"] == a, "person_id"]) & set(rec.loc[rec["program"] == b, "person_id"])
+        found = set(same.loc[same["person_id_x"] == same["person_id_y"], "person_id_x"])
+        lost += len(truly - found)
+    assert invented < lost, (invented, lost)
+
+
+@pytest.mark.slow
+def test_practice_patterns_on_the_course_data(course_con):
+    """Practice 1: UI changes most from 2019 Q4 to 2020 Q4, and federal programs pay a large part of the 2020 Q4
+    weeks and none in 2019 Q4 or 2022 Q1. Practice 2: a UI pair loses more of its overlap on one day than
+    TANF + SNAP."""
+    before = snapshot.snapshot_counts(course_con, year=2019, quarter=4).set_index("program")["units"]
+    during = snapshot.snapshot_counts(course_con, year=2020, quarter=4).set_index("program")["units"]
+    assert (during / before).idxmax() == "UI"
+    weeks = course_con.sql("""
+        SELECT YEAR(week_ending_date) * 10 + QUARTER(week_ending_date) AS yq,
+               AVG(CASE WHEN program <> 'UI' THEN 1.0 ELSE 0 END) AS federal
+        FROM ui_claim_week GROUP BY 1
+    """).df().set_index("yq")["federal"]
+    assert weeks[20204] > 0.25 and weeks[20194] == 0 and weeks[20221] == 0
+    ever = snapshot.coenrollment(course_con, year=YEAR, quarter=QUARTER, definition="ever")
+    point = snapshot.coenrollment(course_con, year=YEAR, quarter=QUARTER, definition="point")
+    kept = (point["both"] / ever["both"]).set_axis(ever["program_a"] + "+" + ever["program_b"])
+    ui_pairs = kept[[k for k in kept.index if "UI" in k.split("+")]]
+    assert ui_pairs.min() < kept["TANF+SNAP"]

@@ -25,6 +25,7 @@ import nbformat
 import pytest
 
 import synthetic_data as sd
+from statelab import identifiers
 
 LESSON = Path(__file__).resolve().parents[2] / "modules" / "05-cohort-analysis" / "01-defining-a-cohort.ipynb"
 WINDOW_2019 = "BETWEEN 201901 AND 201912"
@@ -161,3 +162,68 @@ def test_headline_2019_cohort_on_course_data(course_dataset):
         assert (df.wages_all > 0).mean() > (df.wages_home > 0).mean()
     finally:
         con.close()
+
+
+# ------------------------------------------------------------- statements checked on the course data, two seeds
+PRACTICE = LESSON.with_name("02-practice.ipynb")
+COURSE_SEEDS = (sd.DEFAULT_SEED, 7)
+
+
+@pytest.fixture(scope="module", params=COURSE_SEEDS, ids=lambda s: f"seed{s}")
+def course_con(request, course_dataset_at):
+    con = sd.connect(course_dataset_at(request.param), truth=True)
+    yield con
+    con.close()
+
+
+def _practice_cells() -> list[str]:
+    return [c.source for c in nbformat.read(PRACTICE, as_version=4).cells if c.cell_type == "code"]
+
+
+@pytest.mark.slow
+def test_gap_rule_removes_the_planted_churn(course_con):
+    """Lesson step 3: the spells the 2-month gap rule removes are churn (a case reopened under a new case id, as
+    truth.assistance_churn records it), and churn is real: some 2019 spell ends are not exits."""
+    ns = _run_lesson(course_con)
+    churn = ns["churn"].iloc[0]
+    assert churn.back_within_gap > 0
+    removed = course_con.sql(f"""
+        SELECT s.case_id, s.head_ssn IN ({identifiers.placeholders_sql()}) AS placeholder,
+               s.case_id IN (SELECT closed_case_id FROM truth.assistance_churn WHERE program = 'tanf') AS planted
+        FROM tanf_spells AS s
+        WHERE s.last_month BETWEEN 201901 AND 201912
+          AND s.case_id NOT IN (SELECT case_id FROM tanf_leavers_2019)
+    """).df()
+    assert len(removed) == churn.back_within_gap
+    # a placeholder is always "back" (someone else keeps using it); the lesson drops those in step 5
+    people = removed[~removed["placeholder"]]
+    assert len(people) > 0 and people["planted"].mean() >= 0.75, removed
+    # the shared rule (two cases at once) flags no SSN that belongs to one true person
+    shared = course_con.sql("""
+        SELECT l.head_ssn, COUNT(DISTINCT x.person_id) AS persons
+        FROM leaver_ssn_check AS l JOIN tanf AS t ON t.head_ssn = l.head_ssn
+        JOIN truth.crosswalk AS x ON x.source_table = 'tanf' AND x.record_id = t.record_id
+        WHERE l.ssn_status = 'shared' GROUP BY l.head_ssn
+    """).df()
+    assert (shared["persons"] >= 2).all(), shared
+
+
+@pytest.mark.slow
+def test_practice_statements(course_con):
+    """Practice 1: the 2020 leavers are more often employed a year later than the 2019 leavers. Practice 2: 2019
+    UI claimants were almost all employed the quarter before filing. Practice 3: most of the gap rule's effect
+    comes by two months."""
+    ns: dict = {"con": course_con}
+    exec(compile(nbformat.read(PRACTICE, as_version=4).cells[0].source, str(PRACTICE), "exec"), ns)  # noqa: S102
+    for src in _practice_cells():
+        if "con.sql(" in src and "sd.connect" not in src and "plotting" not in src:
+            exec(compile(src, str(PRACTICE), "exec"), ns)  # noqa: S102 - the course's own notebook
+    cohorts = ns["cohorts"].set_index("exit_year")
+    assert cohorts.loc[2020, "working_year_after"] > cohorts.loc[2019, "working_year_after"]
+    claimants = ns["claimants"].set_index("relative_quarter")
+    assert claimants.loc[-1, "employment_rate"] >= 0.9
+    gap_sql = [src for src in _practice_cells() if "g(gap_months)" in src]
+    assert len(gap_sql) == 1
+    exec(compile(gap_sql[0].replace("con.sql(", "gap_table = con.sql(", 1), str(PRACTICE), "exec"), ns)  # noqa: S102
+    gaps = ns["gap_table"].set_index("gap_months")["leavers"]
+    assert gaps[0] - gaps[2] > gaps[2] - gaps[3] >= 0

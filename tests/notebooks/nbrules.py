@@ -26,11 +26,6 @@ EXCLUDED_DIRS = {"_build", ".ipynb_checkpoints", "release", "autograded", "submi
 #: Notebooks whose worked answers are still written in plain view (issue 18): each lesson engineer removes
 #: theirs as they collapse the answers behind a formative check. The list only shrinks.
 ANSWERS_PENDING = frozenset({
-    "modules/01-orientation/02-practice.ipynb",
-    "modules/02-eda-with-sql/02-practice.ipynb",
-    "modules/03-record-linkage/02-practice.ipynb",
-    "modules/04-cross-sectional-analysis/02-practice.ipynb",
-    "modules/05-cohort-analysis/02-practice.ipynb",
     "modules/06-employment-outcomes/02-practice.ipynb",
     "modules/07-labor-demand/02-practice.ipynb",
     "modules/09-machine-learning/02-practice.ipynb",
@@ -70,16 +65,6 @@ LINE_LENGTH_PENDING = frozenset({
     "assignments/source/datalabs-09-action-plan/datalabs-09-action-plan.ipynb",
     "assignments/source/datalabs-procurement-case/datalabs-procurement-case.ipynb",
     "book/data/how-real-is-this-data.ipynb",
-    "modules/01-orientation/01-working-with-confidential-data.ipynb",
-    "modules/01-orientation/02-practice.ipynb",
-    "modules/02-eda-with-sql/01-exploring-the-records.ipynb",
-    "modules/02-eda-with-sql/02-practice.ipynb",
-    "modules/03-record-linkage/01-linking-records.ipynb",
-    "modules/03-record-linkage/02-practice.ipynb",
-    "modules/04-cross-sectional-analysis/01-benefit-snapshot.ipynb",
-    "modules/04-cross-sectional-analysis/02-practice.ipynb",
-    "modules/05-cohort-analysis/01-defining-a-cohort.ipynb",
-    "modules/05-cohort-analysis/02-practice.ipynb",
     "modules/06-employment-outcomes/01-measuring-employment-outcomes.ipynb",
     "modules/06-employment-outcomes/02-practice.ipynb",
     "modules/07-labor-demand/01-characterizing-labor-demand.ipynb",

@@ -115,7 +115,6 @@ def learner_texts(repo: Path = REPO) -> list[tuple[str, str]]:
 
 #: Files whose British spellings a lesson engineer is still fixing (issue 18). The list only shrinks.
 SPELLING_PENDING = frozenset({
-    "modules/03-record-linkage/01-linking-records.ipynb",
 })
 
 TEXTS = learner_texts()

@@ -90,6 +90,29 @@ def test_settings_follow_the_available_columns():
     assert (custom["part"] == "blocking rule").sum() == 1
 
 
+def test_ssn_blocking_pieces_survive_any_one_wrong_digit():
+    """Every single-digit SSN typo leaves one blocking piece intact, and each piece keeps at least six digits
+    that vary between people (a shorter one, such as the area and group, is shared by thousands)."""
+    import duckdb
+
+    rules = linkage.describe_settings(linkage.splink_settings())
+    pieces = [r for r in rules.loc[rules.part == "blocking rule", "detail"] if "SUBSTRING" in r]
+    assert len(pieces) >= 2, pieces
+    con = duckdb.connect()
+    ssn = "900123456"
+    for pos in range(9):
+        typo = ssn[:pos] + str((int(ssn[pos]) + 1) % 10) + ssn[pos + 1:]
+        agree = [con.execute("SELECT " + rule.replace("l.ssn", f"'{ssn}'").replace("r.ssn", f"'{typo}'"))
+                 .fetchall()[0][0] for rule in pieces]
+        assert any(agree), f"a typo at digit {pos + 1} escapes every SSN piece"
+    for rule in pieces:
+        piece = rule.split(" = ")[0].replace("l.ssn", f"'{ssn}'")
+        kept = con.execute(f"SELECT {piece}").fetchall()[0][0]
+        varying = len(kept) - (3 if kept.startswith(ssn[:3]) else 0)   # the area digits barely vary
+        assert varying >= 4 and (len(kept) >= 6 or kept == ssn[5:]), rule
+    con.close()
+
+
 @pytest.mark.parametrize("kwargs", [dict(ssn_distance=0), dict(name_thresholds=[1.5]), dict(blocking=[[]]),
                                     dict(ssn=None, first_name=None, last_name=None, dob=None),
                                     dict(ssn="s s")])

@@ -98,8 +98,13 @@ def test_age_groups_match_dates_of_birth(ever):
         assert rows["age"].between(lo, hi).all(), label
 
 
-def test_only_wioa_records_race(ever):
-    assert ever.loc[ever["program"] != "WIOA", "race_ethnicity"].isna().all()
+def test_race_comes_from_the_files_that_record_it(ever, tiny_con):
+    """WIOA and UI claims record race and ethnicity (a UI claimant may leave it blank); TANF and SNAP do not."""
+    assert ever.loc[ever["program"].isin(["TANF", "SNAP"]), "race_ethnicity"].isna().all()
+    ui = ever[ever["program"] == "UI"]
+    claims = tiny_con.sql("SELECT claim_id, race_ethnicity FROM ui_claim").df().set_index("claim_id")["race_ethnicity"]
+    assert len(ui) > 0
+    assert ui["race_ethnicity"].equals(claims.loc[ui["unit_id"]].set_axis(ui.index))
 
 
 def test_point_in_time_is_within_ever(tiny_con, ever):
