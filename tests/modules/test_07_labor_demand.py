@@ -69,7 +69,7 @@ def test_ssn_headcounts_move_from_person_counts_only_by_ssn_noise(tiny_con, wage
     eq = m.employer_quarters(tiny_con)
     people = _person_counts(wage_truth).set_index(["ui_account", "q"])
     noisy = wage_truth[wage_truth.noisy].groupby(["ui_account", "q"]).size().rename("noisy")
-    j = eq.set_index(["ui_account", "q"]).join(people)
+    j = eq.set_index(["ui_account", "q"])[["emp_begin", "emp_end"]].join(people)
     j["noisy_t"] = noisy.reindex(j.index).fillna(0).to_numpy()
     j["noisy_prev"] = noisy.reindex([(a, q - 1) for a, q in j.index]).fillna(0).to_numpy()
     j["noisy_next"] = noisy.reindex([(a, q + 1) for a, q in j.index]).fillna(0).to_numpy()
