@@ -27,6 +27,7 @@ _SUBMODULES = (
     "project",     # the team project: scoping document, numbers read back from the export package
     "quiz",        # formative checks: a multiple-choice question before each collapsed answer
     "snapshot",    # point-in-time recipient counts and co-enrollment (module 4)
+    "tables",      # tables formatted for people: percentages, dollars, separators, no index column
     "uncertainty", # intervals for rates and growth rates, rankings corrected for many comparisons (7, 10, 11)
     "weighting",   # propensity scores, IPW and doubly robust estimators, overlap and balance (module 8)
 )

@@ -451,11 +451,12 @@ def difference_in_differences(frame: pd.DataFrame, *, before: str = "base_earnin
     Identifies the ATT if, without training, the trained would have changed like the
     untrained (parallel trends). Participants choose training when their earnings have
     just dipped (the Ashenfelter dip), and dipped earnings recover on their own, so
-    ``before="pre_earnings"`` (the 4 quarters just before entry) overstates the effect.
-    The default ``"base_earnings"`` (quarters 5-8 before entry) starts earlier, but it is
-    unbiased only if the trained's earnings were not yet falling relative to the
-    untrained's then: check that with the pre-period coefficients of an event study
-    (:func:`statelab.panel.event_study`) before trusting either.
+    ``before="pre_earnings"`` (the 4 quarters just before entry) can credit training with
+    that recovery. The default ``"base_earnings"`` (quarters 5-8 before entry) starts
+    earlier, but it is unbiased only if the two groups' earnings moved in parallel from
+    then on: check that with the pre-period coefficients of an event study
+    (:func:`statelab.panel.event_study`) before trusting either. The two estimates differ
+    by exactly the change in the groups' gap between the two base periods.
 
     Parameters
     ----------

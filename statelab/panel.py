@@ -13,7 +13,9 @@ estimators the lesson teaches with ``pyfixest``:
   (jobs held the whole quarter, the LEHD/QWI concept of module 7) and the quarter of each award,
   for :func:`credential_premium` by **person fixed effects** and, for contrast, by cross-section;
 * :func:`shock_panel` — workers by the sector of their main job in 2019Q4, quarter by quarter through
-  2020, for the change of each sector in the 2020 shock (:func:`period_change`) and an event study.
+  2022, for the change of each sector in the 2020 shock (:func:`period_change`), recalls to the 2019Q4
+  employer, and the same workers' pay a year apart (:func:`year_over_year_change`), which a composition
+  effect cannot move.
 
 Every estimate carries a cluster-robust standard error (clustered by person or spell), because a
 unit's quarters are not independent observations.
@@ -40,6 +42,7 @@ __all__ = [
     "quarter_index",
     "shock_panel",
     "spell_panel",
+    "year_over_year_change",
 ]
 
 #: Award levels in ``postsec_completion.degree_level``, and the tracks (``degree_sought``) people enroll in.
@@ -414,6 +417,8 @@ def shock_panel(con, *, base: str = "2019Q4", first: str = "2018Q1", last: str =
     pandas.DataFrame
         One row per worker and quarter of the window: ``ssn``, ``naics_sector``, ``qindex``,
         ``period`` (label), ``earnings`` (all employers, 0 if none), ``employed`` (0/1),
+        ``at_base_employer`` (0/1: any wages from the base-quarter employer, so a worker laid off
+        and recalled is 0 while away and 1 again on return),
         ``base_employer_earnings`` (wages from the base-quarter employer, only where it paid
         the worker in the quarters before and after too, i.e. a full quarter there; else 0)
         and ``log_base_employer_earnings`` (NaN where that is 0).
@@ -454,6 +459,7 @@ def shock_panel(con, *, base: str = "2019Q4", first: str = "2018Q1", last: str =
     here = base_jobs.reindex(key).to_numpy()
     before = base_jobs.reindex(pd.MultiIndex.from_arrays([panel["ssn"], panel["qindex"] - 1])).to_numpy()
     after = base_jobs.reindex(pd.MultiIndex.from_arrays([panel["ssn"], panel["qindex"] + 1])).to_numpy()
+    panel["at_base_employer"] = (~np.isnan(here)).astype("int64")
     full = ~np.isnan(here) & ~np.isnan(before) & ~np.isnan(after)
     panel["base_employer_earnings"] = np.where(full, here, 0.0)
     panel["log_base_employer_earnings"] = np.log(panel["base_employer_earnings"].where(full))
@@ -504,3 +510,44 @@ def period_change(panel: pd.DataFrame, *, outcome: str, by: str, during, before,
     out["ci_low"] = out["change"] - z * out["std_error"]
     out["ci_high"] = out["change"] + z * out["std_error"]
     return out.drop(columns=["sd"])
+
+
+def year_over_year_change(panel: pd.DataFrame, *, outcome: str, periods, unit: str = "ssn",
+                          alpha: float = 0.05) -> pd.DataFrame:
+    """The mean within-unit change in an outcome from the same quarter a year earlier, period by period.
+
+    For each period, the units with the outcome in both that quarter and the quarter four before are
+    compared with themselves: the mean of their changes is a person fixed-effects estimate with two
+    periods (each unit's level cancels) that also removes the season. A change in *who* has the outcome
+    (a composition effect) cannot move it, unlike a change in the average over whoever is there.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        One row per unit and period, with ``period`` labels and ``qindex`` (as :func:`shock_panel` gives).
+    outcome, unit : str, keyword-only
+        Columns: the outcome (e.g. ``log_base_employer_earnings``) and the unit.
+    periods : sequence of str, keyword-only
+        Period labels such as ``["2020Q2", "2020Q3"]``; each needs the quarter a year earlier in the panel.
+    alpha : float, keyword-only
+        1 - confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per period: ``period``, ``units``, ``change``, ``std_error``, ``ci_low``, ``ci_high``.
+    """
+    _require(panel, [outcome, unit, "period", "qindex"], "panel")
+    rows = []
+    for label in periods:
+        q = quarter_index(label)
+        earlier = f"{(q - 4) // 4}Q{(q - 4) % 4 + 1}"
+        if not (panel["qindex"] == q - 4).any():
+            raise ValueError(f"{label} needs {earlier}, a year earlier, in the panel; it starts at "
+                             f"{panel['period'].min()}")
+        one = period_change(panel.assign(all_units="all"), outcome=outcome, by="all_units", during=[label],
+                            before=[earlier], unit=unit, alpha=alpha)
+        rows.append({"period": label, **one.loc["all"].to_dict()})
+    out = pd.DataFrame(rows)
+    out["units"] = out["units"].astype("int64")
+    return out[["period", "units", "change", "std_error", "ci_low", "ci_high"]]

@@ -115,7 +115,7 @@ def _check_relationships(con, k, *, min_linked):
 
 @pytest.fixture()
 def tiny_exits(tiny_con):
-    _cohort(tiny_con, 2016, 2023)   # several years: tiny has a few dozen exiters a year
+    _cohort(tiny_con, 2015, 2024)   # several years: tiny has a few dozen exiters a year
     return tiny_con
 
 

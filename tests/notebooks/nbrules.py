@@ -26,8 +26,6 @@ EXCLUDED_DIRS = {"_build", ".ipynb_checkpoints", "release", "autograded", "submi
 #: Notebooks whose worked answers are still written in plain view (issue 18): each lesson engineer removes
 #: theirs as they collapse the answers behind a formative check. The list only shrinks.
 ANSWERS_PENDING = frozenset({
-    "modules/06-employment-outcomes/02-practice.ipynb",
-    "modules/07-labor-demand/02-practice.ipynb",
     "modules/09-machine-learning/02-practice.ipynb",
     "modules/10-bias-and-fairness/02-practice.ipynb",
     "modules/11-visualization/02-practice.ipynb",
@@ -66,9 +64,6 @@ LINE_LENGTH_PENDING = frozenset({
     "assignments/source/datalabs-procurement-case/datalabs-procurement-case.ipynb",
     "book/data/how-real-is-this-data.ipynb",
     "modules/06-employment-outcomes/01-measuring-employment-outcomes.ipynb",
-    "modules/06-employment-outcomes/02-practice.ipynb",
-    "modules/07-labor-demand/01-characterizing-labor-demand.ipynb",
-    "modules/07-labor-demand/02-practice.ipynb",
     "modules/08-missing-data-and-inference/01-estimating-a-training-effect.ipynb",
     "modules/08-missing-data-and-inference/02-practice.ipynb",
     "modules/08-missing-data-and-inference/03-panel-methods.ipynb",

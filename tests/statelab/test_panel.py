@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import synthetic_data as sd
-from statelab import inference, panel
+from statelab import identifiers, inference, panel
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -171,7 +171,6 @@ def test_shock_panel_on_tiny(tiny_dataset):
     sp = panel.shock_panel(con, base="2019Q4", first="2019Q1", last="2020Q4")
     base_workers = con.sql("SELECT COUNT(DISTINCT ssn) FROM ui_wage WHERE year = 2019 AND quarter = 4 "
                            "AND ssn IS NOT NULL").fetchall()[0][0]
-    con.close()
     n_quarters = 8
     assert len(sp) == sp["ssn"].nunique() * n_quarters
     assert sp["ssn"].nunique() <= base_workers
@@ -179,9 +178,23 @@ def test_shock_panel_on_tiny(tiny_dataset):
     assert (sp["employed"] == (sp["earnings"] > 0)).all()
     assert (sp["base_employer_earnings"] <= sp["earnings"]).all()
     base = sp[sp["period"] == "2019Q4"]
-    assert (base["employed"] == 1).all()
+    assert (base["employed"] == 1).all() and (base["at_base_employer"] == 1).all()
+    # at the base employer: paid by it that quarter, so employed; a full quarter there implies paid there
+    assert (sp["at_base_employer"] <= sp["employed"]).all()
+    assert (sp.loc[sp["base_employer_earnings"] > 0, "at_base_employer"] == 1).all()
+    # recomputed from the records: workers paid in 2020Q2 by the employer that paid them most in 2019Q4
+    paid = con.sql("SELECT ssn, ui_account, year * 4 + quarter - 1 AS q, SUM(wages) AS w FROM ui_wage "
+                   "WHERE ssn IS NOT NULL GROUP BY ALL").df()
+    paid = paid[~paid["ssn"].isin(identifiers.PLACEHOLDER_SSNS)]     # as shock_panel: placeholders are no one
+    main = paid[paid["q"] == 2019 * 4 + 3].sort_values(["ssn", "w", "ui_account"], ascending=[True, False, True])
+    main = main.drop_duplicates("ssn").set_index("ssn")["ui_account"]
+    later = paid[paid["q"] == 2020 * 4 + 1]
+    back = set(later.loc[later["ui_account"].to_numpy() == main.reindex(later["ssn"]).to_numpy(), "ssn"])
+    q2 = sp[sp["period"] == "2020Q2"].set_index("ssn")["at_base_employer"]
+    assert q2.sum() == len(back) > 0 and set(q2.index[q2 == 1]) == back
     with pytest.raises(ValueError, match="base quarter"):
         panel.shock_panel(con, base="2021Q1", first="2019Q1", last="2020Q4")
+    con.close()
 
 
 def test_period_change_is_the_mean_within_unit_change():
@@ -197,3 +210,20 @@ def test_period_change_is_the_mean_within_unit_change():
     assert out.loc["y", "units"] == 1                          # d has no outcome in 2020Q2
     with pytest.raises(ValueError, match="non-overlapping"):
         panel.period_change(data, outcome="y", by="group", during=["2020Q2"], before=["2020Q2"])
+
+
+def test_year_over_year_change_compares_each_unit_with_itself():
+    # b leaves after 2019Q2 and c arrives in 2020Q2 with a high value: the average over whoever is there
+    # rises, the within-unit change does not see c at all
+    data = pd.DataFrame({
+        "ssn": ["a", "a", "b", "c"],
+        "period": ["2019Q2", "2020Q2", "2019Q2", "2020Q2"],
+        "y": [1.0, 1.1, 0.0, 5.0],
+    })
+    data["qindex"] = data["period"].map(panel.quarter_index)
+    out = panel.year_over_year_change(data, outcome="y", periods=["2020Q2"])
+    assert list(out.columns) == ["period", "units", "change", "std_error", "ci_low", "ci_high"]
+    assert out.loc[0, "units"] == 1 and out.loc[0, "change"] == pytest.approx(0.1)
+    assert data.loc[data["period"] == "2020Q2", "y"].mean() - data.loc[data["period"] == "2019Q2", "y"].mean() > 2
+    with pytest.raises(ValueError, match="2019Q3, a year earlier"):
+        panel.year_over_year_change(data, outcome="y", periods=["2020Q3"])
