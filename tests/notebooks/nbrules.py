@@ -33,9 +33,6 @@ ANSWERS_PENDING = frozenset({
     "modules/05-cohort-analysis/02-practice.ipynb",
     "modules/06-employment-outcomes/02-practice.ipynb",
     "modules/07-labor-demand/02-practice.ipynb",
-    "modules/09-machine-learning/02-practice.ipynb",
-    "modules/10-bias-and-fairness/02-practice.ipynb",
-    "modules/11-visualization/02-practice.ipynb",
     "modules/12-disclosure-review/02-practice.ipynb",
 })
 
