@@ -33,7 +33,6 @@ ANSWERS_PENDING = frozenset({
     "modules/05-cohort-analysis/02-practice.ipynb",
     "modules/06-employment-outcomes/02-practice.ipynb",
     "modules/07-labor-demand/02-practice.ipynb",
-    "modules/12-disclosure-review/02-practice.ipynb",
 })
 
 #: Cell tags that change how a notebook executes; each use needs a reviewed allow-list entry.
