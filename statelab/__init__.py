@@ -24,6 +24,7 @@ _SUBMODULES = (
     "panel",       # panels from wage records: event studies, person fixed effects (module 8, lesson 3)
     "plotting",    # the course theme and show(fig, alt=...)
     "prediction",  # claim features, temporal split, precision at k, group metrics (modules 9 and 10)
+    "project",     # the team project: scoping document, numbers read back from the export package
     "quiz",        # formative checks: a multiple-choice question before each collapsed answer
     "snapshot",    # point-in-time recipient counts and co-enrollment (module 4)
     "uncertainty", # intervals for rates and growth rates, rankings corrected for many comparisons (7, 10, 11)

@@ -23,7 +23,7 @@ from ._errors import (
 )
 from ._generate import generate
 from ._identity import _PLACEHOLDERS
-from ._manifest import GENERATOR_VERSION
+from ._dataset import GENERATOR_VERSION
 from ._postgres import create_class, load_postgres, role_name
 from ._profiles import available_profiles, load_profile
 from ._realism import published_series, realism

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from ._errors import OutputError, ProfileError, SeedError, StatelabError, ValidationError
-from ._manifest import MANIFEST
+from ._dataset import MANIFEST
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Synthetic linked state administrative records for the statelab course.")

@@ -6,34 +6,13 @@ from pathlib import Path
 import duckdb
 
 from ._database import LEARNER_DB, TRUTH_DB
+from ._dataset import (DEFAULT_SEED, MANIFEST, data_root, dataset_path, is_current, read_manifest,
+                       recover_interrupted)
 from ._errors import DatasetNotFoundError, OutputError
-from ._manifest import MANIFEST, is_current, read_manifest
-from ._profiles import load_profile
-from ._rng import check_seed
+from ._generate import generate
 from ._schema import LEARNER_TABLES, tables
 
 __all__ = ["DEFAULT_SEED", "data_root", "dataset_path", "ensure_dataset", "connect", "load_table", "manifest"]
-
-DEFAULT_SEED = 20260101
-ENV_DATA_DIR = "STATELAB_DATA_DIR"
-
-
-def data_root(data_root=None):
-    """Where datasets live: the argument, else ``$STATELAB_DATA_DIR``, else ``~/statelab-data``."""
-    return _root(data_root)
-
-
-def _root(explicit):
-    if explicit is not None:
-        return Path(explicit)
-    env = os.environ.get(ENV_DATA_DIR)
-    return Path(env) if env else Path.home() / "statelab-data"
-
-
-def dataset_path(profile="default", *, seed=DEFAULT_SEED, data_root=None):
-    """The folder of a dataset: ``<data root>/<profile>-<seed>``."""
-    name = load_profile(profile)["name"]        # a clear error for a bad name; a profile file's stem
-    return _root(data_root) / f"{name}-{check_seed(seed)}"
 
 
 def manifest(dataset):
@@ -47,8 +26,6 @@ def ensure_dataset(profile="default", *, seed=DEFAULT_SEED, data_root=None, trut
     A dataset made by an older generator version is regenerated in place (the old one stays until the
     new one is complete); if that folder cannot be written, :class:`OutputError` says so.
     """
-    from ._generate import generate, recover_interrupted
-
     path = dataset_path(profile, seed=seed, data_root=data_root)
     recover_interrupted(path)
     if not is_current(path):

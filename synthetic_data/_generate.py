@@ -10,20 +10,17 @@ import errno
 import json
 import os
 import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
 
 import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ._codebook import write_codebook
-from ._connect import DEFAULT_SEED, dataset_path
 from ._database import EmployerQuarter, build_databases
+from ._dataset import DEFAULT_SEED, GENERATOR_VERSION, MANIFEST, dataset_path, prepare_target, publish
 from ._errors import OutputError
 from ._global_tables import global_tables
-from ._manifest import GENERATOR_VERSION, MANIFEST
 from ._partition import build_partition
 from ._profiles import load_profile
 from ._rng import check_seed
@@ -102,55 +99,6 @@ def write_partition(profile, seed, k, root, truth=True):
     return counts, partial
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
-def recover_interrupted(out):
-    """Undo what a killed run left next to `out`.
-
-    A run writes ``.<name>.partial-<pid>-*`` and, while swapping a finished dataset in,
-    briefly parks the previous one at ``.<name>.old-<pid>``. If that process died (SIGKILL,
-    power loss), the parked dataset is put back when `out` is missing, and the leftovers of
-    dead runs are removed. Folders of runs still alive are left alone.
-    """
-    out = Path(out)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        return
-    for leftover in sorted(parent.glob(f".{out.name}.*-*")):
-        kind, _, rest = leftover.name[len(out.name) + 2:].partition("-")
-        pid = rest.split("-")[0]
-        if kind not in ("partial", "old") or not pid.isdigit() or _pid_alive(int(pid)):
-            continue
-        if kind == "old" and not out.exists() and (leftover / MANIFEST).exists():
-            os.replace(leftover, out)
-        else:
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _prepare_target(out, overwrite):
-    out = Path(out)
-    recover_interrupted(out)
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder")
-    parent = out.parent if str(out.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write to {parent}: {exc.strerror or exc}") from None
-    return out, tmp
-
-
 def generate(profile="default", *, seed=None, out=None, workers=None, truth=True, overwrite=False,
              progress=False, validate=True, dask=None):
     """Generate a synthetic linked dataset.
@@ -195,7 +143,7 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
     params = load_profile(profile)
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
         raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
-    out, tmp = _prepare_target(out if out is not None else dataset_path(profile, seed=seed), overwrite)
+    out, tmp = prepare_target(out if out is not None else dataset_path(profile, seed=seed), overwrite)
     n_parts = params["size"]["partitions"]
     workers = min(workers or os.cpu_count() or 1, n_parts)
     try:
@@ -249,7 +197,7 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
         if bar:
             bar.update()
             bar.close()
-        _publish(tmp, out)
+        publish(tmp, out)
     except (OSError, duckdb.IOException, duckdb.TransactionException) as exc:
         # pyarrow and DuckDB report a full disk as their own errors, often without an errno
         shutil.rmtree(tmp, ignore_errors=True)
@@ -299,19 +247,3 @@ def _executor(workers, dask):
     else:
         with Client(dask) as client:
             yield client.get_executor()
-
-
-def _publish(tmp, out):
-    """Swap the finished folder into place; the old dataset is removed only after."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

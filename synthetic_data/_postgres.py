@@ -235,7 +235,7 @@ def load_postgres(dataset, dsn, *, schema="statelab", truth=False, batch_rows=20
 
     from tqdm.auto import tqdm
 
-    from ._connect import manifest
+    from ._dataset import read_manifest as manifest
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")

@@ -1,17 +1,20 @@
 """WIOA Title I participation and training, with a planted, heterogeneous causal effect.
 
 Who enters follows the funding streams' eligibility rules, applied to the simulated labor
-market: a *dislocated worker* lost a job they had held long enough to show attachment
-(WIOA sec. 3(15)); an *adult* is a job seeker with recent covered earnings who is
-low-income or basic-skills deficient, the groups with priority of service (WIOA sec.
-134(c)(3)(E)); a *youth* is 16-21 and low-income (WIOA sec. 129(a)). Each eligible
-person-quarter enters with its stream's hazard, so how many find work after exit follows
-from who participates and from the labor market, not from a rate set here.
+market: a *dislocated worker* was laid off (or the employer closed) and is eligible for
+unemployment compensation (WIOA sec. 3(15)); an *adult* is a job seeker, or a worker earning
+under the self-sufficiency level (20 CFR 680.210 opens training to employed adults), with recent
+covered earnings, and the low-income and basic-skills deficient come first (priority of service,
+WIOA sec. 134(c)(3)(E)); a *youth* is 16-21 and low-income (WIOA sec. 129(a)). Each eligible
+person-quarter enters with its stream's hazard, so how many work after exit follows from who
+participates, when they exit and the labor market, not from a rate set here.
 
-A period of participation runs from entry to exit (PIRL elements 900 and 901). Some people
-come back for a second period after a later layoff or spell of low earnings, under the same
-rules; the second starts at least ``return_after_quarters`` after the first exit, so the four
-follow-up quarters of the first period are untouched by the second.
+A period of participation runs from entry to exit (PIRL elements 900 and 901); exit is the last
+day of service, and a participant still out of work when the planned services end keeps getting
+job search help for a while and exits once working. Some people come back for a second period
+after a later layoff or spell of low earnings, under the same rules; the second starts at least
+``return_after_quarters`` after the first exit, so the four follow-up quarters of the first period
+are untouched by the second.
 
 Selection into training depends only on observables learners can build from the records (a
 pre-program earnings dip, education, age, sex, prior earnings), so regression adjustment
@@ -30,7 +33,7 @@ __all__ = ["simulate_wioa"]
 STREAMS = np.array(["adult", "dislocated_worker", "youth"])
 ADULT, DISLOCATED, YOUTH = 0, 1, 2
 FIRST_ENTRY_Q = 8        # eight quarters of earnings before entry: the pre-period learners compare
-LAST_ENTRY_BEFORE_END = 6   # exits (1-4 quarters later) keep their 2nd-quarter outcome inside the window
+LAST_ENTRY_BEFORE_END = 6   # planned exits (1-4 quarters later) keep their 2nd-quarter outcome inside the window
 
 
 def simulate_wioa(P, J, earn, *, rng, world, multiplier):
@@ -67,11 +70,11 @@ def simulate_wioa(P, J, earn, *, rng, world, multiplier):
     rules = _rules(P, J, earn, world)          # what an earnings multiplier cannot change
 
     # First period: the first quarter whose draw falls under the hazard.
-    stream, hazard = _streams(rules, _low_income(P, earn, world), world)
+    stream, hazard = _streams(rules, _income_ratio(P, earn, world), world)
     draw = u < hazard
     who = np.flatnonzero(draw.any(axis=1))
     q0 = draw[who].argmax(axis=1)
-    spells = [_participate(who, q0, 1, stream[who, q0], P, earn, wioa_mult, rng=rng, world=world)]
+    spells = [_participate(who, q0, 1, stream[who, q0], P, J, earn, wioa_mult, rng=rng, world=world)]
 
     # A second period, for first-period participants only: the same rules on earnings as they now
     # are, at later quarters (draws not yet looked at), in the state of the first, so the
@@ -80,12 +83,12 @@ def simulate_wioa(P, J, earn, *, rng, world, multiplier):
     rp = wp["repeat"]
     rows = first["person"]
     stream, hazard = _streams({k: v[rows] for k, v in rules.items()},
-                              _low_income(P, earn[rows] * wioa_mult[rows], world, rows=rows), world)
+                              _income_ratio(P, earn[rows] * wioa_mult[rows], world, rows=rows), world)
     later = np.arange(T)[None, :] >= (first["exit_q"] + rp["return_after_quarters"])[:, None]
     again = (u[rows] < hazard * rp["return_rate_multiplier"]) & later & (P["state_q"][rows] == first["state"][:, None])
     back = np.flatnonzero(again.any(axis=1))
     q0 = again[back].argmax(axis=1)
-    spells.append(_participate(rows[back], q0, 2, stream[back, q0], P, earn, wioa_mult, rng=rng, world=world))
+    spells.append(_participate(rows[back], q0, 2, stream[back, q0], P, J, earn, wioa_mult, rng=rng, world=world))
     multiplier[rows] *= wioa_mult[rows]        # every participant had a first period
 
     out = {k: np.concatenate([s[k] for s in spells]) for k in spells[0]}
@@ -97,9 +100,10 @@ def _rules(P, J, earn, world):
     """The eligibility facts earnings multipliers leave alone, ``(people, quarters)`` boolean arrays each.
 
     ``seeking``: alive, able to work and not in a main job that runs on from an earlier quarter;
-    ``laid_off``: in the quarters after losing a job of ``min_tenure_quarters`` to a layoff or a
-    closure; ``attached``: covered earnings in one of the last ``recent_earnings_quarters``; the age
-    bands of the streams; ``basic_skills``: without a high-school diploma.
+    ``holding``: alive and in such a job; ``laid_off``: in the quarters after a layoff or a closure
+    that leaves the worker eligible for unemployment compensation; ``attached``: covered earnings
+    in one of the last ``recent_earnings_quarters``; the age bands of the streams;
+    ``basic_skills``: without a high-school diploma.
     """
     wp, T = world.params["wioa"], world.T
     n = len(P["person_id"])
@@ -116,37 +120,42 @@ def _rules(P, J, earn, world):
              - np.bincount(jp[runs] * (T + 1) + je[runs] + 1, minlength=size)).reshape(n, T + 1)
     holding = np.cumsum(steps, axis=1)[:, :T] > 0
 
-    # Dislocated: a main job held `min_tenure_quarters` or more ended in a layoff or a closure in one
-    # of the last few quarters (the tenure stands for the attachment WIOA sec. 3(15)(A)(ii) asks for).
+    worked = np.zeros((n, T + 1), dtype=np.int32)         # quarters with covered earnings before each quarter
+    np.cumsum(earn > 0, axis=1, out=worked[:, 1:])
+
+    # Dislocated: laid off, or the employer closed, in one of the last few quarters, and eligible for
+    # unemployment compensation (WIOA sec. 3(15)(A)(ii)(I)): covered earnings in enough quarters of the
+    # base period, the first four of the last five completed quarters when the claim is filed (the
+    # quarter after the layoff). A temporary layoff awaiting recall is not a dislocation (sec.
+    # 3(15)(A)(iii): unlikely to return).
     dw = wp["dislocated_worker"]
-    # a temporary layoff awaiting recall is not a dislocation (sec. 3(15): unlikely to return)
+    jp, je = J["person"], J["end"]
+    base_paid = worked[jp, np.clip(je, 0, T)] - worked[jp, np.clip(je - 4, 0, T)]
     lost = (main & np.isin(J["reason"], [LAYOFF, CLOSED]) & ~J["temp"]
-            & (J["end"] - J["start"] + 1 >= dw["min_tenure_quarters"]))
+            & (base_paid >= dw["base_period_quarters_paid"]))
     laid_off = np.zeros((n, T), dtype=bool)
     for lag in range(1, dw["quarters_after_layoff"] + 1):
-        m = lost & (J["end"] + lag < T)
-        laid_off[J["person"][m], J["end"][m] + lag] = True
+        m = lost & (je + lag < T)
+        laid_off[jp[m], je[m] + lag] = True
 
     # Attached to the labor market: covered earnings in one of the last ``recent_earnings_quarters``.
     k = wp["adult"]["recent_earnings_quarters"]
-    worked = np.zeros((n, T + 1), dtype=np.int32)
-    np.cumsum(earn > 0, axis=1, out=worked[:, 1:])
     attached = (worked[:, :T] - worked[:, np.maximum(qs - k, 0)]) > 0
 
     yt = wp["youth"]
     free = alive & ~holding
     working_age = (age >= 18) & (age < 65)
-    return {"seeking": free & ~P["never_works"][:, None], "free": free, "laid_off": laid_off,
-            "attached": attached, "working_age": working_age,
+    return {"seeking": free & ~P["never_works"][:, None], "free": free, "holding": alive & holding,
+            "laid_off": laid_off, "attached": attached, "working_age": working_age,
             "youth_age": (age >= yt["min_age"]) & (age < yt["max_age"] + 1),
             "basic_skills": np.broadcast_to((P["education"] == 0)[:, None], (n, T))}
 
 
-def _low_income(P, earn, world, rows=None):
-    """Earnings of the last two quarters, annualized, under the poverty guideline for the family.
+def _income_ratio(P, earn, world, rows=None):
+    """Earnings of the last two quarters, annualized, over the poverty guideline for the family.
 
-    WIOA sec. 3(36) tests family income against the poverty line; ``rows`` names the people of
-    ``earn``'s rows when it holds only some.
+    WIOA sec. 3(36) tests family income against the poverty line (a ratio under 1 is low-income);
+    ``rows`` names the people of ``earn``'s rows when it holds only some.
     """
     rows = slice(None) if rows is None else rows
     family = 1 + P["has_partner"][rows].astype(np.int64) + P["n_children"][rows]
@@ -158,29 +167,59 @@ def _low_income(P, earn, world, rows=None):
     guideline = first[None, :] + extra[None, :] * (family[:, None] - 1)
     recent = np.zeros(earn.shape)
     recent[:, 2:] = earn[:, 1:-1] + earn[:, :-2]
-    return 2 * recent < guideline
+    return 2 * recent / guideline
 
 
-def _streams(rules, low_income, world):
-    """Each person-quarter's stream (-1 if none) and entry hazard, from :func:`_rules` and the income test.
+def _streams(rules, income, world):
+    """Each person-quarter's stream (-1 if none) and entry hazard, from :func:`_rules` and :func:`_income_ratio`.
 
-    A dislocated worker enters that stream; otherwise a low-income young person enters as a youth,
-    and a low-income or basic-skills-deficient job seeker of working age as an adult.
+    A dislocated worker enters that stream; otherwise a low-income young person out of work enters
+    as a youth, and a job seeker or a worker under the self-sufficiency level of working age as an
+    adult, at a lower rate when working or in no priority group.
     """
     wp, T = world.params["wioa"], world.T
     r = rules
+    low_income = income < 1
     is_dw = r["seeking"] & r["laid_off"] & r["working_age"]
     is_youth = ~is_dw & r["free"] & r["youth_age"] & low_income
-    is_adult = ~is_dw & ~is_youth & r["seeking"] & r["attached"] & r["working_age"] & (low_income | r["basic_skills"])
+    # Adults: job seekers, and workers under the self-sufficiency level in need of training to reach
+    # it (20 CFR 680.210: training for employed and unemployed adults). The low-income and the basic
+    # skills deficient come first (WIOA sec. 134(c)(3)(E)), but priority does not exclude others
+    # (20 CFR 680.600(c)); workers come to American Job Centers less often than job seekers.
+    priority = low_income | r["basic_skills"]
+    worker = r["holding"] & (income < wp["adult"]["self_sufficiency"])
+    is_adult = ~is_dw & ~is_youth & r["attached"] & r["working_age"] & (r["seeking"] | worker)
     stream = np.where(is_dw, DISLOCATED, np.where(is_youth, YOUTH, np.where(is_adult, ADULT, -1)))
-    rate = np.array([wp["adult"]["entry_rate"], wp["dislocated_worker"]["entry_rate"], wp["youth"]["entry_rate"]])
+    ad = wp["adult"]
+    rate = np.array([ad["entry_rate"], wp["dislocated_worker"]["entry_rate"], wp["youth"]["entry_rate"]])
     hazard = np.where(stream >= 0, rate[np.maximum(stream, 0)], 0.0)
+    adult = stream == ADULT
+    hazard = np.where(adult & worker, hazard * ad["employed_rate_ratio"], hazard)
+    hazard = np.where(adult & ~priority, hazard * ad["non_priority_rate_ratio"], hazard)
     hazard[:, :FIRST_ENTRY_Q] = 0
     hazard[:, T - LAST_ENTRY_BEFORE_END:] = 0
     return stream, hazard
 
 
-def _participate(who, q0, period, program, P, earn, effect_so_far, *, rng, world):
+def _working_on(J, who, q, day, n):
+    """Whether each person ``who[i]`` holds a job on day ``day[i]`` of quarter ``q[i]``.
+
+    ``who`` holds distinct rows of ``P``, which has ``n`` people; any job counts, main or second.
+    """
+    m = len(who)
+    row = np.full(n, -1, dtype=np.int64)
+    row[who] = np.arange(m)
+    k = row[J["person"]]
+    mine = k >= 0
+    k = k[mine]
+    qq, dd = q[k], day[k]
+    start, end = J["start"][mine], J["end"][mine]
+    began = (start < qq) | ((start == qq) & (J["start_day"][mine] <= dd))
+    still = (end > qq) | ((end == qq) & (J["end_day"][mine] >= dd))
+    return np.bincount(k[began & still], minlength=m) > 0
+
+
+def _participate(who, q0, period, program, P, J, earn, effect_so_far, *, rng, world):
     """Training, exit and effects for one period of each person in ``who`` entering at ``q0`` in ``program``.
 
     ``effect_so_far`` holds the WIOA multiplier of earlier periods and is updated in place
@@ -207,8 +246,14 @@ def _participate(who, q0, period, program, P, earn, effect_so_far, *, rng, world
     propensity = np.where(pilot, 0.5, propensity)
     trained = rng.random(m) < propensity
 
+    # Exit is the last day of service (TEGL 10-16): planned services last ``duration_quarters``; a
+    # participant still out of work then keeps getting job search help, for at most
+    # ``job_search_quarters`` more, and exits in the first of those quarters with a job.
     d_lo, d_hi = wp["duration_quarters"]
-    exit_q = np.minimum(q0 + rng.integers(d_lo, d_hi + 1, m), T - 1)
+    planned = q0 + rng.integers(d_lo, d_hi + 1, m)
+    extra = np.arange(wp["job_search_quarters"] + 1)
+    working = seen[rows, np.minimum(planned[:, None] + extra[None, :], T - 1)] > 0
+    exit_q = np.minimum(planned + np.where(working.any(axis=1), working.argmax(axis=1), extra[-1]), T - 1)
     effect = wp["effect_base"] + wp["effect_low_education"] * low_edu + wp["effect_age_over_45"] * (a > 45)
     ramp = np.asarray(wp["effect_ramp"], dtype=np.float64)
 
@@ -225,12 +270,14 @@ def _participate(who, q0, period, program, P, earn, effect_so_far, *, rng, world
     y1_post = (y0 * uplift).sum(axis=1) / np.maximum(post.sum(axis=1), 1)
     effect_so_far[who[trained]] *= np.where(during, wp["lock_in"], uplift)[trained]
 
-    entry_date = cal.start_date(q0) + rng.integers(0, 90, m)
+    entry_day = rng.integers(0, 90, m)
+    entry_date = cal.start_date(q0) + entry_day
     exit_date = np.maximum(cal.start_date(exit_q) + rng.integers(0, 90, m), entry_date + 1)
     return {
         "person": who, "period": np.full(m, period, dtype=np.int8), "entry_q": q0, "exit_q": exit_q,
         "program": STREAMS[program], "state": P["state_q"][who, q0],
         "entry_date": entry_date, "exit_date": exit_date, "pilot": pilot, "propensity": propensity,
         "trained": trained, "effect": effect, "pre": pre, "base": base, "y0_post": y0_post, "y1_post": y1_post,
-        "employed_at_entry": seen[np.arange(m), q0] > 0,
+        # PIRL 400: employed on the date of program entry
+        "employed_at_entry": _working_on(J, who, q0, entry_day, len(P["person_id"])),
     }

@@ -75,3 +75,9 @@ def course_dataset_at(tmp_path_factory, course_dataset):
         return made[seed]
 
     return at
+
+
+@pytest.fixture(scope="session")
+def seed_seven_dataset(course_dataset_at):
+    """The ``default`` profile at seed 7: the second seed on which published figures and planted effects are checked."""
+    return course_dataset_at(7)

@@ -72,6 +72,24 @@ DATABASE_ADMIN_URL = os.environ.get("STATELAB_DATABASE_ADMIN_URL", "").strip()
 CONCURRENT_SPAWN_LIMIT = int(_env("STATELAB_CONCURRENT_SPAWN_LIMIT", "10"))
 ACTIVE_SERVER_LIMIT = int(_env("STATELAB_ACTIVE_SERVER_LIMIT", "60"))
 
+# The course notebooks in every home folder (nbgitpuller): the repository the book's settings name
+# (STATELAB_REPOSITORY_URL, book/course-settings.toml), pulled into ~/<folder> at every sign-in.
+NOTEBOOKS_REPO = _env("STATELAB_NOTEBOOKS_REPO", os.environ.get("STATELAB_REPOSITORY_URL", "")).rstrip("/")
+NOTEBOOKS_BRANCH = _env("STATELAB_NOTEBOOKS_BRANCH", _env("STATELAB_REPOSITORY_BRANCH", "main"))
+# nbgitpuller's own default folder (the repository's name), which the book's hub launch buttons also use.
+NOTEBOOKS_DIR = _env("STATELAB_NOTEBOOKS_DIR", NOTEBOOKS_REPO.rsplit("/", 1)[-1].removesuffix(".git"))
+NOTEBOOKS_OPEN = _env("STATELAB_NOTEBOOKS_OPEN", "modules")
+
+# Data Labs team folders (statelab_teams.py): "alpha: ana, ben; beta: cy", one folder per team under the root.
+sys.path.insert(0, str(HERE))
+import statelab_teams  # noqa: E402  (beside this file)
+
+TEAMS = statelab_teams.parse_teams(os.environ.get("STATELAB_TEAMS", ""))
+TEAMS_ROOT = Path(_env("STATELAB_TEAMS_ROOT", "/srv/statelab/teams"))
+# TLJH names the unix account of hub user <name> "jupyter-<name>": set STATELAB_UNIX_USER="jupyter-{name}".
+UNIX_USER = _env("STATELAB_UNIX_USER", "{name}")
+PREPARE_TEAMS = os.geteuid() == 0 and _env("STATELAB_PREPARE_TEAMS", "1") == "1"
+
 INSTRUCTORS = _names("STATELAB_INSTRUCTORS")
 STUDENTS = _names("STATELAB_STUDENTS")
 ADMINS = _names("STATELAB_ADMINS")
@@ -117,6 +135,9 @@ def _config_path(role: str) -> str:
 
 _shared_env = {
     "STATELAB_DATA_DIR": str(DATA_DIR),
+    # where the course notebooks are pulled from and to (empty when the hub does not pull them)
+    "STATELAB_NOTEBOOKS_REPO": NOTEBOOKS_REPO,
+    "STATELAB_NOTEBOOKS_DIR": NOTEBOOKS_DIR if NOTEBOOKS_REPO else "",
     "STATELAB_COURSE_ID": COURSE_ID,
     "STATELAB_EXCHANGE_ROOT": str(EXCHANGE_ROOT),
     # the name assignments/nbgrader_config.py reads when the repository's assignments/ folder
@@ -205,6 +226,27 @@ c.JupyterHub.load_roles.extend(_roles)
 # Single-user servers
 # --------------------------------------------------------------------------------------------
 c.Spawner.default_url = "/lab"
+
+
+def pull_url(repo: str = NOTEBOOKS_REPO, branch: str = NOTEBOOKS_BRANCH, folder: str = NOTEBOOKS_DIR,
+             open_path: str = NOTEBOOKS_OPEN) -> str:
+    """The nbgitpuller link (relative to a user's server) that pulls the course and opens it in JupyterLab.
+
+    nbgitpuller clones the repository into ``~/<folder>`` the first time and afterwards merges the new
+    commits in without overwriting a learner's changes: a file the learner edited keeps the learner's
+    version, a file the learner deleted comes back, new files arrive.
+    """
+    from urllib.parse import urlencode
+
+    target = f"lab/tree/{folder}/{open_path}".rstrip("/")
+    return "/git-pull?" + urlencode({"repo": repo, "branch": branch, "targetpath": folder, "urlpath": target})
+
+
+if NOTEBOOKS_REPO:
+    if not NOTEBOOKS_DIR or NOTEBOOKS_DIR.startswith(".") or "/" in NOTEBOOKS_DIR:
+        raise ValueError(f"STATELAB_NOTEBOOKS_DIR must be a folder name in the home folder, not {NOTEBOOKS_DIR!r}")
+    # Every sign-in lands on the pull, which then opens JupyterLab on the course folder.
+    c.Spawner.default_url = pull_url()
 c.Spawner.environment.update(_shared_env)
 # Enforced by spawners that can (SystemdSpawner under TLJH, DockerSpawner, KubeSpawner);
 # LocalProcessSpawner only exports them as MEM_LIMIT / CPU_LIMIT for the server to display.
@@ -246,6 +288,21 @@ def _pre_spawn_hook(spawner) -> None:
     # shadows the Spawner.environment set above.
     env = {**_shared_env, **spawner.environment, "STATELAB_ROLE": role}
     env.pop("STATELAB_DATABASE_ADMIN_URL", None)
+    team = statelab_teams.team_of(TEAMS, spawner.user.name)
+    if team is not None:
+        # The team's shared folder: statelab.datalabs.team.TeamFolder saves there.
+        env.update(STATELAB_TEAM=team, STATELAB_TEAM_DIR=str(TEAMS_ROOT / team))
+        if PREPARE_TEAMS:
+            account = UNIX_USER.format(name=spawner.user.name)
+            try:
+                pwd.getpwnam(account)
+            except KeyError:
+                pass  # no unix account (a container spawner): the deployment mounts the team's volume
+            else:
+                import subprocess
+
+                for cmd in statelab_teams.member_commands(team, account):
+                    subprocess.run(cmd, check=True, capture_output=True, timeout=30)
     if DATABASE_ADMIN_URL:
         env.update(_database_env(spawner.user.name, role))
     if role == "instructor" and not SERVICE:
@@ -314,3 +371,12 @@ if os.geteuid() == 0 and _env("STATELAB_PREPARE_EXCHANGE", "1") == "1":
             f"statelab: no unix account {GRADER_USER!r}; exchange and course folder not prepared",
             file=sys.stderr,
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Data Labs team folders: shared by a team's members, closed to other teams (statelab_teams.py)
+# --------------------------------------------------------------------------------------------
+if TEAMS:
+    c.Authenticator.allowed_users.update({u for members in TEAMS.values() for u in members})
+    if PREPARE_TEAMS:
+        statelab_teams.prepare_team_folders(TEAMS, TEAMS_ROOT, unix_user=lambda name: UNIX_USER.format(name=name))

@@ -7,7 +7,8 @@ folder, in the format :meth:`~statelab.datalabs.deliverables.Deliverable.save` w
 - knows every kind of deliverable of the strand (:data:`SPECS`, :data:`STRAND`) and loads a team's folder
   (:func:`load_deliverables`), reporting which months are still missing (:func:`status`);
 - builds the course's filled examples of months 1 to 8 for a track (:func:`example_deliverables`), from the
-  same public functions the workbooks use, so the plan can be assembled on any dataset;
+  same public functions the workbooks use, labelled as examples: they show what a finished month looks like and
+  never count as a team's work;
 - drafts the action plan from them (:func:`action_plan`): the journey so far, milestones with owners, risks with
   mitigations, sustainability, and what to share with other states;
 - assembles the plan and every earlier deliverable into one document (:func:`assemble_markdown`,
@@ -26,6 +27,7 @@ import pandas as pd
 from . import agreements, catalog, equity, quality, story, tracks
 from . import deliverables as dl
 from . import linkage_report as lr
+from ._common import check_track, quiet
 
 __all__ = [
     "TEAM_ROLES",
@@ -75,13 +77,8 @@ SPECS: dict[str, dl.DeliverableSpec] = {
 }
 
 
-def _check_track(track) -> str:
-    tracks.get_track(track)  # clear error for a bad name
-    return track
-
-
 # ----------------------------------------------------------------------------------- examples
-@lr.quiet
+@quiet
 def example_deliverables(con, track: str, *, team: str = "Example state team") -> dict[str, dl.Deliverable]:
     """The course's filled examples of the deliverables of months 1 to 8, for ``track``.
 
@@ -94,7 +91,7 @@ def example_deliverables(con, track: str, *, team: str = "Example state team") -
     dict
         Kind -> :class:`~statelab.datalabs.deliverables.Deliverable`, in the order of :data:`STRAND`.
     """
-    _check_track(track)
+    check_track(track)
     case = tracks.get_track(track)
     headline = case.measure(case.research_questions[0].measures[0])
     baseline = tracks.describe_measure(con, case, headline.name)
@@ -142,6 +139,8 @@ def example_deliverables(con, track: str, *, team: str = "Example state team") -
     out["linkage_report"] = lr.linkage_report(con, track, team=team)
     out["equity_assessment"] = equity.equity_assessment(con, track, team=team)
     out["story_report"] = story.story_report(con, track, team=team)
+    for doc in out.values():  # labelled: the course's text is never a team's deliverable
+        doc.example, doc.title = True, f"Example: {doc.title}"
     return out
 
 
@@ -178,7 +177,7 @@ def load_deliverables(folder: str | Path, track: str | None = None) -> dict[str,
     if not folder.is_dir():
         raise FileNotFoundError(f"no deliverables folder {str(folder)!r}")
     if track is not None:
-        _check_track(track)
+        check_track(track)
     found: dict[str, dl.Deliverable] = {}
     for path in sorted(folder.glob("*.json")):
         try:
@@ -195,13 +194,19 @@ def load_deliverables(folder: str | Path, track: str | None = None) -> dict[str,
 
 
 def status(deliverables: Mapping[str, dl.Deliverable]) -> pd.DataFrame:
-    """Month by month: which deliverable, whether it is there and complete, and what is missing."""
+    """Month by month: which deliverable, whether it is there, the course's example, complete, and what is missing.
+
+    A month counts as complete only when the team's own deliverable has every required field in its own words:
+    the course's example (``example``) never does.
+    """
     rows = []
     for month, kind in STRAND:
         doc = deliverables.get(kind)
         missing = doc.missing() if doc is not None else []
+        example = doc is not None and doc.example
         rows.append({"month": month, "deliverable": SPECS[kind].title, "kind": kind,
-                     "present": doc is not None, "complete": doc is not None and not missing,
+                     "present": doc is not None, "example": example,
+                     "complete": doc is not None and not missing and not example,
                      "missing fields": ", ".join(missing)})
     return pd.DataFrame(rows)
 
@@ -213,48 +218,7 @@ ACTION_PLAN = dl.DeliverableSpec(
     required=("team", "goal", "journey", "near_term_product", "milestones", "owners", "risks", "sustainability",
               "share_with_states"),
     optional=("decisions_needed", "prepared_by"),
-    template_source=lr.HEADER_TEMPLATE + """## Goal
-
-{{ goal }}
-
-## Where we stand: the nine months in one table
-
-{{ journey | block }}
-
-## Near-term product
-
-{{ near_term_product }}
-
-## Milestones for the next twelve months
-
-{{ milestones | block }}
-
-## Owners
-
-{{ owners | block }}
-
-## Risks and how we will manage them
-
-{{ risks | block }}
-
-## Sustainability
-
-{{ sustainability | bullets }}
-
-## What we will share with other states
-
-{{ share_with_states | bullets }}
-
-{% if decisions_needed %}
-## Decisions we need from leadership
-
-{{ decisions_needed | bullets }}
-
-{% endif %}
-{% if prepared_by %}
-*Prepared by {{ prepared_by }}.*
-{% endif %}
-""")
+)
 
 
 def _first(value, default: str) -> str:
@@ -346,7 +310,7 @@ def action_plan(deliverables: Mapping[str, dl.Deliverable], track: str, *, team:
     Missing deliverables do not stop the draft: their months show as missing in ``journey``. Keywords
     replace fields.
     """
-    _check_track(track)
+    check_track(track)
     case = tracks.get_track(track)
     journey = status(deliverables)
     journey["what it established"] = [

@@ -72,8 +72,11 @@ __all__ = [
     "DeliverableSpec",
     "MissingFieldsError",
     "Rendered",
+    "blank",
+    "fingerprint",
     "is_blank",
     "markdown_table",
+    "start_from",
     "to_html",
 ]
 
@@ -112,6 +115,48 @@ def is_blank(value: Any) -> bool:
     if isinstance(value, (list, tuple, set, frozenset)):
         return len(value) == 0 or all(is_blank(v) for v in value)
     return False
+
+
+def fingerprint(value: Any) -> str:
+    """A short hash of a field's value (text compared without case or spacing differences), for example checks."""
+    import hashlib
+
+    data = _jsonable(value)
+    if isinstance(data, dict) and set(data) == {"__table__"}:
+        data = data["__table__"]  # a table is the same whether a DataFrame or a list of rows
+
+    def norm(x):
+        if isinstance(x, str):
+            return " ".join(x.split()).lower()
+        if isinstance(x, dict):
+            return {k: norm(v) for k, v in x.items()}
+        return [norm(v) for v in x] if isinstance(x, list) else x
+
+    text = json.dumps(norm(data), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def start_from(example: Deliverable, *, team: str | None = None, keep=()) -> Deliverable:
+    """A team's own deliverable that starts from the course's ``example``: its fields copied, marked as copied.
+
+    Every required field the team leaves as the example wrote it counts as missing (see
+    :meth:`Deliverable.missing`), so the copy is a starting point, never a finished document. Fields named in
+    ``keep`` are the team's own already (tables computed from its data, say) and are not marked.
+    """
+    if not isinstance(example, Deliverable):
+        raise TypeError(f"start_from needs a Deliverable (the course's example), got {type(example).__name__}")
+    fields = json.loads(json.dumps(_jsonable(example.fields)))
+    fields = _from_json(fields)
+    marks = {name.split(".")[0]: fingerprint(fields.get(name.split(".")[0])) for name in example.spec.required
+             if name.split(".")[0] not in ("team", *keep) and not is_blank(fields.get(name.split(".")[0]))}
+    if team is not None:
+        fields["team"] = team
+    return Deliverable(example.spec, fields, track=example.track, from_example=marks)
+
+
+def blank(spec: DeliverableSpec, *, track: str | None = None, **fields) -> Deliverable:
+    """A deliverable with every field empty except those given (computed tables, the team's name)."""
+    return Deliverable(spec, fields, track=track, draft=True)
 
 
 def _get(fields: Mapping, path: str) -> Any:
@@ -459,6 +504,13 @@ class Deliverable:
     draft : bool
         The default of the ``draft`` option of the rendering methods (a draft renders with placeholders for
         missing fields instead of raising :class:`MissingFieldsError`).
+    example : bool
+        The course's filled example, not a team's work: it renders with a banner saying so and its title starts
+        with "Example:"; :func:`start_from` copies it into a team's own deliverable.
+    from_example : dict
+        Field -> fingerprint of the example text a team's deliverable started from (set by :func:`start_from`).
+        A required field whose text is still the example's counts as missing: a team cannot hand in the
+        course's words as its own.
     """
 
     spec: DeliverableSpec
@@ -466,6 +518,8 @@ class Deliverable:
     track: str | None = None
     title: str | None = None
     draft: bool = False
+    example: bool = False
+    from_example: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not isinstance(self.spec, DeliverableSpec):
@@ -478,16 +532,26 @@ class Deliverable:
 
             get_track(self.track)  # a clear error for a bad track name
         if self.title is None:
-            self.title = self.spec.title
+            self.title = f"Example: {self.spec.title}" if self.example else self.spec.title
+        self.from_example = dict(self.from_example or {})
 
     # --- checking
     def missing(self) -> list[str]:
-        """The required fields that are missing or blank, in the spec's order."""
-        return [name for name in self.spec.required if is_blank(_get(self.fields, name))]
+        """The required fields that are missing, blank, or still the example's text, in the spec's order."""
+        return [name for name in self.spec.required
+                if is_blank(_get(self.fields, name)) or self.unchanged_from_example(name)]
+
+    def unchanged_from_example(self, name: str) -> bool:
+        """True when field ``name`` still holds the text of the example this deliverable started from."""
+        mark = self.from_example.get(name.split(".")[0])
+        return mark is not None and mark == fingerprint(self.fields.get(name.split(".")[0]))
 
     def check(self) -> list[str]:
         """One message per missing required field (empty when the deliverable is complete)."""
-        return [f"{self.spec.kind}: required field {name!r} is missing or empty" for name in self.missing()]
+        return [f"{self.spec.kind}: required field {name!r} "
+                + ("still holds the course's example text: write your team's own"
+                   if self.unchanged_from_example(name) else "is missing or empty")
+                for name in self.missing()]
 
     def require_complete(self) -> None:
         """Raise :class:`MissingFieldsError` naming every missing required field."""
@@ -519,7 +583,7 @@ class Deliverable:
 
             track_obj = get_track(self.track)
         ctx.update(title=self.title, kind=self.spec.kind, unit=self.spec.unit, track_name=self.track,
-                   track=track_obj, draft=bool(draft and missing))
+                   track=track_obj, draft=bool(draft and missing), example=self.example)
         return ctx
 
     def render_markdown(self, *, draft: bool | None = None, heading_offset: int = 0) -> str:
@@ -561,7 +625,7 @@ class Deliverable:
     def to_dict(self) -> dict:
         """The inputs as JSON-ready data (DataFrames become lists of records)."""
         return {"kind": self.spec.kind, "title": self.title, "track": self.track, "draft": self.draft,
-                "fields": _jsonable(self.fields)}
+                "example": self.example, "from_example": dict(self.from_example), "fields": _jsonable(self.fields)}
 
     def save(self, folder: str | Path, *, stem: str | None = None, formats: Iterable[str] = ("md", "html", "json"),
              draft: bool | None = None) -> dict[str, Path]:
@@ -612,7 +676,8 @@ class Deliverable:
         if data.get("kind") != spec.kind:
             raise ValueError(f"{path} holds a {data.get('kind')!r} deliverable, not {spec.kind!r}")
         return cls(spec, _from_json(data.get("fields", {})), track=data.get("track"), title=data.get("title"),
-                   draft=bool(data.get("draft", False)))
+                   draft=bool(data.get("draft", False)), example=bool(data.get("example", False)),
+                   from_example=data.get("from_example") or {})
 
 
 # ----------------------------------------------------------------------------------- units 1 to 5

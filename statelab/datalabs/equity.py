@@ -5,8 +5,8 @@ groups, on the workspace tables unit 6 builds (:func:`statelab.datalabs.linkage_
 
 - :func:`missing_identifiers`: per source and group, the share of identity units without a valid SSN or a
   date of birth, and the share of people found in no other source.
-- :func:`linkage_error_by_group`: the *estimated* share of missed links by group, from proxy signals (no
-  truth): :func:`statelab.datalabs.linkage_report.estimate_linkage_error`.
+- :func:`linkage_error_by_group`: the *estimated* share of missed links by group, from the data alone (no
+  truth): :func:`statelab.datalabs.linkage_error.estimate_linkage_error`.
 - :func:`outcome_disparities`: a track's outcome by group, with the share of records that could reach the
   wage records and the rate among them, differences from the overall rate and ratios to a reference group.
 - :func:`award_ratio` (procurement): contracts won by certified minority-owned firms relative to what other
@@ -22,10 +22,16 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import pandas as pd
 
-from . import linkage_report as lr
+from ._common import (AGE_BANDS, check_name, check_track, quiet, require_truth, rounded, table_exists,
+                      unit_group_sql)
+from .business_index import estimate_business_error
 from .deliverables import Deliverable, DeliverableSpec
+from .linkage_error import estimate_linkage_error
+from .pipelines import ANALYSIS_TABLES
+from .truth_checks import mpi_quality
 
 __all__ = [
     "OUTCOMES",
@@ -34,6 +40,7 @@ __all__ = [
     "linkage_error_by_group",
     "outcome_disparities",
     "award_ratio",
+    "ratio_interval",
     "true_linkage_error_by_group",
     "true_outcome_rates",
     "true_award_ratio",
@@ -72,14 +79,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "procurement": ("minority_certified", "certified", "size_class"),
 }
 
-_GROUP_ORDER = {"age_band": list(lr.AGE_BANDS) + ["unknown"],
+_GROUP_ORDER = {"age_band": list(AGE_BANDS) + ["unknown"],
                 "education": ["less_than_hs", "high_school", "some_college", "associate", "bachelor_plus"]}
-
-
-def _check_track(track) -> str:
-    if track not in lr.TRACK_NAMES:
-        raise ValueError(f"unknown track {track!r}; choose one of {list(lr.TRACK_NAMES)}")
-    return track
 
 
 def _check_by(track: str, by) -> str:
@@ -97,7 +98,7 @@ def _check_outcome(track: str, outcome) -> str:
 
 
 def _require_table(con, name: str, hint: str) -> None:
-    if not lr._table_exists(con, name):
+    if not table_exists(con, name):
         raise ValueError(f"the workspace has no table {name!r}: {hint}")
 
 
@@ -110,7 +111,7 @@ def _order(df: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------- who is missing
-@lr.quiet
+@quiet
 def missing_identifiers(con, *, by: str = "sex", prefix: str = "mpi") -> pd.DataFrame:
     """Who is missing from which source: identifier gaps and isolation, per source and group.
 
@@ -127,11 +128,11 @@ def missing_identifiers(con, *, by: str = "sex", prefix: str = "mpi") -> pd.Data
         shares of the units (``only_in_this_source``: the unit's MPI person has records in no other file,
         so nothing else is known about them).
     """
-    p = lr._check_name(prefix, "prefix")
+    p = check_name(prefix, "prefix")
     if by not in ("sex", "age_band", "state_fips"):
         raise ValueError(f"by must be 'sex', 'age_band' or 'state_fips', got {by!r}")
     _require_table(con, f"{p}_unit_index", "build the MPI first (linkage_report.build_mpi)")
-    g = lr._unit_group_sql(by, "u")
+    g = unit_group_sql(by, "u")
     out = con.sql(f"""
         WITH ns AS (
             SELECT x.mpi_id, COUNT(DISTINCT u.source_table) AS n_sources
@@ -152,14 +153,15 @@ def missing_identifiers(con, *, by: str = "sex", prefix: str = "mpi") -> pd.Data
     return out
 
 
-@lr.quiet
+@quiet
 def linkage_error_by_group(con, *, by: str = "sex", prefix: str = "mpi") -> pd.DataFrame:
-    """Estimated linkage error by group, from proxy signals only (no truth).
+    """Estimated missed links by group, from the data only (no truth).
 
-    The estimate of :func:`statelab.datalabs.linkage_report.estimate_linkage_error`: for each group, the
-    share of pairs that must be linked without an SSN (``share_without_ssn``), how often names and date of
-    birth alone carry a near-certain pair over the threshold (``name_dob_recall``), and the resulting
-    ``est_missed_share`` (1 minus estimated recall).
+    The estimate of :func:`statelab.datalabs.linkage_error.estimate_linkage_error`, group by group: how many of
+    the group's units lack a valid SSN (``units_without_ssn``), the share of their pairs that units *with* a
+    valid SSN keep when it is hidden (``hidden_ssn_kept``: how well names and date of birth alone do in this
+    group), the estimated missed pairs and ``est_missed_share`` (1 minus estimated recall) with its standard
+    error ``est_missed_se``.
 
     Parameters
     ----------
@@ -168,20 +170,20 @@ def linkage_error_by_group(con, *, by: str = "sex", prefix: str = "mpi") -> pd.D
     Returns
     -------
     pandas.DataFrame
-        ``group, units, anchor_pairs, share_without_ssn, name_dob_recall, est_recall, est_missed_share``,
-        without the ``'unknown'`` group.
+        ``group, units, units_without_ssn, hidden_ssn_kept, est_missed_pairs, est_recall, est_missed_share,
+        est_missed_se``, without the ``'unknown'`` group.
     """
     if by not in ("sex", "age_band", "state_fips", "source_table"):
         raise ValueError(f"by must be 'sex', 'age_band', 'state_fips' or 'source_table', got {by!r}")
-    est = lr.estimate_linkage_error(con, prefix=prefix, by=by)
+    est = estimate_linkage_error(con, prefix=prefix, by=by)
     est = est[est["group"] != "unknown"]
-    cols = ["group", "units", "anchor_pairs", "share_without_ssn", "name_dob_recall", "est_recall",
-            "est_missed_share"]
+    cols = ["group", "units", "units_without_ssn", "hidden_ssn_kept", "est_missed_pairs", "est_recall",
+            "est_missed_share", "est_missed_se"]
     return _order(est[cols], by)
 
 
 # ----------------------------------------------------------------------------------- outcomes
-@lr.quiet
+@quiet
 def outcome_disparities(con, track: str, *, by: str, outcome: str | None = None,
                         reference: str | None = None, min_n: int = 1) -> pd.DataFrame:
     """A track's outcome by group, next to who could be measured at all.
@@ -209,12 +211,12 @@ def outcome_disparities(con, track: str, *, by: str, outcome: str | None = None,
         procurement ``rate`` is the mean per firm. ``difference`` is ``rate`` minus the overall rate;
         ``ratio`` is ``rate`` over the reference group's rate.
     """
-    _check_track(track)
+    check_track(track)
     _check_by(track, by)
     outcome = _check_outcome(track, outcome)
     if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
         raise ValueError(f"min_n must be a whole number of at least 1, got {min_n!r}")
-    table = lr.ANALYSIS_TABLES[track]
+    table = ANALYSIS_TABLES[track]
     _require_table(con, table, f"run linkage_report.prepare_track(con, {track!r}) first")
     where = OUTCOMES[track][outcome][1] or "TRUE"
     if track == "procurement":
@@ -253,24 +255,62 @@ _AWARD_SQL = """
     ref AS (SELECT size_class, AVG(contracts * 1.0) AS exp_contracts, AVG(contract_dollars * 1.0) AS exp_dollars
             FROM f WHERE NOT grp GROUP BY size_class)
     SELECT COUNT(*) AS firms, SUM(f.contracts) AS contracts, SUM(r.exp_contracts) AS expected_contracts,
-           SUM(f.contract_dollars) AS dollars, SUM(r.exp_dollars) AS expected_dollars
+           SUM(f.contract_dollars) AS dollars, SUM(r.exp_dollars) AS expected_dollars,
+           (SELECT AVG(contracts * 1.0) FROM f WHERE grp) / (SELECT AVG(contracts * 1.0) FROM f WHERE NOT grp)
+               AS crude_ratio
     FROM f JOIN ref AS r ON r.size_class = f.size_class
     WHERE f.grp
 """
 
 
-def _award_row(con, firms: str, group: str) -> pd.DataFrame:
+def ratio_interval(firms: pd.DataFrame, *, level: float = 0.95, reps: int = 2000, seed: int = 20260101,
+                   group: str = "minority_certified") -> tuple[float, float]:
+    """Bootstrap interval of the size-adjusted contract ratio, resampling firms (percentile method).
+
+    Firms are drawn with replacement within each group (``group`` true, and the others) so that both the
+    observed contracts and the size-class means behind the expected ones vary as they would in another year's
+    awards; contracts cluster within firms, which a count-based (Poisson) interval would ignore. Deterministic:
+    the same firms and ``seed`` give the same interval.
+    """
+    f = firms.dropna(subset=["size_class"])
+    mine, rest = f[f[group].astype(bool)], f[~f[group].astype(bool)]
+    if mine.empty or rest.empty:
+        return math.nan, math.nan
+    classes = {c: i for i, c in enumerate(sorted(f["size_class"].unique()))}
+    mc = mine["size_class"].map(classes).to_numpy()
+    rc = rest["size_class"].map(classes).to_numpy()
+    my, ry = mine["contracts"].to_numpy(float), rest["contracts"].to_numpy(float)
+    rng = np.random.default_rng(seed)
+    out = np.empty(reps)
+    for r in range(reps):
+        a = rng.integers(0, len(my), len(my))
+        b = rng.integers(0, len(ry), len(ry))
+        sums = np.bincount(rc[b], weights=ry[b], minlength=len(classes))
+        counts = np.bincount(rc[b], minlength=len(classes))
+        means = np.divide(sums, counts, out=np.full(len(classes), np.nan), where=counts > 0)
+        expected = means[mc[a]]
+        ok = ~np.isnan(expected)
+        out[r] = my[a][ok].sum() / expected[ok].sum() if expected[ok].sum() else np.nan
+    lo, hi = np.nanpercentile(out, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def _award_row(con, firms: str, group: str, level: float = 0.95) -> pd.DataFrame:
     row = con.sql(_AWARD_SQL.format(firms=firms, group=group)).df().iloc[0]
     firms_n = int(row["firms"] or 0)
     out = {"firms": firms_n,
            "contracts": float(row["contracts"] or 0), "expected_contracts": float(row["expected_contracts"] or 0),
            "dollars": float(row["dollars"] or 0), "expected_dollars": float(row["expected_dollars"] or 0)}
     out["contract_ratio"] = out["contracts"] / out["expected_contracts"] if out["expected_contracts"] else math.nan
+    firms_df = con.sql(f"SELECT {group} AS minority_certified, size_class, contracts FROM {firms}").df()
+    out["contract_ratio_low"], out["contract_ratio_high"] = ratio_interval(firms_df, level=level)
+    out["crude_ratio"] = float(row["crude_ratio"]) if row["crude_ratio"] is not None and not pd.isna(
+        row["crude_ratio"]) else math.nan
     out["dollar_ratio"] = out["dollars"] / out["expected_dollars"] if out["expected_dollars"] else math.nan
     return pd.DataFrame([out])
 
 
-@lr.quiet
+@quiet
 def award_ratio(con) -> pd.DataFrame:
     """Contracts won by certified minority-owned firms relative to firms of the same size (procurement).
 
@@ -279,18 +319,22 @@ def award_ratio(con) -> pd.DataFrame:
     less than firms of their size; size is the main legitimate driver of contract volume, so this is the
     disparity a disparity study starts from. Needs ``pr_analysis`` (``prepare_track(con, "procurement")``).
 
+    The interval (``contract_ratio_low``, ``contract_ratio_high``, 95%) comes from resampling firms
+    (:func:`ratio_interval`). ``crude_ratio`` is the same
+    comparison *without* the size adjustment: the mean contracts of these firms over the mean of all others.
+
     Returns
     -------
     pandas.DataFrame
         One row: ``firms, contracts, expected_contracts, dollars, expected_dollars, contract_ratio,
-        dollar_ratio``.
+        contract_ratio_low, contract_ratio_high, crude_ratio, dollar_ratio``.
     """
     _require_table(con, "pr_analysis", "run linkage_report.prepare_track(con, 'procurement') first")
     return _award_row(con, "pr_analysis", "minority_certified")
 
 
 # ----------------------------------------------------------------------------------- truth (instructor)
-@lr.quiet
+@quiet
 def true_linkage_error_by_group(con, *, by: str = "sex", prefix: str = "mpi") -> pd.DataFrame:
     """True linkage recall and under-linking by group (**instructor/test tool**: needs ``truth=True``).
 
@@ -298,12 +342,12 @@ def true_linkage_error_by_group(con, *, by: str = "sex", prefix: str = "mpi") ->
     the unit's ``state_fips``. Returns ``group, true_pairs, recall, missed_share, persons,
     under_linking_rate``.
     """
-    q = lr.mpi_quality(con, prefix=prefix, by=by)
+    q = mpi_quality(con, prefix=prefix, by=by)
     q["missed_share"] = 1 - q["recall"]
     return _order(q[["group", "true_pairs", "recall", "missed_share", "persons", "under_linking_rate"]], by)
 
 
-@lr.quiet
+@quiet
 def true_outcome_rates(con, track: str, *, by: str) -> pd.DataFrame:
     """Measured outcome rates next to the truth (**instructor/test tool**: needs ``truth=True``).
 
@@ -319,12 +363,12 @@ def true_outcome_rates(con, track: str, *, by: str) -> pd.DataFrame:
     pandas.DataFrame
         One row per group.
     """
-    _check_track(track)
+    check_track(track)
     _check_by(track, by)
-    lr._require_truth(con)
+    require_truth(con)
     if track == "procurement":
         raise ValueError("for procurement use true_award_ratio(con)")
-    table = lr.ANALYSIS_TABLES[track]
+    table = ANALYSIS_TABLES[track]
     _require_table(con, table, f"run linkage_report.prepare_track(con, {track!r}) first")
     if track == "workforce":
         person = ("SELECT a.*, c.person_id, a.filed_quarter + 2 AS target FROM wf_analysis AS a "
@@ -381,7 +425,7 @@ def true_outcome_rates(con, track: str, *, by: str) -> pd.DataFrame:
     return _order(df, by)
 
 
-@lr.quiet
+@quiet
 def true_award_ratio(con) -> pd.DataFrame:
     """:func:`award_ratio` computed from the truth (**instructor/test tool**: needs ``truth=True``).
 
@@ -389,7 +433,7 @@ def true_award_ratio(con) -> pd.DataFrame:
     attributed through ``truth.business_crosswalk`` and size comes from the employer file on the true EIN.
     Also reports ``uncertified_minority_share``: minority-owned firms missing from the registry.
     """
-    lr._require_truth(con)
+    require_truth(con)
     con.sql("""
         CREATE OR REPLACE TEMP TABLE _dl_true_firms AS
         WITH awards AS (
@@ -424,60 +468,13 @@ EQUITY_ASSESSMENT = DeliverableSpec(
     required=("team", "scope", "who_is_missing", "linkage_error", "outcome_disparities", "findings",
               "mitigations"),
     optional=("lifecycle", "outcome_label", "method_note", "limits", "prepared_by"),
-    template_source=lr.HEADER_TEMPLATE + """## Scope
-
-{{ scope }}
-
-{% if lifecycle %}
-## Across the data life cycle
-
-{{ lifecycle | table(["stage", "question", "what we checked"], ["Stage", "Question", "What we checked"]) }}
-
-{% endif %}
-## Who is missing from which source
-
-{{ who_is_missing | block }}
-
-## Disparate error in linkage (estimated)
-
-{{ linkage_error | block }}
-
-{% if method_note %}
-{{ method_note }}
-
-{% endif %}
-## Disparities in outcomes
-
-{% if outcome_label %}
-Outcome: **{{ outcome_label }}**.
-
-{% endif %}
-{{ outcome_disparities | block }}
-
-## Findings
-
-{{ findings | bullets }}
-
-## Mitigations
-
-{{ mitigations | bullets }}
-
-{% if limits %}
-## Limits of this assessment
-
-{{ limits | bullets }}
-
-{% endif %}
-{% if prepared_by %}
-*Prepared by {{ prepared_by }}.*
-{% endif %}
-""")
+)
 
 _LIFECYCLE = [
     {"stage": "Collection", "question": "Who is never recorded, or recorded without identifiers?",
      "what we checked": "Missing SSNs and dates of birth by source and group"},
     {"stage": "Linkage", "question": "Whose records are more often left unlinked or merged?",
-     "what we checked": "Estimated missed links by group (proxy signals)"},
+     "what we checked": "Estimated missed links by group (the hidden-SSN check)"},
     {"stage": "Analysis", "question": "Do outcomes differ by group, and could the gap be a measurement artefact?",
      "what we checked": "Outcome by group, next to the share that could be measured"},
     {"stage": "Reporting", "question": "Which groups are too small to publish, and what is hidden by suppression?",
@@ -527,19 +524,17 @@ def _fmt_share(x, digits: int = 1) -> str:
 def _missed_link_finding(est: pd.DataFrame) -> str | None:
     """One sentence comparing the groups with the most and the fewest estimated missed links.
 
-    ``est_missed_share`` is ``share_without_ssn * (1 - name_dob_recall)``, and ``name_dob_recall`` is a share
-    of ``anchor_pairs``, so its sampling error is binomial. A gap within twice the standard error of the
-    difference is reported as no clear difference: on a few thousand pairs a planted mechanism (surname
-    changes) can move the estimate less than chance does.
+    Each group's ``est_missed_share`` comes with a standard error (``est_missed_se``, from the spread of the
+    hidden-SSN check). A gap within twice the standard error of the difference is reported as no clear
+    difference: on a few thousand pairs a planted mechanism (surname changes) can move the estimate less than
+    chance does.
     """
     est = est.dropna(subset=["est_missed_share"]).set_index("group")
     if len(est) < 2:
         return None
     miss = est["est_missed_share"]
     hi, lo = miss.idxmax(), miss.idxmin()
-    n = est["anchor_pairs"].astype(float)
-    r = (est["name_dob_recall"] * n + 1) / (n + 2)  # shrunk, so a recall of exactly 1 still has an error
-    se = est["share_without_ssn"] * (r * (1 - r) / (n + 2)) ** 0.5
+    se = est["est_missed_se"].fillna(0.0)
     margin = 2 * math.hypot(se[hi], se[lo])
     pct = functools.partial(_fmt_share, digits=2)   # gaps of hundredths of a point
 
@@ -553,7 +548,7 @@ def _missed_link_finding(est: pd.DataFrame) -> str | None:
             f"birth carry fewer of group {hi}'s links when the SSN is missing.{cause}")
 
 
-@lr.quiet
+@quiet
 def equity_assessment(con, track: str, *, team: str = "Example state team", by: str | None = None,
                       min_n: int = 11, **fields) -> Deliverable:
     """The unit 7 deliverable, filled in from the workspace for ``track``.
@@ -563,7 +558,7 @@ def equity_assessment(con, track: str, *, team: str = "Example state team", by: 
     outcome by ``by`` (groups smaller than ``min_n`` left out), and findings written from those numbers.
     Written fields (scope, mitigations) start from the course's example text. Keywords replace fields.
     """
-    _check_track(track)
+    check_track(track)
     by = by or _DEFAULT_BY[track]
     _check_by(track, by)
     findings: list[str] = []
@@ -575,7 +570,7 @@ def equity_assessment(con, track: str, *, team: str = "Example state team", by: 
             {"source": "vendor_dot", "who is missing": "firms with a lost tax ID (no EIN to link on)",
              "visible in the data?": "yes"},
         ])
-        link = lr.estimate_business_error(con)
+        link = estimate_business_error(con)
         method_note = ("Conflicting evidence inside links (names that differ under one EIN, EINs that differ under "
                        "one name) signals false links; certification records matched to no vendor bound the missed "
                        "ones.")
@@ -590,8 +585,9 @@ def equity_assessment(con, track: str, *, team: str = "Example state team", by: 
         else:
             findings.append("Too few certified minority-owned firms with a known size to compare with others.")
     else:
-        method_note = ("Estimated from the data: the share of pairs that must link without an SSN, and how often "
-                       "names and date of birth alone link pairs that share an SSN and a date of birth.")
+        method_note = ("Estimated from the data: each unit with a valid SSN is checked again with its SSN hidden, "
+                       "and the pairs such units would lose, file by file and group by group, are applied to the "
+                       "units that really lack one. est_missed_se is the standard error of est_missed_share.")
         who = missing_identifiers(con, by="sex")
         link = pd.concat([linkage_error_by_group(con, by="sex"), linkage_error_by_group(con, by="age_band")],
                          ignore_index=True)
@@ -619,14 +615,15 @@ def equity_assessment(con, track: str, *, team: str = "Example state team", by: 
         "team": team,
         "scope": _SCOPE[track],
         "lifecycle": _LIFECYCLE,
-        "who_is_missing": lr._rounded(who),
-        "linkage_error": lr._rounded(link),
+        "who_is_missing": rounded(who),
+        "linkage_error": rounded(link, 4),
         "method_note": method_note,
         "outcome_label": outcome_label,
-        "outcome_disparities": lr._rounded(outcome_table),
+        "outcome_disparities": rounded(outcome_table),
         "findings": findings,
         "mitigations": _MITIGATIONS[track],
-        "limits": ["Estimated error by group is a proxy: it sees surname changes better than other causes.",
+        "limits": ["Estimated missed links assume that units without a valid SSN are like units with one in the "
+                   "same file and group in everything else (names, dates of birth); a clerical review checks it.",
                    "Jobs outside the four states, federal jobs and self-employment are in no wage file."],
     }
     out.update(fields)

@@ -29,8 +29,9 @@ from pathlib import Path
 import pandas as pd
 
 from .. import disclosure
-from . import linkage_report as lr
+from ._common import AGE_BANDS, check_track, quiet, table_exists
 from .deliverables import Deliverable, DeliverableSpec
+from .pipelines import ANALYSIS_TABLES
 from .tracks import get_track
 
 __all__ = [
@@ -131,7 +132,7 @@ BREAKDOWNS: dict[str, list[tuple[str, str, str | None, str, str]]] = {
     "procurement": [],
 }
 
-_ORDER = {"age_band": list(lr.AGE_BANDS) + ["unknown"],
+_ORDER = {"age_band": list(AGE_BANDS) + ["unknown"],
           "education": ["less_than_hs", "high_school", "some_college", "associate", "bachelor_plus", "unknown"],
           "degree_level": ["certificate", "associate", "bachelor", "unknown"]}
 
@@ -144,19 +145,13 @@ _GROUP_LABELS = {"state_fips": "State", "age_band": "Age band", "education": "Ed
                  "degree_level": "Credential", "minority_certified": "Certified minority-owned"}
 
 
-def _check_track(track) -> str:
-    if track not in lr.TRACK_NAMES:
-        raise ValueError(f"unknown track {track!r}; choose one of {list(lr.TRACK_NAMES)}")
-    return track
-
-
 def _group_expr(by: str, alias: str = "a") -> str:
     if by == "state_fips":
         return f"COALESCE((SELECT s.state_abbr FROM ref_state AS s WHERE s.state_fips = {alias}.state_fips), 'unknown')"
     return f"COALESCE(CAST({alias}.{by} AS VARCHAR), 'unknown')"
 
 
-@lr.quiet
+@quiet
 def rate_table(con, track: str, *, by: str, outcome: str, where: str | None = None, name: str | None = None,
                title: str | None = None, rules: disclosure.Rules | None = None) -> ReleaseTable:
     """An outcome by group, protected for release.
@@ -182,9 +177,9 @@ def rate_table(con, track: str, *, by: str, outcome: str, where: str | None = No
     ReleaseTable
         ``release`` has columns ``<by>, yes, no, total, percent``.
     """
-    _check_track(track)
-    table = lr.ANALYSIS_TABLES[track]
-    if not lr._table_exists(con, table):
+    check_track(track)
+    table = ANALYSIS_TABLES[track]
+    if not table_exists(con, table):
         raise ValueError(f"the workspace has no table {table!r}: run linkage_report.prepare_track(con, {track!r})")
     cols = {r[0] for r in con.sql(f"SELECT column_name FROM information_schema.columns "
                                   f"WHERE table_name = '{table}'").fetchall()}
@@ -228,7 +223,7 @@ def rate_table(con, track: str, *, by: str, outcome: str, where: str | None = No
         percent_col="percent", group_label=_GROUP_LABELS.get(by, by), outcome=outcome)
 
 
-@lr.quiet
+@quiet
 def firm_table(con, *, rules: disclosure.Rules | None = None) -> ReleaseTable:
     """Firms, contracts and contract dollars by certification group, protected for release (procurement).
 
@@ -242,7 +237,7 @@ def firm_table(con, *, rules: disclosure.Rules | None = None) -> ReleaseTable:
     ReleaseTable
         ``release`` has columns ``group, firms, contracts, dollars, percent_of_dollars``.
     """
-    if not lr._table_exists(con, "pr_analysis"):
+    if not table_exists(con, "pr_analysis"):
         raise ValueError("the workspace has no table 'pr_analysis': run linkage_report.prepare_track(con, 'procurement')")
     rules = rules or disclosure.Rules()
     raw = con.sql("""
@@ -287,10 +282,10 @@ def firm_table(con, *, rules: disclosure.Rules | None = None) -> ReleaseTable:
         percent_col="percent_of_dollars", group_label="Certification group")
 
 
-@lr.quiet
+@quiet
 def story_tables(con, track: str, *, rules: disclosure.Rules | None = None) -> list[ReleaseTable]:
     """The track's release tables (see :data:`BREAKDOWNS`; procurement: :func:`firm_table`)."""
-    _check_track(track)
+    check_track(track)
     if track == "procurement":
         return [firm_table(con, rules=rules)]
     return [rate_table(con, track, by=by, outcome=outcome, where=where, title=title, name=name, rules=rules)
@@ -388,55 +383,7 @@ STORY_REPORT = DeliverableSpec(
     required=("team", "headline", "audience", "key_findings", "tables", "method", "disclosure_review",
               "limitations"),
     optional=("charts", "next_steps", "contact", "prepared_by"),
-    template_source=lr.HEADER_TEMPLATE + """## {{ headline }}
-
-*For: {{ audience }}*
-
-{{ key_findings | bullets }}
-
-{% if charts %}
-{% for chart in charts %}
-{{ chart }}
-
-{% endfor %}
-{% endif %}
-## The numbers
-
-{% for t in tables %}
-### {{ t.title }}
-
-{{ t.table | table }}
-
-{% endfor %}
-## How we made these numbers
-
-{{ method | block }}
-
-## Disclosure review
-
-{{ disclosure_review | block }}
-
-Counts are rounded (to 10 below 1,000, to 100 above); cells with fewer than 10 people, and cells that would let
-someone work them out from the totals, are suppressed (shown blank); percentages are computed from the rounded
-counts.
-
-## Limitations
-
-{{ limitations | bullets }}
-
-{% if next_steps %}
-## What comes next
-
-{{ next_steps | bullets }}
-
-{% endif %}
-{% if contact %}
-*Contact: {{ contact }}.*
-{% endif %}
-{% if prepared_by %}
-*Prepared by {{ prepared_by }}.*
-{% endif %}
-""")
+)
 
 _AUDIENCE = {
     "safety_net": "program directors and the legislature's human services committee",
@@ -523,7 +470,7 @@ def _findings(tables: list[ReleaseTable], track: str) -> list[str]:
     return out
 
 
-@lr.quiet
+@quiet
 def story_report(con, track: str, *, team: str = "Example state team", charts: bool = True,
                  rules: disclosure.Rules | None = None, **fields) -> Deliverable:
     """The unit 8 deliverable, filled in from the track's release tables.
@@ -532,7 +479,7 @@ def story_report(con, track: str, *, team: str = "Example state team", charts: b
     are embedded as PNG images with alt text, so the report renders to a self-contained HTML page with
     :meth:`~statelab.datalabs.deliverables.Deliverable.render_html`. Keywords replace fields.
     """
-    _check_track(track)
+    check_track(track)
     tables = story_tables(con, track, rules=rules)
     checks = review(tables)
     failing = checks.loc[~checks["passes"], "table"].tolist()

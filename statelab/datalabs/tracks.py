@@ -19,11 +19,14 @@ The API is stable for the other units' modules: :data:`TRACK_NAMES`, :func:`get_
 from __future__ import annotations
 
 import functools
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 
 import pandas as pd
+
+from ..identifiers import ssn_status_sql
 
 __all__ = [
     "TRACK_NAMES",
@@ -153,10 +156,15 @@ _INFLUENCE = ("high", "medium", "low")
 _UNITS = ("share", "dollars", "count")
 
 
+def _usable_ssn(sql: str) -> str:
+    """``USABLE_SSN(col)`` in a track's SQL, spelled out with the course's one SSN rule."""
+    return re.sub(r"USABLE_SSN\((\w+)\)", lambda m: f"({ssn_status_sql(m.group(1))} = 'valid')", sql)
+
+
 def _parse(name: str, raw: dict) -> Track:
     try:
         measures = tuple(Measure(name=m["name"], label=m["label"], unit=m["unit"], definition=m["definition"],
-                                 basis=m.get("basis", ""), tables=tuple(m["tables"]), sql=m["sql"])
+                                 basis=m.get("basis", ""), tables=tuple(m["tables"]), sql=_usable_ssn(m["sql"]))
                          for m in raw["measures"])
         track = Track(
             name=name, title=raw["title"], short_title=raw["short_title"], summary=raw["summary"],

@@ -16,39 +16,16 @@ Skips, with the reason, when the browser or the ``playwright`` package is missin
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
 import struct
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-try:
-    import fcntl
-except ImportError:  # not POSIX: every xdist worker builds its own copy
-    fcntl = None
+from axe_audit import missing_browser
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO_ROOT / "book" / "build.py"
-BUILD_TIMEOUT = 1200
 LESSON = "modules/01-orientation/01-working-with-confidential-data.html"
-CHROMIUM = Path(os.environ.get("STATELAB_CHROMIUM", "/usr/bin/chromium"))
-# Chromium as root in a container, on a closed network (see the environment notes).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Known, harmless upstream noise: sphinx-thebe (pulled in by Jupyter Book 1) writes its inline config
 # script (`const THEBE_JS_URL = ...`) into every page twice, so the second copy throws. Thebe is off
@@ -58,87 +35,12 @@ KNOWN_JS_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
 pytestmark = pytest.mark.slow
 
 # Decide before the (slow) book build whether the browser can run at all.
-if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-    pytest.skip(
-        f"browser check skipped: no Chromium at {CHROMIUM} (Debian: apt-get install chromium; "
-        "or set STATELAB_CHROMIUM to a Chromium/Chrome binary)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="browser check skipped: the 'playwright' Python package is not installed (pip install playwright; "
-    "do not run 'playwright install', the system Chromium is used)",
-)
+if reason := missing_browser():
+    pytest.skip(f"browser check skipped: {reason}", allow_module_level=True)
 
 
 # --------------------------------------------------------------------------- fixtures
-
-def _build_book(data_root: Path, output: Path) -> subprocess.CompletedProcess:
-    import synthetic_data as sd
-
-    cmd = [sys.executable, str(BUILD_SCRIPT), "--profile", "tiny", "--seed", str(sd.DEFAULT_SEED),
-           "--data-root", str(data_root), "--output", str(output)]
-    env = dict(os.environ, STATELAB_DATA_DIR=str(data_root))
-    return subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
-
-
-@pytest.fixture(scope="session")
-def book_html(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The book built once per test run on the tiny profile, into a temporary folder.
-
-    Under pytest-xdist the workers share one build through a lock file in the run's common temporary
-    folder (``--dist loadgroup`` cannot be used to keep these tests together: pytest-xdist#1386).
-    """
-    if os.environ.get("PYTEST_XDIST_WORKER") and fcntl is not None:
-        output = tmp_path_factory.getbasetemp().parent / "statelab-browser-book"
-    else:
-        output = tmp_path_factory.mktemp("browser-book")
-    output.mkdir(exist_ok=True)
-    html = output / "_build" / "html"
-    done, failed = output / "build-ok", output / "build-failed.log"
-    with open(output / "build.lock", "w") as lock:
-        if fcntl is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not done.exists() and not failed.exists():
-            result = _build_book(request.getfixturevalue("tiny_data_root"), output)
-            if result.returncode == 0:
-                done.touch()
-            else:
-                failed.write_text(f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
-    assert not failed.exists(), f"book build failed\n{failed.read_text()}"
-    assert (html / "index.html").is_file() and (html / LESSON).is_file() and (html / "search.html").is_file()
-    return html
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
-        pass
-
-
-@pytest.fixture(scope="module")
-def base_url(book_html: Path) -> Iterator[str]:
-    """The built HTML served on 127.0.0.1 (a free port) from a background thread."""
-    handler = functools.partial(_QuietHandler, directory=str(book_html))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="book-http", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=60_000)
-        try:
-            yield b
-        finally:
-            b.close()
-
+# book_html, base_url and browser come from conftest.py (shared with the accessibility tests).
 
 class PageProbe:
     """A fresh browser context and page that records JS errors, failed loads and off-host requests."""

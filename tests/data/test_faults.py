@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import synthetic_data as sd
-from synthetic_data._generate import recover_interrupted
+from synthetic_data._dataset import recover_interrupted
 
 pytestmark = pytest.mark.slow
 

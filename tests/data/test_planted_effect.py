@@ -1,11 +1,14 @@
 """The training effect planted in WIOA is recoverable by a correct analysis, and a naive one misses it."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
 import synthetic_data as sd
+from statelab import inference
 from synthetic_data._partition import build_partition
 from synthetic_data._world import World
 
@@ -64,3 +67,39 @@ def test_effect_sizes_follow_the_profile(tiny_con):
     b, lo, old = params["wioa.effect_base"], params["wioa.effect_low_education"], params["wioa.effect_age_over_45"]
     possible = {round(b + lo * i + old * j, 6) for i in (0, 1) for j in (0, 1)}
     assert got and got <= possible
+
+
+# ------------------------------------------------------- module 8's estimators on the learner tables
+@pytest.fixture(scope="module", params=["course seed", "seed 7"])
+def module8(request):
+    """Module 8's analysis frame at a seed, its estimates, and the true effects of the same spells."""
+    dataset = request.getfixturevalue("course_dataset" if request.param == "course seed" else "seed_seven_dataset")
+    con = sd.connect(dataset, truth=True)
+    frame = inference.analysis_frame(con)
+    truth = inference.true_effects(con, frame)
+    con.close()
+    obs = frame[~frame["pilot_study"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        estimates = {"naive": inference.naive_difference(obs), "regression": inference.regression_adjusted(obs),
+                     "ipw": inference.ipw_att(obs)}
+    return estimates, truth
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["regression", "ipw"])
+def test_adjusted_estimates_recover_the_effect_at_both_seeds(module8, name):
+    """An unbiased estimate lies within 3 standard errors of its target with probability 99.7%."""
+    estimates, truth = module8
+    est = estimates[name]
+    target = truth.loc[est.target, "effect_measured"]
+    assert abs(est.estimate - target) < 3 * est.std_error, (est, target)
+    assert est.estimate > estimates["naive"].estimate
+
+
+@pytest.mark.slow
+def test_the_naive_comparison_understates_the_effect_at_both_seeds(module8):
+    """Training is planted on an earnings dip and low prior earnings: the trained would have earned less."""
+    estimates, truth = module8
+    naive = estimates["naive"]
+    assert naive.estimate < truth.loc[naive.target, "effect_measured"] - 2 * naive.std_error, naive

@@ -45,7 +45,9 @@ def course(request):
     con = duckdb.connect()
     for name, parts in kept.items():
         con.register(name, pa.concat_tables(parts))
-    con.register("institution", global_tables(world)["institution"])
+    # Only the institution table is read here; establishment size classes do not matter to it.
+    no_march = np.zeros(len(world.employers["ownership"]))
+    con.register("institution", global_tables(world, march_employment=no_march)["institution"])
     yield con, params
     con.close()
 

@@ -22,7 +22,10 @@ def examples(tiny_dataset):
 def test_examples_cover_every_month_and_are_complete(examples):
     assert list(examples) == [kind for _, kind in ap.STRAND]
     table = ap.status(examples)
-    assert table["present"].all() and table["complete"].all(), table
+    assert table["present"].all() and (table["missing fields"] == "").all(), table
+    # labelled as the course's examples: they never count as a team's complete month
+    assert table["example"].all() and not table["complete"].any(), table
+    assert all(doc.title.startswith("Example:") for doc in examples.values())
     assert all(doc.track == "workforce" for doc in examples.values())
 
 
@@ -49,7 +52,7 @@ def test_plan_is_assembled_from_the_deliverables(examples):
     plan = ap.action_plan(examples, "workforce", team="Test team")
     assert plan.missing() == []
     journey = plan.fields["journey"]
-    assert list(journey["month"]) == [m for m, _ in ap.STRAND] and journey["complete"].all()
+    assert list(journey["month"]) == [m for m, _ in ap.STRAND] and not journey["complete"].any()
     milestones = plan.fields["milestones"]
     months = [int(w.split()[1]) for w in milestones["when"] if w.startswith("Month")]
     assert months == sorted(months) and min(months) >= 10        # the future, in order
@@ -66,7 +69,7 @@ def test_plan_with_missing_months_still_drafts(examples):
     partial = {k: v for k, v in examples.items() if k in ("problem_brief", "linkage_report")}
     plan = ap.action_plan(partial, "workforce")
     journey = plan.fields["journey"].set_index("deliverable")
-    assert journey.loc["Problem brief", "complete"]
+    assert not journey.loc["Problem brief", "complete"]  # the course's example, not the team's
     assert journey.loc["Equity assessment", "what it established"] == "not yet done"
     assert "month 8 not yet done" in plan.fields["near_term_product"]
     md = ap.assemble_markdown(plan, partial)
@@ -84,7 +87,7 @@ def test_one_document_holds_the_plan_and_every_deliverable(examples):
     md = ap.assemble_markdown(plan, examples)
     assert md.startswith("# Action plan")
     assert md.count("\n# ") == 1  # only the appendix heading at the top level besides the title
-    positions = [md.index(f"\n## {ap.SPECS[kind].title}") for _, kind in ap.STRAND]
+    positions = [md.index(f"\n## Example: {ap.SPECS[kind].title}") for _, kind in ap.STRAND]
     assert positions == sorted(positions)
     html = ap.assemble_html(plan, examples)
     assert html.lstrip().lower().startswith("<!doctype html") and "<title>Action plan</title>" in html

@@ -46,7 +46,8 @@ def test_workbook_layout(unit):
     assert len(params) == 1
     assigned = {t.id: ast.literal_eval(node.value) for node in ast.parse(params[0].source).body
                 for t in node.targets}
-    assert assigned == {"profile": "default", "seed": 20260101, "data_root": None, "track": "safety_net"}
+    assert assigned == {"profile": "default", "seed": 20260101, "data_root": None, "track": "safety_net",
+                        "team_dir": None}
     first_md = next(c for c in nb.cells if c.cell_type == "markdown")
     assert first_md.source.startswith(f"# Unit {unit}:")
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
@@ -68,13 +69,23 @@ def test_workbook_fills_and_renders_its_deliverable_without_the_truth(unit):
 @pytest.mark.notebook
 @pytest.mark.parametrize("unit", sorted(UNITS))
 def test_workbook_runs_on_the_procurement_track(unit, tmp_path, tiny_data_root):
+    import shutil
+    import uuid
+
     import papermill as pm
 
     src = STRAND / UNITS[unit] / "01-workbook.ipynb"
     out = tmp_path / "out.ipynb"
-    pm.execute_notebook(str(src), str(out), parameters={"profile": "tiny", "data_root": str(tiny_data_root),
-                                                            "track": "procurement"},
-                        cwd=str(src.parent), kernel_name="python3", progress_bar=False, log_output=False)
+    team_dir = Path.home() / ".cache" / "statelab-tests" / uuid.uuid4().hex  # never the temporary directory
+    try:
+        pm.execute_notebook(str(src), str(out), parameters={"profile": "tiny", "data_root": str(tiny_data_root),
+                                                                "track": "procurement", "team_dir": str(team_dir)},
+                            cwd=str(src.parent), kernel_name="python3", progress_bar=False, log_output=False)
+        assert (team_dir / f"{ap.ACTION_PLAN.kind}-procurement.json").is_file() or unit != 9
+    finally:
+        shutil.rmtree(team_dir, ignore_errors=True)
+        for zipped in team_dir.parent.glob(f"{team_dir.name}-*.zip"):  # unit 9's archive, beside the folder
+            zipped.unlink()
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
@@ -132,3 +143,30 @@ def test_assignment_exists_with_mistakes(unit):
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert any(c.cell_type == "markdown" for c in graded), "a manually graded written answer"
     assert any(c.cell_type == "code" for c in graded), "an autograded computational part"
+
+
+def test_facilitator_guide_covers_the_program_around_the_work():
+    guide = (STRAND / "facilitator-guide.md").read_text(encoding="utf-8")
+    headings = [h.lower() for h in re.findall(r"^##+ (.+)$", guide, flags=re.MULTILINE)]
+    for topic in ("kick-off", "issue area", "office hours", "advisory council", "human-centered design",
+                  "other states", "across states"):
+        assert any(topic in h for h in headings), f"no section on {topic!r}: {headings}"
+    # examples from other states name their public source
+    for source in ("dol.gov/agencies/eta/performance/swis", "naswa.org/partnerships/multi-state-data-collaboratives",
+                   "methods.18f.gov", "performance.gov/cx/hcd"):
+        assert source in guide, source
+    for template in ("interview_guide", "journey_map", "persona"):
+        assert template in guide
+
+
+def test_units_1_2_and_4_hold_the_design_and_cross_state_exercises():
+    def markdown(unit_folder):
+        nb = nbformat.read(STRAND / unit_folder / "01-workbook.ipynb", as_version=4)
+        return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown"), _code(nb)
+
+    text, code = markdown("01-define-the-challenge")
+    assert "## Human-centered design" in text and "copy_template" in code
+    text, _ = markdown("02-identify-solutions")
+    assert "## A shared research agenda across states" in text and "<details>" in text
+    text, _ = markdown("04-data-sharing-agreement")
+    assert "## A multi-state agreement" in text and "State Wage Interchange System" in text

@@ -22,6 +22,7 @@ through the same STATELAB_* variables a deployment sets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pwd
@@ -323,8 +324,13 @@ def _end_processes_of(uids: set[int]) -> None:
             pass
 
 
-@pytest.fixture
-def classroom():
+@contextlib.contextmanager
+def run_classroom(load_users: int = LOAD_USERS, extra_env: dict | None = None, extra_config: str = ""):
+    """A live hub on binder/hub's configuration with throwaway accounts; removed again on exit.
+
+    ``extra_env`` reaches the hub (and so its configuration file); ``extra_config`` is appended to the test's
+    override file. Skips (never passes) when the preconditions are missing.
+    """
     chp = _preconditions()
     import requests
 
@@ -336,7 +342,7 @@ def classroom():
         "instructor": f"sli{suffix}",
         "alice": f"sla{suffix}",
         "bob": f"slb{suffix}",
-        **{f"load{i}": f"sll{i}{suffix}" for i in range(LOAD_USERS)},
+        **{f"load{i}": f"sll{i}{suffix}" for i in range(load_users)},
     }
     created: list[str] = []
     traverse = _Traverse(_blocking_ancestors())
@@ -413,6 +419,7 @@ c.JupyterHub.load_roles.append({{
     "services": ["statelab-test"],
 }})
 """
+            + extra_config
         )
         env = {
             **os.environ,
@@ -425,6 +432,7 @@ c.JupyterHub.load_roles.append({{
             "STATELAB_FORMGRADER_PORT": str(fg_port),
             "STATELAB_INSTRUCTORS": "",
             "STATELAB_STUDENTS": "",
+            **(extra_env or {}),
         }
         log = base / "hub.log"
         with open(log, "wb") as fh:
@@ -486,6 +494,12 @@ c.JupyterHub.load_roles.append({{
             print(f"kept {base}")
         else:
             shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def classroom():
+    with run_classroom() as room:
+        yield room
 
 
 # ------------------------------------------------------------------------------------------

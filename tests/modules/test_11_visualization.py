@@ -88,7 +88,7 @@ def test_main_chart_headline_numbers_equal_an_independent_computation(tiny_con):
     overall = outcomes.exit_outcome_rates(tiny_con, cohort)
     main_chart = charts.dot_plot(by_program, value="employment_rate_q2", label="funding_stream", count="exiters",
                                  reference=float(overall["employment_rate_q2"].iloc[0]), reference_label="All exiters",
-                                 alt="Dot plot of the share of exiters employed in the second quarter after exit.")
+                                 alt="Dot plot: the share employed in the 2nd quarter after exit differs by stream.")
     expected = pandas_rates(tiny_con)
     assert len(expected) > 0
 

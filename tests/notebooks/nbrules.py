@@ -35,6 +35,75 @@ ANSWERS_PENDING = frozenset({
     "modules/07-labor-demand/02-practice.ipynb",
 })
 
+#: Longest code line a notebook may hold: longer lines are cut off or scroll in the book's content column
+#: (issue 18; ``tests/browser/test_book_layout.py`` checks the rendered pages).
+MAX_CODE_LINE = 100
+
+#: Notebooks that still hold code lines longer than ``MAX_CODE_LINE`` (issue 18): each lesson engineer removes
+#: theirs as they wrap the lines. The list only shrinks (a listed notebook that already passes is an error).
+LINE_LENGTH_PENDING = frozenset({
+    "assignments/source/01-orientation/01-orientation.ipynb",
+    "assignments/source/02-eda-with-sql/02-eda-with-sql.ipynb",
+    "assignments/source/03-record-linkage/03-record-linkage.ipynb",
+    "assignments/source/04-cross-sectional-analysis/04-cross-sectional-analysis.ipynb",
+    "assignments/source/05-cohort-analysis/05-cohort-analysis.ipynb",
+    "assignments/source/06-employment-outcomes/06-employment-outcomes.ipynb",
+    "assignments/source/07-labor-demand/07-labor-demand.ipynb",
+    "assignments/source/08-missing-data-and-inference/08-missing-data-and-inference.ipynb",
+    "assignments/source/09-machine-learning/09-machine-learning.ipynb",
+    "assignments/source/10-bias-and-fairness/10-bias-and-fairness.ipynb",
+    "assignments/source/11-visualization/11-visualization.ipynb",
+    "assignments/source/12-disclosure-review/12-disclosure-review.ipynb",
+    "assignments/source/13-capstone/13-capstone.ipynb",
+    "assignments/source/datalabs-01-define-the-challenge/datalabs-01-define-the-challenge.ipynb",
+    "assignments/source/datalabs-02-identify-solutions/datalabs-02-identify-solutions.ipynb",
+    "assignments/source/datalabs-03-data-inventory/datalabs-03-data-inventory.ipynb",
+    "assignments/source/datalabs-04-data-sharing-agreement/datalabs-04-data-sharing-agreement.ipynb",
+    "assignments/source/datalabs-05-governance-and-quality/datalabs-05-governance-and-quality.ipynb",
+    "assignments/source/datalabs-06-integration-and-tech-stack/datalabs-06-integration-and-tech-stack.ipynb",
+    "assignments/source/datalabs-07-bias-and-equity/datalabs-07-bias-and-equity.ipynb",
+    "assignments/source/datalabs-08-tell-your-story/datalabs-08-tell-your-story.ipynb",
+    "assignments/source/datalabs-09-action-plan/datalabs-09-action-plan.ipynb",
+    "assignments/source/datalabs-procurement-case/datalabs-procurement-case.ipynb",
+    "book/data/how-real-is-this-data.ipynb",
+    "modules/01-orientation/01-working-with-confidential-data.ipynb",
+    "modules/01-orientation/02-practice.ipynb",
+    "modules/02-eda-with-sql/01-exploring-the-records.ipynb",
+    "modules/02-eda-with-sql/02-practice.ipynb",
+    "modules/03-record-linkage/01-linking-records.ipynb",
+    "modules/03-record-linkage/02-practice.ipynb",
+    "modules/04-cross-sectional-analysis/01-benefit-snapshot.ipynb",
+    "modules/04-cross-sectional-analysis/02-practice.ipynb",
+    "modules/05-cohort-analysis/01-defining-a-cohort.ipynb",
+    "modules/05-cohort-analysis/02-practice.ipynb",
+    "modules/06-employment-outcomes/01-measuring-employment-outcomes.ipynb",
+    "modules/06-employment-outcomes/02-practice.ipynb",
+    "modules/07-labor-demand/01-characterizing-labor-demand.ipynb",
+    "modules/07-labor-demand/02-practice.ipynb",
+    "modules/08-missing-data-and-inference/01-estimating-a-training-effect.ipynb",
+    "modules/08-missing-data-and-inference/02-practice.ipynb",
+    "modules/08-missing-data-and-inference/03-panel-methods.ipynb",
+    "modules/09-machine-learning/01-predicting-long-claims.ipynb",
+    "modules/09-machine-learning/02-practice.ipynb",
+    "modules/10-bias-and-fairness/01-auditing-a-targeting-model.ipynb",
+    "modules/10-bias-and-fairness/02-practice.ipynb",
+    "modules/11-visualization/01-charts-for-leaders.ipynb",
+    "modules/11-visualization/02-practice.ipynb",
+    "modules/12-disclosure-review/01-what-can-we-release.ipynb",
+    "modules/12-disclosure-review/02-practice.ipynb",
+    "modules/13-capstone/01-project-menu-and-worked-example.ipynb",
+    "modules/13-capstone/02-your-project.ipynb",
+    "modules/datalabs/01-define-the-challenge/01-workbook.ipynb",
+    "modules/datalabs/02-identify-solutions/01-workbook.ipynb",
+    "modules/datalabs/03-data-inventory/01-workbook.ipynb",
+    "modules/datalabs/04-data-sharing-agreement/01-workbook.ipynb",
+    "modules/datalabs/05-governance-and-quality/01-workbook.ipynb",
+    "modules/datalabs/06-integration-and-tech-stack/01-workbook.ipynb",
+    "modules/datalabs/07-bias-and-equity/01-workbook.ipynb",
+    "modules/datalabs/08-tell-your-story/01-workbook.ipynb",
+    "modules/datalabs/09-action-plan/01-workbook.ipynb",
+})
+
 #: Cell tags that change how a notebook executes; each use needs a reviewed allow-list entry.
 CONTROLLED_TAGS = ("raises-exception", "skip-execution")
 
@@ -249,6 +318,19 @@ def check_collapsed_answers(nb) -> list[str]:
     return problems
 
 
+def check_code_line_length(nb, limit: int = MAX_CODE_LINE) -> list[str]:
+    """No code line longer than ``limit`` characters: the book's content column shows about that many."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        source = "".join(cell.source) if isinstance(cell.source, list) else cell.source
+        for n, line in enumerate(source.splitlines(), start=1):
+            if len(line) > limit:
+                problems.append(f"cell {i} line {n} has {len(line)} characters (at most {limit}): wrap it")
+    return problems
+
+
 def check_notebook(nb, notebook: str, allowlist: list[dict]) -> list[str]:
     """All convention checks for one notebook."""
     return (
@@ -259,6 +341,7 @@ def check_notebook(nb, notebook: str, allowlist: list[dict]) -> list[str]:
         + check_controlled_tags(nb, notebook, allowlist)
         + check_kernel(nb)
         + ([] if notebook in ANSWERS_PENDING else check_collapsed_answers(nb))
+        + ([] if notebook in LINE_LENGTH_PENDING else check_code_line_length(nb))
     )
 
 

@@ -207,3 +207,23 @@ def test_every_quiz_question_a_notebook_asks_exists():
                 asked |= set(re.findall(r'quiz\.ask\(\s*"([^"]+)"', cell.source))
     missing = sorted(q for q in asked if q not in quiz.questions())
     assert not missing, f"notebooks ask questions that statelab/data/quiz/ does not define: {missing}"
+
+
+def test_code_line_length_rule_fires():
+    fits = nbformat.v4.new_code_cell("x = " + "1" * (nbrules.MAX_CODE_LINE - 4))
+    assert nbrules.check_code_line_length(_nb(fits)) == []
+    long = nbformat.v4.new_code_cell("y = 2\nx = " + "1" * (nbrules.MAX_CODE_LINE - 3))
+    problems = nbrules.check_code_line_length(_nb(long))
+    assert len(problems) == 1 and "line 2" in problems[0] and f"{nbrules.MAX_CODE_LINE + 1} characters" in problems[0]
+    prose = nbformat.v4.new_markdown_cell("word " * 60)  # prose wraps in the book: not a code line
+    assert nbrules.check_code_line_length(_nb(prose)) == []
+
+
+def test_line_length_pending_list_only_shrinks():
+    """Every notebook still on the pending list exists and still has a long line (else take it off)."""
+    stale = []
+    for name in sorted(nbrules.LINE_LENGTH_PENDING):
+        path = nbrules.REPO_ROOT / name
+        if not path.is_file() or not nbrules.check_code_line_length(nbrules.read(path)):
+            stale.append(name)
+    assert not stale, f"remove from nbrules.LINE_LENGTH_PENDING (missing, or every line now fits): {stale}"

@@ -68,8 +68,8 @@ def test_every_helper_refuses_missing_or_placeholder_alt(helper, alt, error):
 
 @pytest.mark.parametrize("helper", sorted(CALLS))
 def test_every_helper_keeps_alt_and_shows_through_plotting(helper, monkeypatch):
-    chart = CALLS[helper]("  A description   that says what the chart shows and its message.  ")
-    assert chart.alt == "A description that says what the chart shows and its message."
+    chart = CALLS[helper]("  Dislocated workers   were employed most often after exit, at 68 percent.  ")
+    assert chart.alt == "Dislocated workers were employed most often after exit, at 68 percent."
     seen = {}
     monkeypatch.setattr(plotting, "show", lambda fig, alt, caption=None: seen.update(fig=fig, alt=alt))
     chart.show()
