@@ -83,8 +83,6 @@ LINE_LENGTH_PENDING = frozenset({
     "modules/08-missing-data-and-inference/01-estimating-a-training-effect.ipynb",
     "modules/08-missing-data-and-inference/02-practice.ipynb",
     "modules/08-missing-data-and-inference/03-panel-methods.ipynb",
-    "modules/12-disclosure-review/01-what-can-we-release.ipynb",
-    "modules/12-disclosure-review/02-practice.ipynb",
     "modules/datalabs/01-define-the-challenge/01-workbook.ipynb",
     "modules/datalabs/02-identify-solutions/01-workbook.ipynb",
     "modules/datalabs/03-data-inventory/01-workbook.ipynb",
