@@ -1,9 +1,12 @@
-"""The capstone's project menu: the questions a state team brings, as data.
+"""The capstone's project menu: the questions a state team brings, as data, and the folder a team's work
+is kept in.
 
 Each :class:`Project` records what a team needs to scope the work before touching the records: the
 policy question, the tables it draws on, the cohort definition, the measures and the disclosure risks a
 reviewer will look for. The capstone lesson shows the menu with :func:`menu` and works one project end
-to end; the learner's notebook picks another with :func:`project`.
+to end; the learner's notebook picks another with :func:`project`. :func:`project_folder` gives each
+project a folder that outlives the notebook: the export package written there is what the team's
+presentation draws every number from.
 
 Example
 -------
@@ -17,10 +20,15 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["Project", "PROJECTS", "menu", "project"]
+__all__ = ["PROJECTS", "PROJECTS_DIR_ENV", "Project", "menu", "project", "project_folder"]
+
+#: Environment variable naming the folder that holds every project's folder (default ``~/statelab-projects``).
+PROJECTS_DIR_ENV = "STATELAB_PROJECTS_DIR"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +76,8 @@ PROJECTS: tuple[Project, ...] = (
         measures=("Employment in the 2nd and 4th quarter after the award quarter and median Q2 earnings, "
                   "counting only the college's own state (states='home') and then all four states "
                   "(measures.exit_outcome_rates)."),
-        disclosure_risks=("Small colleges and programs give cells under 10; completers working across a "
+        disclosure_risks=("Small colleges and programs give cells under the minimum cell size; completers "
+                          "working across a "
                           "state line are few, so the difference between the two rates can isolate people; "
                           "medians must be fuzzy."),
     ),
@@ -83,7 +92,8 @@ PROJECTS: tuple[Project, ...] = (
         measures=("Employment in the 2nd and 4th quarter after the filing quarter, in any state's wage "
                   "records, and median Q2 earnings of the re-employed, by separation reason "
                   "(measures.exit_outcome_rates)."),
-        disclosure_risks=("Discharges and closures are rare, so some reasons have fewer than 10 claimants; "
+        disclosure_risks=("Discharges and closures are rarer than layoffs, so a reason can fall under the "
+                          "minimum cell size; "
                           "with a total row, one hidden cell can be recovered by subtraction (complementary "
                           "suppression); medians must be fuzzy."),
     ),
@@ -97,7 +107,8 @@ PROJECTS: tuple[Project, ...] = (
                 "usable SSN; exit quarter = quarter of the last month on assistance."),
         measures=("Employment and earnings in the 4th quarter after exit (measures.exit_outcomes), by "
                   "county, with counties too small combined into regions."),
-        disclosure_risks=("Most counties have fewer than 10 leavers; earnings medians are one person's "
+        disclosure_risks=("Most counties have fewer leavers than the minimum cell size; earnings medians "
+                          "are one person's "
                           "value; a county total next to a state total exposes the rest of the state."),
     ),
     Project(
@@ -134,3 +145,44 @@ def menu() -> pd.DataFrame:
     """The menu as a table: one row per project, one column per field of :class:`Project`."""
     rows = [dataclasses.asdict(p) | {"tables": ", ".join(p.tables)} for p in PROJECTS]
     return pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(Project)]).set_index("key")
+
+
+def project_folder(key: str, *, root: str | os.PathLike | None = None) -> Path:
+    """The folder where a team keeps a project's work, created if needed, and kept after the notebook ends.
+
+    The export package goes here (for example ``prepare_export(folder / "export", ..., overwrite=True)``),
+    so the slides and the memo can quote it at any time; a temporary folder would vanish with the kernel.
+
+    Parameters
+    ----------
+    key : str
+        A menu key (see :func:`menu`), or a short name of the team's own project: letters, digits, ``-``
+        and ``_`` only, so it is a safe folder name.
+    root : str or path-like, optional, keyword-only
+        The folder holding every project's folder. Default: ``$STATELAB_PROJECTS_DIR``, else
+        ``~/statelab-projects`` (in the learner's home, like the data's ``~/statelab-data``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<root>/<key>``, existing.
+
+    Raises
+    ------
+    ValueError
+        If ``key`` is empty or holds other characters (it is quoted).
+    OSError
+        If the folder cannot be created (the message names it).
+    """
+    if not isinstance(key, str) or not key or not all(c.isalnum() or c in "-_" for c in key):
+        raise ValueError(f"a project key is letters, digits, '-' and '_' only, such as 'ui-reemployment'; "
+                         f"got {key!r}")
+    base = Path(root) if root is not None else Path(os.environ.get(PROJECTS_DIR_ENV) or
+                                                    Path.home() / "statelab-projects")
+    folder = base.expanduser() / key
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot create the project folder {str(folder)!r}: {exc.strerror or exc}; set "
+                      f"{PROJECTS_DIR_ENV} to a folder you can write to") from exc
+    return folder

@@ -1,8 +1,15 @@
 """Predicting long UI claims, and auditing the predictions (modules 9 and 10).
 
-The course's prediction task: among monetarily eligible initial claims, which claimants will draw
-``LONG_CLAIM_WEEKS`` (13) or more weeks of benefits? Re-employment services have room for only part
-of the new claimants, so claims are ranked by a score and the top share is served first.
+The course's prediction task: among monetarily eligible initial claims for regular state UI
+(``program = 'UI'``), which claimants will draw ``LONG_CLAIM_WEEKS`` (13) or more weeks of regular
+benefits (``weeks_paid``)? Re-employment services have room for only part of the new claimants, so claims
+are ranked by a score and the top share is served first.
+
+Why regular UI only: Pandemic Unemployment Assistance claims (``program = 'PUA'``, 2020-2021) were a
+temporary federal program for people without enough covered wages, never monetarily eligible for state UI;
+and weeks of federal extensions (PEUC, Extended Benefits) are in ``ui_claim_week`` only, paid after regular
+benefits ran out while federal law or a state's trigger allowed them. A label counting them would mean
+something different in 2020 than in any other year.
 
 Usage in a notebook::
 
@@ -110,7 +117,7 @@ _MODEL_KINDS = ("logistic", "boosting")
 
 
 def feature_sql(*, min_weeks: int = LONG_CLAIM_WEEKS) -> str:
-    """The SQL behind :func:`claim_features`: one row per monetarily eligible claim.
+    """The SQL behind :func:`claim_features`: one row per monetarily eligible regular UI claim.
 
     Reads the learner tables ``ui_claim`` and ``ui_wage`` by their plain names, so it runs on a
     course connection or on any database holding tables with those columns.
@@ -130,13 +137,15 @@ def feature_sql(*, min_weeks: int = LONG_CLAIM_WEEKS) -> str:
     k = HISTORY_QUARTERS
     return f"""
 WITH claims AS (
+    -- regular state UI claims only: PUA claims (2020-2021) belong to a temporary federal program
     SELECT
         c.*,
         EXTRACT(YEAR FROM c.date_filed) * 4 + EXTRACT(QUARTER FROM c.date_filed) - 1 AS file_qindex
     FROM ui_claim AS c
+    WHERE c.program = 'UI'
 ),
 state_volume AS (
-    -- claims filed in the same state in the 13 weeks before the filing date (the filing day excluded)
+    -- regular claims filed in the same state in the 13 weeks before the filing date (the filing day excluded)
     SELECT claim_id,
            COUNT(*) OVER (PARTITION BY state_fips ORDER BY date_filed
                           RANGE BETWEEN INTERVAL '91' DAY PRECEDING AND INTERVAL '1' DAY PRECEDING)
@@ -202,7 +211,7 @@ ORDER BY c.date_filed, c.claim_id
 
 
 def claim_features(con, *, min_weeks: int = LONG_CLAIM_WEEKS) -> pd.DataFrame:
-    """Features and label for every monetarily eligible claim, as known at filing.
+    """Features and label for every monetarily eligible regular UI claim, as known at filing.
 
     Parameters
     ----------

@@ -73,9 +73,10 @@ def _parse(name: str, raw: dict) -> dict[str, Question]:
 @functools.cache
 def questions() -> dict[str, Question]:
     """Every packaged question, by id."""
-    # beside this file, not resources.files("statelab"): under pytest the tests/statelab folder can make
-    # "statelab" resolve as a namespace package whose files() is that test folder
-    folder = Path(__file__).with_name("data") / "quiz"
+    # beside this file, not importlib.resources.files(__package__): when a folder named ``statelab`` without an
+    # __init__.py comes first on sys.path (tests/statelab under pytest), the package resolves as a namespace
+    # and files() returns that other folder
+    folder = Path(__file__).resolve().parent / "data" / "quiz"
     out: dict[str, Question] = {}
     for f in sorted((p for p in folder.iterdir() if p.name.endswith(".toml")), key=lambda p: p.name):
         for qid, q in _parse(f.name.removesuffix(".toml"), tomllib.loads(f.read_text("utf-8"))).items():

@@ -7,6 +7,19 @@ import pytest
 import synthetic_data as sd
 
 
+@pytest.fixture(scope="session", autouse=True)
+def projects_dir(tmp_path_factory):
+    """Capstone project folders (statelab.capstone.project_folder) go to a temporary folder, never the home."""
+    root = tmp_path_factory.mktemp("statelab-projects")
+    old = os.environ.get("STATELAB_PROJECTS_DIR")
+    os.environ["STATELAB_PROJECTS_DIR"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("STATELAB_PROJECTS_DIR", None)
+    else:
+        os.environ["STATELAB_PROJECTS_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def tiny_data_root(tmp_path_factory):
     """A data root holding the ``tiny`` profile at ``sd.DEFAULT_SEED``; also exported as STATELAB_DATA_DIR."""

@@ -1,8 +1,9 @@
 """Module 11 (visualization): the lesson's main chart shows the right numbers, and every chart needs alt text.
 
 The lesson's main chart is a dot plot of the share of 2019-2023 WIOA exiters employed in the 2nd quarter
-after exit, by funding stream (among the exiters who can be followed: the lesson's labeled sensitivity view),
-drawn with `statelab.charts.dot_plot` from `statelab.outcomes.exit_outcome_rates`. Here:
+after exit, by funding stream, over every exiter (the federal indicator of module 6: an exiter without a usable
+SSN counts as not employed), drawn with `statelab.charts.dot_plot` from `statelab.outcomes.exit_outcome_rates`.
+Here:
 
 * the lesson's code uses exactly that code path (checked in the notebook source);
 * the rates, counts and direct labels on the drawn figure equal an independent pandas computation from the
@@ -40,10 +41,11 @@ def test_lesson_main_chart_uses_the_tested_code_path():
     assert "first_year, last_year = 2019, 2023" in code
     assert 'program_names = {"adult": "Adult", "dislocated_worker": "Dislocated worker", "youth": "Youth"}' in code
     assert "cohort = outcomes.wioa_exiters_sql(first_year=first_year, last_year=last_year)" in code
-    assert 'by_program = outcomes.exit_outcome_rates(con, cohort, by=["program"], denominator="linked")' in code
+    assert 'by_program = outcomes.exit_outcome_rates(con, cohort, by=["program"])' in code
+    assert 'denominator="linked"' not in code  # the federal rule throughout (module 6)
     call = code[code.index("main_chart = charts.dot_plot("):]
     call = call[: call.index("main_chart.show()")]
-    for arg in ('by_program, value="employment_rate_q2", label="funding_stream", count="linked"',
+    for arg in ('by_program, value="employment_rate_q2", label="funding_stream", count="exiters"',
                 'reference=float(overall["employment_rate_q2"].iloc[0])'):
         assert arg in call, arg
     assert "truth" not in code
@@ -51,7 +53,8 @@ def test_lesson_main_chart_uses_the_tested_code_path():
 
 # ------------------------------------------------------------------------ the independent computation
 def pandas_rates(con) -> pd.DataFrame:
-    """Employment in the 2nd quarter after exit by program, from the learner tables in pandas only."""
+    """Employment in the 2nd quarter after exit by program, over every exiter (the unlinked count as not
+    employed), from the learner tables in pandas only."""
     w = con.sql("SELECT * FROM statelab.wioa").df()
     exit_date = pd.to_datetime(w["exit_date"])
     w = w[exit_date.dt.year.between(FIRST, LAST)].copy()
@@ -69,11 +72,10 @@ def pandas_rates(con) -> pd.DataFrame:
     wages["q"] = wages["year"].astype(int) * 4 + wages["quarter"].astype(int) - 1
     paid = wages.groupby(["ssn", "q"])["wages"].sum()
     paid = set(paid[paid > 0].index)
-    linked = w[w["linked"]]
-    linked = linked.assign(employed=[(s, q + 2) in paid for s, q in zip(linked["ssn"], linked["exit_q"])])
-    out = linked.groupby("program").agg(linked=("employed", "size"), employed_q2=("employed", "sum"))
-    out["rate_q2"] = out["employed_q2"] / out["linked"]
-    out["exiters"] = w.groupby("program").size()
+    w = w.assign(employed=[bool(k) and (s, q + 2) in paid for s, q, k in zip(w["ssn"], w["exit_q"], w["linked"])])
+    out = w.groupby("program").agg(exiters=("employed", "size"), employed_q2=("employed", "sum"),
+                                   linked=("linked", "sum"))
+    out["rate_q2"] = out["employed_q2"] / out["exiters"]
     out.index = out.index.map(NAMES)
     return out
 
@@ -81,10 +83,10 @@ def pandas_rates(con) -> pd.DataFrame:
 def test_main_chart_headline_numbers_equal_an_independent_computation(tiny_con):
     # the lesson's cells, in order
     cohort = outcomes.wioa_exiters_sql(first_year=FIRST, last_year=LAST)
-    by_program = outcomes.exit_outcome_rates(tiny_con, cohort, by=["program"], denominator="linked")
+    by_program = outcomes.exit_outcome_rates(tiny_con, cohort, by=["program"])
     by_program["funding_stream"] = by_program["program"].map(NAMES)
-    overall = outcomes.exit_outcome_rates(tiny_con, cohort, denominator="linked")
-    main_chart = charts.dot_plot(by_program, value="employment_rate_q2", label="funding_stream", count="linked",
+    overall = outcomes.exit_outcome_rates(tiny_con, cohort)
+    main_chart = charts.dot_plot(by_program, value="employment_rate_q2", label="funding_stream", count="exiters",
                                  reference=float(overall["employment_rate_q2"].iloc[0]), reference_label="All exiters",
                                  alt="Dot plot: the share employed in the 2nd quarter after exit differs by stream.")
     expected = pandas_rates(tiny_con)
@@ -94,13 +96,14 @@ def test_main_chart_headline_numbers_equal_an_independent_computation(tiny_con):
     drawn = main_chart.data.set_index("funding_stream")
     assert sorted(drawn.index) == sorted(expected.index)
     for name, row in expected.iterrows():
-        assert drawn.loc[name, "linked"] == row["linked"], name
+        assert drawn.loc[name, "exiters"] == row["exiters"], name
         assert drawn.loc[name, "employment_rate_q2"] == pytest.approx(row["rate_q2"]), name
     tab = by_program.set_index("funding_stream")
     assert (tab.loc[expected.index, "n_employed_q2"] == expected["employed_q2"]).all()
     assert (tab.loc[expected.index, "exiters"] == expected["exiters"]).all()
+    assert (tab.loc[expected.index, "linked"] == expected["linked"]).all()
     assert float(overall["employment_rate_q2"].iloc[0]) == pytest.approx(
-        expected["employed_q2"].sum() / expected["linked"].sum())
+        expected["employed_q2"].sum() / expected["exiters"].sum())
 
     # what a reader sees: dot positions, direct labels, group sizes in the tick labels, the reference line
     ax = main_chart.fig.axes[0]
@@ -109,7 +112,7 @@ def test_main_chart_headline_numbers_equal_an_independent_computation(tiny_con):
     labels = [t.get_text() for t in ax.texts]
     assert sorted(v for v in labels if v.endswith("%")) == sorted(f"{r:.0%}" for r in expected["rate_q2"])
     ticks = {t.get_text() for t in ax.get_yticklabels()}
-    assert ticks == {f"{name} (n = {int(n):,})" for name, n in expected["linked"].items()}
+    assert ticks == {f"{name} (n = {int(n):,})" for name, n in expected["exiters"].items()}
     # top to bottom: highest rate first
     order = [re.sub(r" \(n = .*\)$", "", t.get_text()) for t in sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])]
     assert order == list(expected.sort_values("rate_q2", ascending=False, kind="stable").index)

@@ -1,17 +1,18 @@
 """Module 13 (capstone): the worked example's headline numbers and the export package it writes.
 
 The lesson's code cells run here, in this process, on the tiny profile (the ``parameters`` cell is
-replaced and the last cell, which deletes the scratch export folder, is skipped so the package can be
-inspected). What must hold:
+replaced; the project folder is the tests' temporary ``STATELAB_PROJECTS_DIR``). What must hold:
 
 * headline: the cohort of 2022 UI claimants and its employment in the 2nd and 4th quarter after the filing
   quarter -- overall and by separation reason -- equal an independent pandas computation from the learner
   tables ``ui_claim`` and ``ui_wage`` (no SQL, no ``statelab.measures``);
-* the release table: every group with fewer than 10 claimants is hidden, every published count is the
+* the release table: every group under the minimum cell size (``disclosure.Rules``) is hidden, every published count is the
   enclave rounding of the pandas count, every published rate is the percentage of the rounded parts;
 * the export package: its release table passes the disclosure checker again when read back from disk, the
   memo is there with the lesson's text, the unrounded table sits only in ``NOT_FOR_RELEASE/`` and no file in
-  ``release/`` holds an unrounded count.
+  ``release/`` holds an unrounded count;
+* the package outlives the notebook: it is in the project's folder (``capstone.project_folder``), and the
+  slide numbers the lesson reads back from it (``project.release_table``) are the release table's.
 
 No expected number is written down: everything is computed from the data.
 """
@@ -27,7 +28,7 @@ import pandas as pd
 import pytest
 
 import synthetic_data as sd
-from statelab import capstone, disclosure, measures
+from statelab import capstone, disclosure, measures, project
 
 LESSON = Path(__file__).resolve().parents[2] / "modules" / "13-capstone" / "01-project-menu-and-worked-example.ipynb"
 PRACTICE = LESSON.with_name("02-your-project.ipynb")
@@ -44,13 +45,10 @@ def lesson(tiny_data_root):
     ns: dict = {"__name__": "lesson"}
     for cell in _code_cells():
         source = cell.source
-        if source.strip() == "export_dir.cleanup()":
-            continue
         if "parameters" in cell.metadata.get("tags", []):
             source = f"profile = 'tiny'\nseed = {sd.DEFAULT_SEED}\ndata_root = {str(tiny_data_root)!r}"
         exec(compile(source, str(LESSON), "exec"), ns)
     yield ns
-    ns["export_dir"].cleanup()
     ns["con"].close()
 
 
@@ -134,7 +132,7 @@ def test_release_table_is_protected_as_pandas_says(lesson, expected):
     for label, g in groups.items():
         n = len(g)
         row = release.loc[label]
-        if n < 10:
+        if n < disclosure.Rules().min_cell_size:
             assert pd.isna(row["claimants"]), f"{label}: {n} claimants must be hidden"
             assert pd.isna(row["employment_rate_q2"]) and pd.isna(row["fuzzy_median_earnings_q2"])
             continue
@@ -144,7 +142,7 @@ def test_release_table_is_protected_as_pandas_says(lesson, expected):
         for k in (2, 4):
             m = int(g[f"employed_q{k}"].sum())
             pct = _percent(_round_count(m), _round_count(n))
-            if m < 10 or pct <= 0 or pct >= 100:
+            if m < disclosure.Rules().min_cell_size or pct <= 0 or pct >= 100:
                 assert pd.isna(row[f"employment_rate_q{k}"])
             else:
                 assert float(row[f"employment_rate_q{k}"]) == pytest.approx(pct)
@@ -187,3 +185,25 @@ def test_memo_quotes_no_unrounded_cohort_size(lesson, expected):
     assert f"{_round_count(n):,}" in memo
     if _round_count(n) != n:
         assert f" {n:,} " not in memo and f"{n:,} claimants" not in memo
+
+
+def test_package_stays_in_the_project_folder_and_the_slides_read_it(lesson):
+    """Step 6-7: the package is written to the project's folder (kept after the notebook), not a scratch
+    folder, and the slide headline is read back from its release table, equal to the table the lesson built."""
+    package = Path(lesson["package"].path)
+    assert package.parent == capstone.project_folder("ui-reemployment")
+    assert package.is_dir() and (package / "manifest.json").is_file()
+    slides = lesson["slides"].set_index("separation_reason")
+    built = lesson["release"].set_index("separation_reason")
+    assert list(slides.index) == list(built.index)
+    for col in ("claimants", "employment_rate_q2", "employment_rate_q4"):
+        pd.testing.assert_series_equal(slides[col].astype(float), built[col].astype(float), check_names=False)
+    # an edited release file is refused: the slides cannot quote numbers that skipped review
+    edited = package / "release" / "reemployment_by_separation_reason.csv"
+    original = edited.read_bytes()
+    try:
+        edited.write_bytes(original.replace(b"Total", b"total"))
+        with pytest.raises(project.ProjectError, match="changed after"):
+            project.release_table(package, "reemployment_by_separation_reason")
+    finally:
+        edited.write_bytes(original)

@@ -26,10 +26,6 @@ EXCLUDED_DIRS = {"_build", ".ipynb_checkpoints", "release", "autograded", "submi
 #: Notebooks whose worked answers are still written in plain view (issue 18): each lesson engineer removes
 #: theirs as they collapse the answers behind a formative check. The list only shrinks.
 ANSWERS_PENDING = frozenset({
-    "modules/09-machine-learning/02-practice.ipynb",
-    "modules/10-bias-and-fairness/02-practice.ipynb",
-    "modules/11-visualization/02-practice.ipynb",
-    "modules/12-disclosure-review/02-practice.ipynb",
 })
 
 #: Longest code line a notebook may hold: longer lines are cut off or scroll in the book's content column
@@ -67,16 +63,6 @@ LINE_LENGTH_PENDING = frozenset({
     "modules/08-missing-data-and-inference/01-estimating-a-training-effect.ipynb",
     "modules/08-missing-data-and-inference/02-practice.ipynb",
     "modules/08-missing-data-and-inference/03-panel-methods.ipynb",
-    "modules/09-machine-learning/01-predicting-long-claims.ipynb",
-    "modules/09-machine-learning/02-practice.ipynb",
-    "modules/10-bias-and-fairness/01-auditing-a-targeting-model.ipynb",
-    "modules/10-bias-and-fairness/02-practice.ipynb",
-    "modules/11-visualization/01-charts-for-leaders.ipynb",
-    "modules/11-visualization/02-practice.ipynb",
-    "modules/12-disclosure-review/01-what-can-we-release.ipynb",
-    "modules/12-disclosure-review/02-practice.ipynb",
-    "modules/13-capstone/01-project-menu-and-worked-example.ipynb",
-    "modules/13-capstone/02-your-project.ipynb",
     "modules/datalabs/01-define-the-challenge/01-workbook.ipynb",
     "modules/datalabs/02-identify-solutions/01-workbook.ipynb",
     "modules/datalabs/03-data-inventory/01-workbook.ipynb",

@@ -17,21 +17,23 @@ from statelab import prediction as pr
 CLAIM_COLUMNS = """
     claim_id VARCHAR, state_fips VARCHAR, ssn VARCHAR, dob DATE, sex VARCHAR, education VARCHAR,
     county_fips VARCHAR, date_filed DATE, separation_reason VARCHAR, naics_sector VARCHAR,
-    base_period_wages BIGINT, high_quarter_wages BIGINT, monetarily_eligible BOOLEAN, weeks_paid SMALLINT
+    base_period_wages BIGINT, high_quarter_wages BIGINT, monetarily_eligible BOOLEAN, weeks_paid SMALLINT,
+    program VARCHAR
 """
 WAGE_COLUMNS = "ssn VARCHAR, ui_account VARCHAR, year SMALLINT, quarter TINYINT, wages BIGINT"
 
 
-def _claim(claim_id, ssn, filed, *, state="17", dob="1980-06-15", weeks=20, eligible=True, sector="31-33"):
+def _claim(claim_id, ssn, filed, *, state="17", dob="1980-06-15", weeks=20, eligible=True, sector="31-33",
+           program="UI"):
     return (claim_id, state, ssn, dob, "F", "high_school", state + "001", filed, "lack_of_work", sector,
-            20000, 6000, eligible, weeks)
+            20000, 6000, eligible, weeks, program)
 
 
 def _database(claims, wages):
     con = duckdb.connect()
     con.sql(f"CREATE TABLE ui_claim ({CLAIM_COLUMNS})")
     con.sql(f"CREATE TABLE ui_wage ({WAGE_COLUMNS})")
-    con.executemany("INSERT INTO ui_claim VALUES (" + ", ".join(["?"] * 14) + ")", claims)
+    con.executemany("INSERT INTO ui_claim VALUES (" + ", ".join(["?"] * 15) + ")", claims)
     if wages:
         con.executemany("INSERT INTO ui_wage VALUES (?, ?, ?, ?, ?)", wages)
     return con
@@ -56,6 +58,9 @@ A_CLAIMS = [
     _claim("B2", "900000002", "2021-01-20", eligible=False, weeks=0),  # 110 days before: outside 13 weeks
     _claim("C1", "900000003", "2021-05-10", state="18", weeks=26),     # another state, same day
     _claim("D1", "900000004", "2021-05-10", weeks=2),                  # same state, same day: not "before"
+    # PUA claims (a temporary federal program) are neither rows nor counted, even if flagged eligible
+    _claim("P1", "900000001", "2020-06-01", weeks=30, program="PUA"),  # an earlier claim of A, but PUA
+    _claim("P2", "900000006", "2021-04-01", weeks=30, program="PUA"),  # same state, 39 days before A1
 ]
 
 
@@ -72,13 +77,14 @@ def _row(frame, claim_id):
 
 def test_features_by_construction(crafted):
     f = pr.claim_features(crafted)
-    assert set(f["claim_id"]) == {"A0", "A1", "B1", "C1", "D1"}, "ineligible claims are left out"
+    assert set(f["claim_id"]) == {"A0", "A1", "B1", "C1", "D1"}, "ineligible and PUA claims are left out"
     a = _row(f, "A1")
     assert a["employers_8q"] == 3                       # E1, E2, E3 inside the window (E2's zero row counts)
     assert a["quarters_worked_8q"] == 5                  # 2019Q2, 2019Q3, 2020Q1, 2020Q2, 2021Q1
     assert a["wages_last_q"] == 500
-    assert a["prior_claims"] == 1
-    assert a["state_claims_13w"] == 1                    # B1 only: B2 is too early, D1 same day, C1 other state
+    assert a["prior_claims"] == 1                        # A0; P1 is a PUA claim
+    assert a["state_claims_13w"] == 1                    # B1 only: B2 too early, D1 same day, C1 other state,
+    #                                                      P2 a PUA claim
     assert a["age"] == 40                                # born 1980-06-15, filed 2021-05-10
     assert a["long_claim"] == 1 and _row(f, "B1")["long_claim"] == 0
     assert _row(f, "C1")["employers_8q"] == 0 and _row(f, "C1")["quarters_worked_8q"] == 0
