@@ -25,8 +25,7 @@ EXCLUDED_DIRS = {"_build", ".ipynb_checkpoints", "release", "autograded", "submi
 
 #: Notebooks whose worked answers are still written in plain view (issue 18): each lesson engineer removes
 #: theirs as they collapse the answers behind a formative check. The list only shrinks.
-ANSWERS_PENDING = frozenset({
-})
+ANSWERS_PENDING: frozenset[str] = frozenset()
 
 #: Longest code line a notebook may hold: longer lines are cut off or scroll in the book's content column
 #: (issue 18; ``tests/browser/test_book_layout.py`` checks the rendered pages).
