@@ -115,8 +115,8 @@ def _wage_table_rows_per_second(profile="default"):
     import numpy as np
 
     import synthetic_data as sd
-    from synthetic_data._labor import simulate_jobs, wage_rows
     from synthetic_data._columns import Take, arrow_table
+    from synthetic_data._labor import simulate_jobs, wage_rows
     from synthetic_data._partition import _identity
     from synthetic_data._people import make_people
     from synthetic_data._rng import stream
@@ -131,7 +131,7 @@ def _wage_table_rows_per_second(profile="default"):
         first, n = world.partition_people(k)
         P = make_people(first, n, rng=stream(1, "people", k), world=world)
         J = simulate_jobs(P, rng=stream(1, "jobs", k), world=world)
-        job, q, w = wage_rows(J, P, rng=stream(1, "wages", k), world=world)
+        job, q, w, _ = wage_rows(J, P, rng=stream(1, "wages", k), world=world)
         keep = J["employer"][job] >= 0
         ssn, fn, ln, _ = _identity(P, J["person"], J["start"], world.params["noise"]["ui_wage"], stream(1, "n", k))
         E = world.employers

@@ -31,20 +31,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
 import nbrules  # noqa: E402
-from test_book_browser import (  # noqa: E402,F401  (fixtures shared with the browser smoke test)
-    BUILD_SCRIPT,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PageProbe,
-    _assert_png,
-    base_url,
-    book_html,
-    browser,
-    probe,
-    sync_api,
-)
+from test_book_browser import PageProbe, _assert_png, probe  # noqa: E402,F401  (other fixtures: conftest.py)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = REPO_ROOT / "book" / "build.py"
 ARTIFACTS = Path(os.environ.get("STATELAB_TEST_ARTIFACTS") or REPO_ROOT / "test-artifacts") / "screenshots"
 SKIP_PAGES = {"search.html", "genindex.html"}
 

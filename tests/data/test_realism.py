@@ -197,16 +197,9 @@ def test_the_calibration_folder_ships_with_the_package():
 
 # ------------------------------------------------------------------- the generator hits them
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="issue 15: the generator changes that bring these targets in land on "
-                                        "other branches; the integrator removes this mark once they are merged")
 @pytest.mark.parametrize("seed", [sd.DEFAULT_SEED, 7])
-def test_every_target_is_in_on_the_default_profile(seed, request, tmp_path_factory):
-    if seed == sd.DEFAULT_SEED:
-        dataset = request.getfixturevalue("course_dataset")
-    else:
-        root = tmp_path_factory.mktemp(f"default-{seed}")
-        dataset = sd.generate("default", seed=seed, out=sd.dataset_path("default", seed=seed, data_root=root),
-                              workers=2)
+def test_every_target_is_in_on_the_default_profile(seed, course_dataset_at):
+    dataset = course_dataset_at(seed)
     table = sd.realism(dataset, formatted=True)
     out = table[table["Result"] != "in"]
     assert out.empty, "\n" + textwrap.indent(out[["Published", "Generated", "Accepted range"]].to_string(), "  ")
