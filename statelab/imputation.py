@@ -125,17 +125,15 @@ def regression_impute(frame: pd.DataFrame, outcome: str, *, covariates) -> pd.Se
 
     Parameters
     ----------
-    frame : pandas.DataFrame
-        One row per unit; ``outcome`` is missing (NaN) where it could not be measured.
-    outcome : str
-        The column to fill.
+    frame, outcome
+        As in :func:`group_mean_impute`.
     covariates : list of str, keyword-only
         Predictors, observed for every row.
 
     Returns
     -------
     pandas.Series
-        ``outcome`` with every missing value filled (float), indexed like ``frame``.
+        As in :func:`group_mean_impute`.
 
     Raises
     ------
