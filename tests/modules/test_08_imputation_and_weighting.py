@@ -137,3 +137,27 @@ def test_mean_imputation_fills_probabilities_and_hot_deck_varies_with_the_seed(l
     assert ((filled > 0) & (filled < 1)).any()
     draws = {imputation.hot_deck_impute(ex, "employed", cells=CELLS, seed=s)["employed"].mean() for s in range(5)}
     assert len(draws) > 1
+
+
+def test_planted_mar_missingness_biases_complete_cases_and_the_mar_methods_recover(lesson):
+    """Step 8: the lesson's planted missingness (rng seed 8; 60% hidden without a job at entry, 5% with one)."""
+    ex, linked = lesson["exiters"], lesson["linked"]
+    rng = np.random.default_rng(8)
+    demo = ex[linked].reset_index(drop=True)
+    at_entry = demo["employed_at_entry"].astype(bool).to_numpy()
+    demo["seen"] = rng.random(len(demo)) >= np.where(at_entry, 0.05, 0.60)
+    demo["employed_seen"] = demo["employed"].where(demo["seen"])
+    right = demo["employed"].mean()
+    complete = demo["employed_seen"].mean()
+    w = imputation.nonresponse_weights(demo, observed="seen", covariates=COVARIATES)
+    others = [
+        imputation.group_mean_impute(demo, "employed_seen", by=CELLS).mean(),
+        imputation.hot_deck_impute(demo, "employed_seen", cells=CELLS, seed=1)["employed_seen"].mean(),
+        imputation.weighted_rate(demo.loc[w.index, "employed_seen"], w)["rate"],
+    ]
+    # independent check of the mechanism: employed-at-entry exiters work more often after exit
+    assert demo.loc[at_entry, "employed"].mean() > demo.loc[~at_entry, "employed"].mean() + 0.05
+    assert complete - right > 0.02, (lesson["seed"], complete, right)
+    assert all(abs(r - right) < 0.01 for r in others), (lesson["seed"], right, others)
+    assert max(abs(r - right) for r in others) < complete - right
+    assert imputation.effective_sample_size(w) < 0.95 * len(w)
