@@ -15,7 +15,9 @@ checked against the truth (the true person's earnings in the four states' files,
   other; the federal rule is below all of them and furthest from the truth;
 * every estimate lies below the true rate, and the measured rate among the linked below their true rate: wrong
   but usable SSNs (measurement error) that no missing-data method corrects;
-* mean imputation fills in values other than 0 and 1; hot-deck draws differ across seeds.
+* mean imputation fills in values other than 0 and 1; hot-deck draws differ across seeds;
+* step 8's planted missingness (MAR given employment at entry) biases complete cases upward, and the
+  imputations and weights that use employment at entry land much closer to the right answer.
 """
 
 import numpy as np
@@ -158,6 +160,7 @@ def test_planted_mar_missingness_biases_complete_cases_and_the_mar_methods_recov
     # independent check of the mechanism: employed-at-entry exiters work more often after exit
     assert demo.loc[at_entry, "employed"].mean() > demo.loc[~at_entry, "employed"].mean() + 0.05
     assert complete - right > 0.02, (lesson["seed"], complete, right)
-    assert all(abs(r - right) < 0.01 for r in others), (lesson["seed"], right, others)
-    assert max(abs(r - right) for r in others) < complete - right
+    # much closer than complete cases: what is left is chance (which rows were hidden, which donors drawn)
+    assert all(abs(r - right) < min(0.02, 0.4 * (complete - right)) for r in others), \
+        (lesson["seed"], right, complete, others)
     assert imputation.effective_sample_size(w) < 0.95 * len(w)
