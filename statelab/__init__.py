@@ -17,6 +17,7 @@ _SUBMODULES = (
     "charts",      # chart helpers with alt text built in (module 11)
     "disclosure",  # export rules: rounding, minimum cells, dominance, complementary suppression (module 12)
     "identifiers", # the one SSN rule: placeholders, status, cleaning (every module that links records)
+    "imputation",  # missing outcomes: group-mean, regression and hot-deck imputation, non-response weights (module 8)
     "inference",   # training-effect estimators and the analysis frame (module 8)
     "linkage",     # deterministic and Splink linkage, quality against the truth (module 3)
     "measures",    # employer job flows and labor demand (module 7)
