@@ -24,6 +24,7 @@ _SUBMODULES = (
     "outcomes",    # employment outcomes after exit: the WIOA primary indicators (modules 6, 11 and 13)
     "panel",       # panels from wage records: event studies, person fixed effects (module 8, lesson 3)
     "plotting",    # the course theme and show(fig, alt=...)
+    "pprl",        # privacy-preserving linkage: Bloom-filter name encodings and the Dice coefficient (module 3)
     "prediction",  # claim features, temporal split, precision at k, group metrics (modules 9 and 10)
     "project",     # the team project: scoping document, numbers read back from the export package
     "quiz",        # formative checks: a multiple-choice question before each collapsed answer
