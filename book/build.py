@@ -13,6 +13,11 @@ is a symlink to the requested dataset. Each profile/seed gets its own output fol
 execution cache is cleared whenever the dataset behind a build folder changes, so cached outputs from one
 dataset are never shown for another.
 
+Before Sphinx runs, the notebooks not yet in the execution cache are executed ``--jobs`` at a time (default:
+one per CPU) into the same jupyter-cache Jupyter Book reads (``_ext/statelab_execute.py``), with the same
+environment, working directory, timeout and exclusions; Jupyter Book then finds them cached. A notebook that
+fails stops the build before Sphinx, naming the notebook and the cell.
+
 Warnings are errors (``-W --keep-going``) and ``_config.yml`` sets ``raise_on_error``, so a notebook that
 raises fails the build. After a successful build the HTML is scanned for solution / hidden-test markers
 and for assets that would be fetched from the network. Exit status is non-zero on any failure.
@@ -21,6 +26,7 @@ and for assets that would be fetched from the network. Exit status is non-zero o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -36,6 +42,7 @@ REPO_ROOT = BOOK_DIR.parent
 
 sys.path.insert(0, str(BOOK_DIR / "_ext"))
 import statelab_book  # noqa: E402  (the book's own Sphinx extension: page generators)
+import statelab_execute  # noqa: E402  (parallel execution into the book's jupyter-cache)
 
 # Remote loads in built HTML: <script src=http...>, <link href=http...> (stylesheets, fonts, preloads), <img src=http...>
 _REMOTE_ASSET = re.compile(
@@ -54,6 +61,16 @@ def _env_int(name: str) -> int | None:
     return int(value) if value else None
 
 
+def _jobs(value: str) -> int:
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of notebooks to run at once: give 1 or more")
+    return jobs
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default=os.environ.get("STATELAB_PROFILE") or "default", help="data profile (default: $STATELAB_PROFILE or 'default')")
@@ -65,6 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--all", action="store_true", help="rebuild every page (execution cache is still used)")
     p.add_argument("--fresh", action="store_true", help="delete the output's _build folder first (re-executes everything)")
     p.add_argument("--no-check", action="store_true", help="skip the scan of the built HTML")
+    p.add_argument("--jobs", type=_jobs, default=statelab_execute.default_jobs(),
+                   help="notebooks executed at once before the Sphinx build (default: the number of CPUs, "
+                        f"{statelab_execute.default_jobs()} here; 1 = one after another)")
     return p.parse_args(argv)
 
 
@@ -134,6 +154,25 @@ def scan_html(html_dir: Path) -> list[str]:
     return problems
 
 
+def read_config(source: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((source / "_config.yml").read_text(encoding="utf-8")) or {}
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]):
+    """Run with ``os.environ`` replaced by ``env`` (restored afterwards)."""
+    old = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
 def jupyter_book_command() -> list[str]:
     exe = Path(sys.executable).with_name("jupyter-book")
     if exe.exists():
@@ -176,6 +215,16 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, STATELAB_DATA_DIR=str(data_dir), STATELAB_BOOK_BUILD="1")
     if args.release_dir is not None:
         env["STATELAB_RELEASE_DIR"] = str(args.release_dir.resolve())
+    with _environment(env):  # the kernels inherit it, as they do under jupyter-book
+        report = statelab_execute.execute_book(source, build_dir, read_config(source), jobs=args.jobs, root=REPO_ROOT)
+    if report is not None:
+        print(f"[statelab] notebooks: {len(report.executed)} executed, {report.cached} already cached, "
+              f"{len(report.failures)} failed ({report.jobs} at a time, {report.seconds:.1f} s)", flush=True)
+        if report.failures:
+            print(f"[statelab] {len(report.failures)} notebook(s) failed; the book was not built:",
+                  *report.failures, sep="\n  ", file=sys.stderr)
+            return 1
+
     cmd = jupyter_book_command() + ["build", str(source), "--path-output", str(output), "--builder", "html", "-W", "--keep-going"]
     if args.all:
         cmd.append("--all")

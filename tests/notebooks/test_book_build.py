@@ -1,8 +1,9 @@
 """The book builds on the tiny profile, shows executed output, and never leaks instructor material.
 
-Runs ``book/build.py`` as a subprocess (as CI and instructors do) into a temporary output folder, so
-the execution cache starts empty and nothing is written to book/_build. It also shows that a notebook
-raising an error fails the build.
+The session's tiny book build (``tiny_book`` in conftest.py, shared with test_execute) runs ``book/build.py``
+as a subprocess (as CI and instructors do) into a temporary output folder, so the execution cache starts empty
+and nothing is written to book/_build. Its notebooks are executed in parallel before Sphinx, which must then
+execute none. Mini books show that a notebook raising an error fails the build, naming the notebook and cell.
 """
 
 from __future__ import annotations
@@ -36,14 +37,29 @@ def _build(tiny_data_root: Path, output: Path, *extra: str) -> subprocess.Comple
     return subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT)
 
 
+def _load_build():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("statelab_book_build", BUILD_SCRIPT)
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build
+
+
 @pytest.fixture(scope="module")
-def built_book(tiny_data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("book-out")
-    result = _build(tiny_data_root, output)
-    assert result.returncode == 0, f"book build failed\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
-    html = output / "_build" / "html"
-    assert (html / "index.html").is_file()
-    return html
+def built_book(tiny_book) -> Path:
+    assert tiny_book.returncode == 0, f"book build failed\n{tiny_book.log[-12000:]}"
+    assert (tiny_book.html / "index.html").is_file()
+    return tiny_book.html
+
+
+def test_jupyter_book_finds_every_notebook_executed(built_book: Path, tiny_book) -> None:
+    log = re.sub(r"\x1b\[[0-9;]*m", "", tiny_book.log)
+    m = re.search(r"\[statelab\] notebooks: (\d+) executed, (\d+) already cached, 0 failed", log)
+    assert m and int(m.group(1)) > 0 and int(m.group(2)) == 0, "build.py did not execute the notebooks first"
+    used = re.findall(r"(\S+\.ipynb): Using cached notebook", log)
+    assert "Executing notebook" not in log, "Jupyter Book executed a notebook itself"
+    assert len(used) == int(m.group(1)), f"{m.group(1)} notebooks executed, Jupyter Book read {len(used)} from the cache"
 
 
 def _module_pages(html: Path) -> list[Path]:
@@ -67,11 +83,7 @@ def test_codebook_is_generated(built_book: Path) -> None:
 
 
 def test_no_instructor_material_or_remote_assets(built_book: Path) -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("statelab_book_build", BUILD_SCRIPT)
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
+    build = _load_build()
     assert build.scan_html(built_book) == []
     forbidden = ["BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "truth.person", "truth.crosswalk"]
     for page in built_book.rglob("*.html"):
@@ -106,4 +118,17 @@ def test_erroring_notebook_fails_the_build(tiny_data_root: Path, tmp_path: Path)
     bad = _mini_book(tmp_path / "bad", "raise RuntimeError('deliberate failure in a book notebook')")
     result = _build(tiny_data_root, tmp_path / "bad-out", "--source", str(bad))
     assert result.returncode != 0
-    assert "deliberate failure in a book notebook" in result.stdout + result.stderr
+    assert "deliberate failure in a book notebook" in result.stderr
+    assert re.search(r"page\.ipynb: cell 2 of 2 .*raised RuntimeError", result.stderr), result.stderr[-4000:]
+    assert "jupyter-book exited" not in result.stdout, "Sphinx ran although a notebook failed"
+
+
+def test_jobs_must_be_a_positive_number(capsys: pytest.CaptureFixture) -> None:
+    build = _load_build()
+    assert build.parse_args(["--jobs", "3"]).jobs == 3
+    assert build.parse_args([]).jobs == (os.cpu_count() or 1)
+    for bad in ["0", "-2", "two"]:
+        with pytest.raises(SystemExit) as exc:
+            build.parse_args(["--jobs", bad])
+        assert exc.value.code == 2
+        assert f"{bad!r} is not a number of notebooks to run at once" in capsys.readouterr().err
