@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import plotting
+from . import plotting, tables
 
 __all__ = [
     "Chart",
@@ -75,12 +75,12 @@ class Chart:
         plotting.show(self.fig, alt=self.alt, caption=caption)
 
     def table(self, caption: str | None = None) -> Any:
-        """The data as drawn, as a table with a caption and header cells (:func:`statelab.plotting.table`).
+        """The data as drawn, as a table with a caption and header cells (:func:`statelab.tables.format_table`).
 
         Display it under the figure for readers who want the numbers behind it; the caption defaults to
         "Data drawn in the chart: " and the alt text.
         """
-        return plotting.table(self.data, caption or f"Data drawn in the chart: {self.alt}")
+        return tables.format_table(self.data, caption=caption or f"Data drawn in the chart: {self.alt}")
 
 
 def check_alt(alt: Any) -> str:

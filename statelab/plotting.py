@@ -26,7 +26,8 @@ Accessibility rules kept here, once, for the whole course (WCAG 2.1 AA; tested i
   figure background, and text colors reach :data:`TEXT_MIN_CONTRAST` (4.5:1, criterion 1.4.3).
 - Color is never the only cue (criterion 1.4.1): the theme pairs each color of its cycle with its own
   marker and line style (:data:`MARKERS`, :data:`LINESTYLES`), so two series differ in shape too.
-- :func:`table` gives a table a caption and header cells (criterion 1.3.1).
+- Tables for people, with a caption and header cells (criterion 1.3.1), come from
+  :func:`statelab.tables.format_table`.
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ __all__ = [
     "use_theme",
     "figure_html",
     "show",
-    "table",
 ]
 
 #: The Okabe-Ito color-blind-safe palette, by name.
@@ -251,40 +251,3 @@ def show(fig: Any, alt: str, *, caption: str | None = None, dpi: int | None = No
         import matplotlib.pyplot as plt
 
         plt.close(fig)
-
-
-def table(data: Any, caption: str, *, formats: dict | str | None = None, index: bool = False) -> Any:
-    """A table for people: a visible caption, header cells, numbers formatted; returns a pandas ``Styler``.
-
-    Jupyter and the book show the result as an HTML ``<table>`` with a ``<caption>`` and ``<th>`` header
-    cells (and the index as row headers when ``index=True``); ``.to_html()`` gives the same markup.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-    caption : str
-        What the table shows, read out first by screen readers (required).
-    formats : dict or str, optional
-        Passed to ``Styler.format``: one format string, or a format per column (``{"rate": "{:.0%}"}``).
-    index : bool
-        Keep the index as row headers (default: hide it).
-
-    Raises
-    ------
-    TypeError
-        ``data`` is not a DataFrame.
-    ValueError
-        ``caption`` is missing or blank.
-    """
-    import pandas as pd
-
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if not isinstance(caption, str) or not caption.strip():
-        raise ValueError(f"caption is required: say what the table shows (got {caption!r})")
-    styler = data.style.set_caption(" ".join(caption.split()))
-    if formats is not None:
-        styler = styler.format(formats)
-    if not index:
-        styler = styler.hide(axis="index")
-    return styler

@@ -89,7 +89,9 @@ def format_table(frame: pd.DataFrame, *, percent=(), dollars=(), signed=(), deci
     index : bool, keyword-only
         Show the index (for a table whose row labels are in the index). Default: hidden.
     caption : str or None, keyword-only
-        A caption above the table (read first by screen readers).
+        A caption above the table, shown as an HTML ``<caption>`` that screen readers read first;
+        whitespace is collapsed. Give one for every table a reader meets without a heading that says
+        what it shows.
     na : str, keyword-only
         What a missing value shows.
 
@@ -100,12 +102,19 @@ def format_table(frame: pd.DataFrame, *, percent=(), dollars=(), signed=(), deci
 
     Raises
     ------
+    TypeError
+        If ``frame`` is not a DataFrame.
+    ValueError
+        If ``caption`` is given but blank.
     KeyError
         If a column named in ``percent``, ``dollars``, ``signed``, ``decimals`` or ``labels`` is not
         in the table; the message names it and the columns there are.
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"format_table needs a pandas DataFrame, got {type(frame).__name__}")
+    if caption is not None and (not isinstance(caption, str) or not caption.strip()):
+        raise ValueError(f"format_table: the caption is blank ({caption!r}); say what the table shows, "
+                         "or leave caption out")
     places = decimals if isinstance(decimals, dict) else {}
     default_places = decimals if isinstance(decimals, int) else 2
     named = list(percent) + list(dollars) + list(signed) + list(places) + list(labels or {})
@@ -129,5 +138,5 @@ def format_table(frame: pd.DataFrame, *, percent=(), dollars=(), signed=(), deci
     if not index:
         styler = styler.hide(axis="index")
     if caption:
-        styler = styler.set_caption(caption)
+        styler = styler.set_caption(" ".join(caption.split()))
     return styler

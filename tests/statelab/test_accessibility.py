@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.text import Annotation
 
-from statelab import charts, plotting
+from statelab import charts, plotting, tables
 
 matplotlib.use("Agg")
 
@@ -328,21 +328,22 @@ class _Tags(html.parser.HTMLParser):
 
 
 def test_table_has_a_caption_and_header_cells():
-    styled = plotting.table(RATES, "Employment rate by funding stream", formats={"rate": "{:.0%}"})
+    styled = tables.format_table(RATES, caption="Employment rate by funding stream", percent=["rate"],
+                                 percent_decimals=0)
     tags = _Tags(styled.to_html())
     assert [c.strip() for c in tags.text["caption"]] == ["Employment rate by funding stream"]
     assert [h.strip() for h in tags.text["th"]] == list(RATES.columns)
     assert "68%" in [d.strip() for d in tags.text["td"]]
-    rows = _Tags(plotting.table(RATES.set_index("program"), "By stream", index=True).to_html())
+    rows = _Tags(tables.format_table(RATES.set_index("program"), caption="By stream", index=True).to_html())
     assert {"Adult", "Dislocated worker", "Youth"} <= {h.strip() for h in rows.text["th"]}  # row headers
 
 
-@pytest.mark.parametrize("caption", [None, "", "   "])
-def test_table_refuses_a_missing_caption(caption):
-    with pytest.raises(ValueError, match="caption is required"):
-        plotting.table(RATES, caption)
+@pytest.mark.parametrize("caption", ["", "   "])
+def test_table_refuses_a_blank_caption(caption):
+    with pytest.raises(ValueError, match="caption is blank"):
+        tables.format_table(RATES, caption=caption)
     with pytest.raises(TypeError, match="DataFrame"):
-        plotting.table(RATES.to_dict(), "Rates")
+        tables.format_table(RATES.to_dict(), caption="Rates")
 
 
 @pytest.mark.parametrize("helper", sorted(DRAW))
