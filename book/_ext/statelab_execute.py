@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from jupyter_cache import get_cache
-from jupyter_cache.cache.db import NbProjectRecord
 from jupyter_cache.executors.base import ExecutorRunResult, JupyterExecutorAbstract
 from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
 from jupyter_cache.executors.utils import ExecutionResult, single_nb_execution

@@ -7,7 +7,7 @@ import pytest
 
 import synthetic_data as sd
 from statelab import identifiers
-from statelab.datalabs import catalog, quality, tracks
+from statelab.datalabs import catalog, tracks
 from statelab.datalabs.tracks import DataNeed
 
 

@@ -23,7 +23,6 @@ import sys
 import tomllib
 from pathlib import Path
 
-import nbformat
 import pytest
 
 import graders

@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_hub import REQUEST_TIMEOUT, START_TIMEOUT, Hub, run_classroom  # noqa: E402
+from test_hub import REQUEST_TIMEOUT, Hub, run_classroom  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

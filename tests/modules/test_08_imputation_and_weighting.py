@@ -21,7 +21,6 @@ checked against the truth (the true person's earnings in the four states' files,
 """
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import synthetic_data as sd

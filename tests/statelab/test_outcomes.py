@@ -63,19 +63,6 @@ EXIT_COHORT = [
 
 @pytest.fixture()
 def exit_con():
-    con = _con(EXIT_ROWS, cohort=EXIT_COHORT)
-    yield con
-    con.close()
-
-
-def _by_ssn(df):
-    return {("none" if pd.isna(r.ssn) else r.ssn): r for r in df.itertuples()}
-
-
-
-
-@pytest.fixture()
-def exit_con():
     con = duckdb.connect()
     con.execute(f"CREATE TABLE ui_wage ({WAGE_COLUMNS})")
     con.executemany("INSERT INTO ui_wage VALUES (?, ?, ?, ?, ?, ?)", EXIT_ROWS)
