@@ -1,7 +1,5 @@
 """Shared fixtures: one tiny dataset per test session, generated once."""
 
-import os
-
 import pytest
 
 import synthetic_data as sd
@@ -11,13 +9,9 @@ import synthetic_data as sd
 def projects_dir(tmp_path_factory):
     """Capstone project folders (statelab.capstone.project_folder) go to a temporary folder, never the home."""
     root = tmp_path_factory.mktemp("statelab-projects")
-    old = os.environ.get("STATELAB_PROJECTS_DIR")
-    os.environ["STATELAB_PROJECTS_DIR"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("STATELAB_PROJECTS_DIR", None)
-    else:
-        os.environ["STATELAB_PROJECTS_DIR"] = old
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("STATELAB_PROJECTS_DIR", str(root))
+        yield root
 
 
 @pytest.fixture(scope="session")
@@ -25,13 +19,9 @@ def tiny_data_root(tmp_path_factory):
     """A data root holding the ``tiny`` profile at ``sd.DEFAULT_SEED``; also exported as STATELAB_DATA_DIR."""
     root = tmp_path_factory.mktemp("statelab-data")
     sd.generate("tiny", seed=sd.DEFAULT_SEED, out=sd.dataset_path("tiny", data_root=root), workers=2)
-    old = os.environ.get("STATELAB_DATA_DIR")
-    os.environ["STATELAB_DATA_DIR"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("STATELAB_DATA_DIR", None)
-    else:
-        os.environ["STATELAB_DATA_DIR"] = old
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("STATELAB_DATA_DIR", str(root))
+        yield root
 
 
 @pytest.fixture(scope="session")

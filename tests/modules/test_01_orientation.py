@@ -155,18 +155,9 @@ def test_distinct_ssns_in_2023q2_tie_to_true_people(tiny_con):
 # at the course seed and at seed 7, from the notebooks' own SQL where they run one.
 import pytest  # noqa: E402
 
-import synthetic_data as sd  # noqa: E402
 from statelab import identifiers  # noqa: E402
 
 PRACTICE = LESSON.with_name("02-practice.ipynb")
-COURSE_SEEDS = (sd.DEFAULT_SEED, 7)
-
-
-@pytest.fixture(scope="module", params=COURSE_SEEDS, ids=lambda s: f"seed{s}")
-def course_con(request, course_dataset_at):
-    con = sd.connect(course_dataset_at(request.param), truth=True)
-    yield con
-    con.close()
 
 
 @pytest.mark.slow

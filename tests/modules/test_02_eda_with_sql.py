@@ -159,19 +159,10 @@ def test_wage_percentiles_match_pandas(tiny_con):
 # ------------------------------------------------------------- statements checked on the course data, two seeds
 import pytest  # noqa: E402
 
-import synthetic_data as sd  # noqa: E402
 from statelab import identifiers  # noqa: E402
 
 PRACTICE = LESSON.with_name("02-practice.ipynb")
-COURSE_SEEDS = (sd.DEFAULT_SEED, 7)
 PLACEHOLDERS = ", ".join(f"'{s}'" for s in identifiers.PLACEHOLDER_SSNS)
-
-
-@pytest.fixture(scope="module", params=COURSE_SEEDS, ids=lambda s: f"seed{s}")
-def course_con(request, course_dataset_at):
-    con = sd.connect(course_dataset_at(request.param), truth=True)
-    yield con
-    con.close()
 
 
 @pytest.mark.slow

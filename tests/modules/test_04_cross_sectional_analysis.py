@@ -208,14 +208,6 @@ def test_ssn_noise_gap_on_the_course_data(course_dataset, record_property):
 
 
 # ------------------------------------------------------------- statements checked on the course data, two seeds
-COURSE_SEEDS = (sd.DEFAULT_SEED, 7)
-
-
-@pytest.fixture(scope="module", params=COURSE_SEEDS, ids=lambda s: f"seed{s}")
-def course_con(request, course_dataset_at):
-    con = sd.connect(course_dataset_at(request.param), truth=True)
-    yield con
-    con.close()
 
 
 @pytest.mark.slow

@@ -166,14 +166,6 @@ def test_headline_2019_cohort_on_course_data(course_dataset):
 
 # ------------------------------------------------------------- statements checked on the course data, two seeds
 PRACTICE = LESSON.with_name("02-practice.ipynb")
-COURSE_SEEDS = (sd.DEFAULT_SEED, 7)
-
-
-@pytest.fixture(scope="module", params=COURSE_SEEDS, ids=lambda s: f"seed{s}")
-def course_con(request, course_dataset_at):
-    con = sd.connect(course_dataset_at(request.param), truth=True)
-    yield con
-    con.close()
 
 
 def _practice_cells() -> list[str]:
