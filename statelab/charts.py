@@ -83,20 +83,8 @@ class Chart:
         return tables.format_table(self.data, caption=caption or f"Data drawn in the chart: {self.alt}")
 
 
-def check_alt(alt: Any) -> str:
-    """Return ``alt`` with whitespace collapsed, or refuse a missing, placeholder or finding-less description.
-
-    The same rule as :func:`statelab.plotting.check_alt` (the course's one definition), applied before a
-    helper draws anything.
-
-    Raises
-    ------
-    TypeError
-        ``alt`` is not a string (for example ``None``).
-    ValueError
-        ``alt`` is too short, a placeholder, or names what is drawn without a finding.
-    """
-    return plotting.check_alt(alt)
+#: The course's one rule for alt text (:func:`statelab.plotting.check_alt`), applied before a helper draws.
+check_alt = plotting.check_alt
 
 
 # --------------------------------------------------------------------------------------- checks
