@@ -28,6 +28,7 @@ _SUBMODULES = (
     "prediction",  # claim features, temporal split, precision at k, group metrics (modules 9 and 10)
     "project",     # the team project: scoping document, numbers read back from the export package
     "quiz",        # formative checks: a multiple-choice question before each collapsed answer
+    "reveal",      # the answer key for instructors' reveals: opened outside the published book only
     "segments",    # k-means segments: choosing k, stability across seeds, what separates clusters (module 7)
     "snapshot",    # point-in-time recipient counts and co-enrollment (module 4)
     "tables",      # tables formatted for people: percentages, dollars, separators, no index column

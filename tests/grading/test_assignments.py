@@ -302,7 +302,10 @@ def test_parallel_autograde_matches_sequential_nbgrader(graded):
 def test_feedback_does_not_show_hidden_tests(graded, tmp_path):
     assignment = graded["assignment"]
     course = shutil.copytree(graded["course"], tmp_path / "course")
-    files = graders.generate_feedback(course, assignment, progress=False)
+    # written answers wait for a manual grade: feedback is refused unless each page says so ("mark")
+    with pytest.raises(graders.UngradedWorkError):
+        graders.generate_feedback(course, assignment, progress=False)
+    files = graders.generate_feedback(course, assignment, progress=False, ungraded="mark")
     assert len(files) == len(graded["students"]) * len(list((course / "source" / assignment).glob("*.ipynb")))
     hidden, visible = [], []
     for nb in sorted((course / "source" / assignment).glob("*.ipynb")):
@@ -332,7 +335,11 @@ def test_feedback_does_not_show_hidden_tests(graded, tmp_path):
 
 @ON_PLATFORM
 def test_canvas_csv(graded, tmp_path):
-    out = graders.export_canvas_csv(graded["course"], tmp_path / "canvas.csv", canvas_ids={graded["assignment"]: 4242})
+    canvas_ids = {graded["assignment"]: 4242}
+    with pytest.raises(graders.UngradedWorkError):  # written answers not graded yet: no silent zeros
+        graders.export_canvas_csv(graded["course"], tmp_path / "refused.csv", canvas_ids=canvas_ids)
+    assert not (tmp_path / "refused.csv").exists()
+    out = graders.export_canvas_csv(graded["course"], tmp_path / "canvas.csv", canvas_ids=canvas_ids, ungraded="zero")
     rows = list(csv.reader(out.open(newline="", encoding="utf-8")))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", f"{graded['assignment']} (4242)"]
     assert rows[1][0].strip() == "Points Possible"

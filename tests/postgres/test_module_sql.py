@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
 import nbrules  # noqa: E402
 
 pytestmark = pytest.mark.postgres
+
+
+#: Statements reading the ``hashed`` schema (module 3, lesson 4) are not compared: ``load_postgres`` loads
+#: the learner tables, and the salted hashes exist only as the DuckDB database's ``hashed`` schema. The
+#: lesson runs on DuckDB, as every lesson does; the shared PostgreSQL database serves the SQL lessons.
+HASHED = re.compile(r"\bhashed\.[a-z_]+", re.I)
 
 
 def _statements(path: Path) -> list[str]:
@@ -69,6 +76,9 @@ def test_module_sql_is_portable(path, loaded, tiny_dataset):
         problems, unchecked = [], 0
         statements = _statements(path)
         for i, q in enumerate(statements):
+            if HASHED.search(q):  # the hashed schema lives in the DuckDB file only (see HASHED)
+                unchecked += 1
+                continue
             try:
                 expected = _rows(duck.sql(q))
             except Exception:  # noqa: BLE001 - it reads a table the notebook made in Python: not checkable here
