@@ -90,6 +90,7 @@ def _child(profile, out):
         tables_s, tables_cpu_s = tables_s + time.perf_counter() - t0, tables_cpu_s + time.process_time() - c0
         baseline(sorted(out.rglob(f"part-{k:05d}.parquet")))
         t0, c0 = time.perf_counter(), time.process_time()
+    world.release_partition_caches()          # as generate() does after the last partition
     region = global_tables(world, march_employment=eq.march_employment()) | {"employer_quarter": eq.table()}
     for name, t in region.items():
         g._write(t, g._folder(out, name) / "part-00000.parquet")

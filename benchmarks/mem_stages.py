@@ -153,6 +153,7 @@ def main():
                     "wages": rng.integers(1, 2_000_000, len(cells))})
         S.leave(prev)
         del built, partial
+        world.release_partition_caches()
         prev, _ = S.enter("EmployerQuarter.march_employment")
         eq.march_employment()
         S.leave(prev)

@@ -171,6 +171,7 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
                 futures = [pool.submit(write_partition, params, seed, k, tmp, truth) for k in range(n_parts)]
                 for f in as_completed(futures):
                     add(f.result())
+        world.release_partition_caches()      # the in-process partitions' sampler, not needed any more
         march = eq.march_employment()
         eq = eq.table()
         _write(eq, _folder(tmp, "employer_quarter") / "part-00000.parquet")
