@@ -176,6 +176,7 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
         eq = eq.table()
         _write(eq, _folder(tmp, "employer_quarter") / "part-00000.parquet")
         counts["employer_quarter"] = eq.num_rows
+        eq = None                              # written: free its 8 M rows (large) before the global tables
         for name, t in global_tables(world, march_employment=march).items():
             if tables()[name].audience == "truth" and not truth:
                 continue
