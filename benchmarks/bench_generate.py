@@ -90,11 +90,19 @@ def _child(profile, out):
         tables_s, tables_cpu_s = tables_s + time.perf_counter() - t0, tables_cpu_s + time.process_time() - c0
         baseline(sorted(out.rglob(f"part-{k:05d}.parquet")))
         t0, c0 = time.perf_counter(), time.process_time()
-    region = global_tables(world, march_employment=eq.march_employment()) | {"employer_quarter": eq.table()}
-    for name, t in region.items():
-        g._write(t, g._folder(out, name) / "part-00000.parquet")
+    # as generate() does after the last partition: drop the sampler, then the accumulator once its
+    # table is built, and each table once written
+    world.release_partition_caches()
+    march = eq.march_employment()
+    eq_table = eq.table()
+    del eq
+    region = global_tables(world, march_employment=march) | {"employer_quarter": eq_table}
+    del eq_table
+    names = list(region)
+    for name in names:
+        g._write(region.pop(name), g._folder(out, name) / "part-00000.parquet")
     tables_s, tables_cpu_s = tables_s + time.perf_counter() - t0, tables_cpu_s + time.process_time() - c0
-    baseline([g._folder(out, name) / "part-00000.parquet" for name in region])
+    baseline([g._folder(out, name) / "part-00000.parquet" for name in names])
     write_s, write_cpu_s = write["s"], write["cpu_s"]
     shutil.rmtree(scratch)
     t0 = time.perf_counter()

@@ -171,10 +171,12 @@ def generate(profile="default", *, seed=None, out=None, workers=None, truth=True
                 futures = [pool.submit(write_partition, params, seed, k, tmp, truth) for k in range(n_parts)]
                 for f in as_completed(futures):
                     add(f.result())
+        world.release_partition_caches()      # the in-process partitions' sampler, not needed any more
         march = eq.march_employment()
         eq = eq.table()
         _write(eq, _folder(tmp, "employer_quarter") / "part-00000.parquet")
         counts["employer_quarter"] = eq.num_rows
+        eq = None                              # written: free its 8 M rows (large) before the global tables
         for name, t in global_tables(world, march_employment=march).items():
             if tables()[name].audience == "truth" and not truth:
                 continue

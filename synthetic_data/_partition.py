@@ -135,12 +135,19 @@ def build_partition(world, k):
     earn0 = _grid((n, T), row_cell, w * mult.ravel()[row_cell])
     wioa = simulate_wioa(P, J, earn0, rng=stream(seed, "wioa", k), world=world, multiplier=mult)
     wages = np.round(w * mult.ravel()[row_cell]).astype(np.int64)
+    # Intermediates are dropped as soon as they are used: for `large` (25 k people, about 10^6
+    # wage rows) each row-level array is 7-8 MB and the (person, state, quarter) grid 38 MB.
+    del earn0, mult, w
 
     earn = _grid((n, T), row_cell, wages)
     wstate = J["wstate"][job]
     inside = wstate >= 0
     earn_state = _grid((n, world.S, T), (person[inside], wstate[inside], q[inside]), wages[inside])
     claims, weeks = simulate_claims(P, J, earn_state, rng=stream(seed, "ui_claim", k), world=world)
+    del earn_state
+    # the truth's earnings grids, here so that the wage rows can be dropped after `ui_wage`
+    out_of_region = _grid((n, T), row_cell[~inside], wages[~inside])
+    n_jobs = _grid((n, T), row_cell).ravel()
     snap = simulate_assistance(P, earn, rng=stream(seed, "snap", k), world=world, program="snap")
     tanf = simulate_assistance(P, earn, rng=stream(seed, "tanf", k), world=world, program="tanf")
 
@@ -186,6 +193,8 @@ def build_partition(world, k):
     out["ui_wage"] = arrow_table("ui_wage", ui_wage)
     out["_employer_quarter_partial"] = _employer_quarter_partial(emp, q_r, summed, worked, n_quarters=T)
     xwalk.append(("ui_wage", ui_wage["record_id"], P["person_id"][person[rows]]))
+    del (ui_wage, job, q, months, person, row_cell, wages, wstate, inside, rows, emp, key, key_change, starts,
+         summed, worked, job_r, q_r, jr, pos, jobs_in, initial, middle, ssn, first, last)
     rid += 100_000_000
 
     # UI claims and weeks.
@@ -368,8 +377,6 @@ def build_partition(world, k):
         "county_fips": geo.county_fips[res_county[o]].astype(object),
         "start_date": cal.start_date(res_start[o]),
         "end_date": np.where(res_end[o] >= 0, cal.start_date(np.maximum(res_end[o], 0)), np.datetime64("NaT"))})
-    out_of_region = _grid((n, T), row_cell[~inside], wages[~inside])
-    n_jobs = _grid((n, T), row_cell).ravel()
     cell = np.flatnonzero(n_jobs)                      # by person, then quarter
     pi, qi = cell // T, cell % T
     out["earnings"] = arrow_table("earnings", {

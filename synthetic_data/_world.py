@@ -68,6 +68,15 @@ class World:
                 "reported_ein": fixed_width(self.employers["reported_ein"], 9),
                 "state_fips": fixed_width(self.geo.state_fips, 2), "county_fips": fixed_width(self.geo.county_fips, 5)}
 
+    def release_partition_caches(self):
+        """Drop what only partition builders read, once a process has built its last partition.
+
+        The employer sampler keeps every quarter's sampling tables and growth shocks (about 360 MB
+        for `large`: 528 k establishments x 60 quarters); the tables built after the partitions do
+        not read them. A later partition rebuilds them on demand, with the same values.
+        """
+        self.__dict__.pop("employer_sampler", None)
+
     def partition_people(self, k):
         """(first person_id, count) of partition ``k``: contiguous blocks of ids."""
         n = self.params["size"]["people"]
