@@ -157,7 +157,9 @@ def test_lesson_page_shows_its_figure(probe: PageProbe, tmp_path: Path) -> None:
         assert img["w"] > 0 and img["h"] > 0, f"figure did not load: {img}"
         assert (img["alt"] or "").strip(), f"figure has no alt text: {img}"
     assert figures.first.is_visible()
-    assert page.locator("main .cell_output table.dataframe").count() >= 1, "the lesson shows no rendered table"
+    # tables formatted for people (statelab.tables, a pandas Styler) carry no 'dataframe' class: a <table>
+    # with header cells is a rendered table
+    assert page.locator("main .cell_output table:has(th)").count() >= 1, "the lesson shows no rendered table"
 
     figures.first.scroll_into_view_if_needed()
     shot = tmp_path / "lesson.png"  # the viewport, showing the first figure
