@@ -10,7 +10,6 @@ import duckdb
 import pandas as pd
 import pytest
 
-import synthetic_data as sd
 from statelab import reveal
 
 
