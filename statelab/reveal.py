@@ -39,9 +39,6 @@ BOOK_BUILD_MESSAGE = ("The published book does not show the answer key; run this
 NO_KEY_MESSAGE = ("This server's dataset was generated without its answer key; ask your instructor for the "
                   "reveal.")
 
-# The record tables the truth crosswalk covers (its source_table values).
-_PERSON_TABLES = frozenset({"wioa", "ui_claim", "ui_wage", "tanf", "snap", "postsec_enrollment", "postsec_completion"})
-
 
 def in_published_book() -> bool:
     """True while ``book/build.py`` executes the notebook for the published book."""
@@ -76,8 +73,11 @@ def open_answer_key(*, profile: str = "default", seed: int | None = None, data_r
 
 
 def _person_table(name: str) -> str:
-    if name not in _PERSON_TABLES:
-        raise ValueError(f"no truth crosswalk for table {name!r}; use one of {', '.join(sorted(_PERSON_TABLES))}")
+    """A learner table's name, checked against the dataset's catalog (it is written into the SQL)."""
+    import synthetic_data as sd
+
+    if name not in sd.TABLES:
+        raise ValueError(f"no learner table {name!r}; use one of {', '.join(sd.TABLES)}")
     return name
 
 

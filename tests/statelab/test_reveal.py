@@ -68,8 +68,8 @@ def test_true_earnings_after_exit_reads_the_right_quarter_in_the_region(key):
 
 
 def test_an_unknown_table_is_named(key):
-    with pytest.raises(ValueError, match="'employers'"):
-        reveal.true_pairs(key, "wioa", "employers")
+    with pytest.raises(ValueError, match="'claims'"):
+        reveal.true_pairs(key, "wioa", "claims")
 
 
 def test_the_published_book_gets_no_answer_key(tiny_dataset, monkeypatch, capsys):
