@@ -35,6 +35,7 @@ from traitlets import Unicode
 
 from ._course import Course, CourseLike, check_result
 from ._errors import AssignmentNotFoundError, FeedbackLeakError, GradingError, StudentNotFoundError
+from ._pagestyle import aa_ansi2html, page_css
 from ._results import refuse_ungraded
 
 __all__ = ["RedactHiddenTests", "FeedbackGrades", "AccessibleTables", "FeedbackExporter", "FEEDBACK_TEMPLATE",
@@ -145,6 +146,12 @@ class FeedbackExporter(HTMLExporter):
     change those too). nbgrader configures ``HTMLExporter.template_name`` for its feedback
     template; this class sets its template after the configuration is read, so that does not
     apply here.
+
+    The page's colours do not depend on the preprocessors configured: the template leaves out the
+    CSS that ``CSSHTMLHeaderPreprocessor`` collects (Pygments' default colours, under 4.5:1) and
+    uses :func:`graders._pagestyle.page_css` (passed as ``resources["statelab"]["page_css"]``), and
+    the ``ansi2html`` filter maps terminal colours to named ones first
+    (:func:`graders._pagestyle.aa_ansi2html`), so tracebacks carry no inline colour.
     """
 
     def __init__(self, *args, **kwargs):
@@ -154,6 +161,15 @@ class FeedbackExporter(HTMLExporter):
         super().__init__(*args, **kwargs)
         self.template_name = "classic"  # the course's page extends nbconvert's classic one
         self.template_file = FEEDBACK_TEMPLATE.name
+
+    def default_filters(self):
+        yield from super().default_filters()
+        yield ("ansi2html", aa_ansi2html)
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        resources = dict(resources) if resources else {}
+        resources["statelab"] = {**resources.get("statelab", {}), "page_css": page_css()}
+        return super().from_notebook_node(nb, resources, **kw)
 
 
 def feedback_config() -> dict[str, dict[str, object]]:
@@ -244,8 +260,6 @@ def generate_feedback(course: CourseLike, assignment: str, *,
     FeedbackLeakError
         If a file still shows hidden-test source (the file is deleted first).
     """
-    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-
     if ungraded not in ("refuse", "mark"):
         raise GradingError(f"ungraded must be 'refuse' or 'mark', not {ungraded!r}")
     course = Course.open(course)
@@ -270,7 +284,7 @@ def generate_feedback(course: CourseLike, assignment: str, *,
                for cell in nbformat.read(nb, as_version=4).cells for ln in cell.source.splitlines()}
     hidden = [ln for ln in hidden if ln not in visible]  # a line learners already see is no leak
     api = course.api({"GenerateFeedback": {
-        "preprocessors": [RedactHiddenTests, FeedbackGrades, AccessibleTables, CSSHTMLHeaderPreprocessor],
+        "preprocessors": [RedactHiddenTests, FeedbackGrades, AccessibleTables],  # no CSS to collect: see FeedbackExporter
         **feedback_config()["GenerateFeedback"]}})
     written: list[Path] = []
     leaks: dict[str, str] = {}
