@@ -11,7 +11,7 @@ A term, from the course directory ``assignments/`` (the instructor guide,
     statelab-grade autograde 01-orientation --clear ana   # grade a held one once read
     statelab-grade feedback 01-orientation             # hidden tests redacted
     statelab-grade export grades.csv                   # Canvas gradebook import
-    statelab-grade report 01-orientation               # per-question CSV + PNG
+    statelab-grade report 01-orientation               # per-question CSV, PNG and HTML page
 
 The same steps are functions here; each takes the course first, as a folder or as a
 :class:`Course` (nbgrader's ``CourseDirectory`` with the course's conventions). Names are
@@ -52,7 +52,7 @@ _LAZY = {
     "final_score": "_results",
     "CANVAS_ID_COLUMNS": "_roster", "read_roster": "_roster", "import_students": "_roster",
     "list_students": "_roster",
-    "grade_table": "_export", "export_canvas_csv": "_export", "report": "_export",
+    "grade_table": "_export", "export_canvas_csv": "_export", "report": "_export", "ReportFiles": "_export",
 }
 
 __all__ = [
@@ -101,6 +101,7 @@ __all__ = [
     "grade_table",
     "export_canvas_csv",
     "report",
+    "ReportFiles",
 ]
 
 

@@ -370,11 +370,11 @@ def _echo_ungraded_note(course_dir: Path, assignments: list[str] | None, how: st
 def report(assignment: str,
            out_dir: Annotated[Optional[Path], typer.Option(help="Default: <course>/reports.")] = None,
            course_dir: CourseOpt = Path(".")) -> None:
-    """Per-question score table (CSV) and bar plot (PNG)."""
+    """Per-question score table (CSV and an HTML page) and bar plot (PNG)."""
     from ._export import report as write_report
 
-    csv_path, png_path = write_report(course_dir, assignment, out_dir)
-    typer.echo(f"wrote {csv_path} and {png_path}")
+    files = write_report(course_dir, assignment, out_dir)
+    typer.echo(f"wrote {files.csv}, {files.html} and {files.png}")
 
 
 # ------------------------------------------------------------------------------------------

@@ -29,10 +29,11 @@ Scores are :func:`graders._results.final_score`, the one definition every tool u
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import nbformat
 
@@ -45,11 +46,24 @@ from ._roster import CANVAS_ID_COLUMNS, read_roster
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["grade_table", "export_canvas_csv", "report"]
+__all__ = ["grade_table", "export_canvas_csv", "report", "ReportFiles"]
 
 _POINTS_LABEL = "    Points Possible"
 #: What ``ungraded`` may be, in the export.
 UNGRADED_CHOICES = ("refuse", "blank", "zero")
+#: The report's columns, in the CSV's order: (heading in the HTML table, CSV column).
+REPORT_COLUMNS = (("Points", "max_score"), ("Mean score", "mean"), ("Median score", "median"),
+                  ("Share with full marks", "share_full_marks"), ("Submissions", "n_submissions"),
+                  ("Waiting for a manual grade", "n_needs_manual_grade"))
+_CSV_FLOAT = "%.4g"
+
+
+class ReportFiles(NamedTuple):
+    """The files :func:`report` writes."""
+
+    csv: Path
+    png: Path
+    html: Path
 
 
 def _question_order(course: Course, assignment: str) -> list[str]:
@@ -233,8 +247,8 @@ def export_canvas_csv(course: CourseLike, out: str | os.PathLike[str], *,
 
 
 def report(course: CourseLike, assignment: str,
-           out_dir: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
-    """Write a per-question score table (CSV) and bar plot (PNG) for an assignment.
+           out_dir: str | os.PathLike[str] | None = None) -> ReportFiles:
+    """Write a per-question score table (CSV and HTML) and bar plot (PNG) for an assignment.
 
     Parameters
     ----------
@@ -245,10 +259,13 @@ def report(course: CourseLike, assignment: str,
 
     Returns
     -------
-    (pathlib.Path, pathlib.Path)
-        ``<assignment>-questions.csv`` (one row per question: ``max_score``,
-        ``mean``, ``median``, ``share_full_marks``, ``n_submissions``,
-        ``n_needs_manual_grade``) and ``<assignment>-questions.png``.
+    ReportFiles
+        A named tuple ``(csv, png, html)``: ``<assignment>-questions.csv`` (one row per question:
+        ``max_score``, ``mean``, ``median``, ``share_full_marks``, ``n_submissions``,
+        ``n_needs_manual_grade``), ``<assignment>-questions.png``, and
+        ``<assignment>-questions.html``, the same table as a page (the CSV's numbers, as the CSV
+        writes them, plus the mean as a percentage of the points, which the chart draws). Each file
+        is written to a temporary file, then renamed.
 
     Raises
     ------
@@ -278,11 +295,11 @@ def report(course: CourseLike, assignment: str,
                           [q for q in table.index if q not in order])
     table.index.name = "question"
     out = Path(out_dir) if out_dir is not None else course.path / course.reports_directory
-    csv_path, png_path = out / f"{assignment}-questions.csv", out / f"{assignment}-questions.png"
-    for path in (csv_path, png_path):
+    files = ReportFiles(*(out / f"{assignment}-questions.{ext}" for ext in ("csv", "png", "html")))
+    for path in files:
         require_writable_file(path)
-    with atomic_path(csv_path) as tmp:
-        table.to_csv(tmp, float_format="%.4g")
+    with atomic_path(files.csv) as tmp:
+        table.to_csv(tmp, float_format=_CSV_FLOAT)
 
     fig = Figure(figsize=(7, 0.5 * len(table) + 1.5), layout="constrained")
     ax = fig.subplots()
@@ -297,6 +314,35 @@ def report(course: CourseLike, assignment: str,
     if table["n_needs_manual_grade"].any():
         title += "  (* not yet manually graded for some)"
     ax.set_title(title, fontsize=10)
-    with atomic_path(png_path) as tmp:
+    with atomic_path(files.png) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
-    return csv_path, png_path
+
+    page = _report_html(assignment, table, pct, files)
+    with atomic_path(files.html) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return files
+
+
+def _csv_text(value: object) -> str:
+    """`value` as ``DataFrame.to_csv(float_format=_CSV_FLOAT)`` writes it (empty for a missing value)."""
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        return "" if math.isnan(value) else _CSV_FLOAT % value
+    return str(value)
+
+
+def _report_html(assignment: str, table: "pd.DataFrame", pct: "pd.Series", files: ReportFiles) -> str:
+    """The report table as an accessible page (``templates/report.html.j2``)."""
+    import jinja2
+    import markupsafe
+
+    from ._pagestyle import page_css
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))),
+                             autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    rows = [{"question": q, "values": [_csv_text(table.at[q, col]) for _, col in REPORT_COLUMNS],
+             "percent": "n/a" if math.isnan(p) else f"{p:.0f}%"}
+            for q, p in zip(table.index, pct.astype(float))]
+    return env.get_template("report.html.j2").render(
+        assignment=assignment, rows=rows, columns=REPORT_COLUMNS, page_css=markupsafe.Markup(page_css(code=False)),
+        n_submissions=int(table["n_submissions"].max()), n_questions=len(table),
+        waiting=int(table["n_needs_manual_grade"].sum()), csv_name=files.csv.name, png_name=files.png.name)

@@ -10,6 +10,7 @@ once in parallel and once with plain sequential nbgrader.
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import struct
 from pathlib import Path
@@ -351,7 +352,7 @@ def test_canvas_csv(graded, tmp_path):
 
 @ON_PLATFORM
 def test_report_writes_table_and_png(graded, tmp_path):
-    csv_path, png_path = graders.report(graded["course"], graded["assignment"], tmp_path)
+    csv_path, png_path, html_path = graders.report(graded["course"], graded["assignment"], tmp_path)
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", png_path.read_bytes()[16:24])
     assert width > 100 and height > 100
@@ -359,6 +360,14 @@ def test_report_writes_table_and_png(graded, tmp_path):
     graded_cells = set(graded["scores"]["solution"])
     assert {r["question"] for r in rows} == graded_cells
     assert all(int(r["n_submissions"]) == len(graded["students"]) for r in rows)
+    # the page holds the CSV's table, number for number, in a captioned table with header cells
+    page = html_path.read_text(encoding="utf-8")
+    assert '<html lang="en">' in page and "<caption" in page
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (csv_path, png_path, html_path))
+    body = page.split("<tbody>")[1].split("</tbody>")[0]
+    cells = [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S) for tr in body.split("</tr>")[:-1]]
+    assert [c[:7] for c in cells] == [list(r.values()) for r in rows]
+    assert all('<th scope="row">' in tr for tr in body.split("</tr>")[:-1])
 
 
 @ON_PLATFORM
