@@ -14,8 +14,10 @@ contains a line of hidden-test source.
 The page itself is the course's template (``templates/feedback.html.j2``): it
 loads nothing from the network (nbgrader's loads MathJax from a CDN), is valid,
 semantic HTML (one ``<body>``, ``lang``, an ``<h1>``, a score table with header
-cells), and says "not graded yet" where a written answer waits for a person
-instead of showing zero. :class:`FeedbackExporter` renders it;
+cells), passes axe-core's WCAG 2.0/2.1 A and AA rules in the light and the dark
+colour scheme (its colours, code and traceback colours included, come from
+:mod:`graders._pagestyle`; links are underlined), and says "not graded yet" where
+a written answer waits for a person instead of showing zero. :class:`FeedbackExporter` renders it;
 :class:`FeedbackGrades` and :class:`AccessibleTables` give it what it needs.
 """
 
