@@ -286,7 +286,8 @@ def generate_feedback(course: CourseLike, assignment: str, *,
                for cell in nbformat.read(nb, as_version=4).cells for ln in cell.source.splitlines()}
     hidden = [ln for ln in hidden if ln not in visible]  # a line learners already see is no leak
     api = course.api({"GenerateFeedback": {
-        "preprocessors": [RedactHiddenTests, FeedbackGrades, AccessibleTables],  # no CSS to collect: see FeedbackExporter
+        # no CSSHTMLHeaderPreprocessor: the page does not use the CSS it collects (see FeedbackExporter)
+        "preprocessors": [RedactHiddenTests, FeedbackGrades, AccessibleTables],
         **feedback_config()["GenerateFeedback"]}})
     written: list[Path] = []
     leaks: dict[str, str] = {}

@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["TARGET", "SCHEMES", "PAGE_COLORS", "ANSI_COLORS", "contrast", "code_style", "code_css",
+__all__ = ["TARGET", "SCHEMES", "PAGE_COLORS", "TEXT_ON", "CODE_BG", "ANSI_COLORS", "contrast", "code_style", "code_css",
            "page_css", "ansi_css", "normalize_ansi", "aa_ansi2html"]
 
 #: The contrast every colour of text is brought to (WCAG AA asks 4.5:1; a little margin for rounding).
@@ -219,7 +219,7 @@ def ansi_css(scheme: str) -> str:
 
 # ------------------------------------------------------------------------------------------ the page
 def _variables(scheme: str) -> str:
-    pairs = {**{k: v for k, v in PAGE_COLORS[scheme].items()}, "code-bg": CODE_BG[scheme]}
+    pairs = {**PAGE_COLORS[scheme], "code-bg": CODE_BG[scheme]}
     return " ".join(f"--{k}: {v};" for k, v in pairs.items())
 
 
