@@ -62,8 +62,11 @@ if importlib.util.find_spec("graders") is not None:
         "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata",
     ]
+    # The course's feedback page (graders.FeedbackExporter): WCAG 2.1 AA in light and dark mode, as
+    # `statelab-grade feedback` and the hub's formgrader render it (book/instructor/accessibility.md).
     c.GenerateFeedback.preprocessors = [
         "graders.RedactHiddenTests",
-        "nbgrader.preprocessors.GetGrades",
-        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+        "graders.FeedbackGrades",
+        "graders.AccessibleTables",
     ]
+    c.GenerateFeedback.exporter_class = "graders.FeedbackExporter"
