@@ -1,8 +1,11 @@
 """Shared fixtures: one tiny dataset per test session, generated once."""
 
+from pathlib import Path
+
 import pytest
 
 import synthetic_data as sd
+from session_share import build_once, shared_dir
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,31 +40,40 @@ def tiny_con(tiny_dataset):
     con.close()
 
 
+def _default_dataset(tmp_path_factory, seed: int):
+    """The ``default`` profile at ``seed``, generated once per session and shared by the xdist workers."""
+
+    def generate(folder):
+        return {"path": str(sd.generate("default", seed=seed, out=sd.dataset_path("default", seed=seed, data_root=folder),
+                                        workers=2))}
+
+    _, made = build_once(shared_dir(tmp_path_factory), f"statelab-default-{seed}", generate)
+    return Path(made["path"])
+
+
 @pytest.fixture(scope="session")
 def course_dataset(tmp_path_factory):
-    """The ``default`` (course) profile at ``sd.DEFAULT_SEED``, generated once per test process.
+    """The ``default`` (course) profile at ``sd.DEFAULT_SEED``, generated once per test session.
 
     For tests that tie a module's headline result to the planted truth where the tiny profile has too
-    few records for a tight tolerance (a few hundred WIOA spells, a handful of certified firms).
+    few records for a tight tolerance (a few hundred WIOA spells, a handful of certified firms). Tests
+    only read it: the xdist workers share one copy.
     """
-    root = tmp_path_factory.mktemp("statelab-course-data")
-    return sd.generate("default", seed=sd.DEFAULT_SEED, out=sd.dataset_path("default", data_root=root), workers=2)
+    return _default_dataset(tmp_path_factory, sd.DEFAULT_SEED)
 
 
 @pytest.fixture(scope="session")
 def course_dataset_at(tmp_path_factory, course_dataset):
-    """A function ``seed -> path`` of the ``default`` profile at that seed, each generated once per process.
+    """A function ``seed -> path`` of the ``default`` profile at that seed, each generated once per session.
 
     A lesson's claims about the data are checked on two seeds, the course seed and 7: the course seed reuses
-    ``course_dataset``; another seed is generated on first use.
+    ``course_dataset``; another seed is generated on first use (by one xdist worker, read by all).
     """
     made = {sd.DEFAULT_SEED: course_dataset}
 
     def at(seed: int):
         if seed not in made:
-            root = tmp_path_factory.mktemp(f"statelab-course-data-{seed}")
-            made[seed] = sd.generate("default", seed=seed, out=sd.dataset_path("default", seed=seed, data_root=root),
-                                     workers=2)
+            made[seed] = _default_dataset(tmp_path_factory, seed)
         return made[seed]
 
     return at

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import nbformat
+from session_share import build_once, shared_dir  # noqa: F401  (re-exported for the grading tests)
 
 REPO = Path(__file__).resolve().parents[2]
 COURSE = REPO / "assignments"
@@ -94,39 +95,6 @@ def html_text(path: Path) -> str:
     p = _Text()
     p.feed(path.read_text(encoding="utf-8"))
     return " ".join("".join(p.parts).split())
-
-
-def shared_dir(tmp_path_factory) -> Path:
-    """A folder shared by all pytest-xdist workers of this session (the session's own folder otherwise)."""
-    import os
-
-    base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
-def build_once(root: Path, key: str, build) -> tuple[Path, dict]:
-    """Run ``build(folder) -> dict`` once per session across xdist workers; return (folder, dict).
-
-    The first worker to get the lock builds into ``root/key`` and writes the dict as
-    JSON; the others wait for the lock and reuse the result. Consumers must treat the
-    folder as read-only (copy it to change anything).
-    """
-    import fcntl
-    import json
-
-    root.mkdir(parents=True, exist_ok=True)
-    folder, done = root / key, root / f"{key}.json"
-    with open(root / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not done.exists():
-                if folder.exists():
-                    shutil.rmtree(folder)
-                folder.mkdir()
-                done.write_text(json.dumps(build(folder)))
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return folder, json.loads(done.read_text())
 
 
 #: Appended to an answer cell so that its autograded copy records what the answer was: one line per
