@@ -303,6 +303,8 @@ def _pre_spawn_hook(spawner) -> None:
 
                 for cmd in statelab_teams.member_commands(team, account):
                     subprocess.run(cmd, check=True, capture_output=True, timeout=30)
+                # JupyterLab shows only the home folder: ~/datalabs-team opens the team's files there
+                statelab_teams.link_in_home(account, TEAMS_ROOT / team)
     if DATABASE_ADMIN_URL:
         env.update(_database_env(spawner.user.name, role))
     if role == "instructor" and not SERVICE:

@@ -9,7 +9,8 @@ the hub runs as root, creates
 
 with one unix group ``team-<team>`` per team. Members are added to their team's group at every spawn
 (TLJH creates a user's account at the first login, after the hub started), and each member's server gets
-``STATELAB_TEAM_DIR`` pointing at the team's folder, where :class:`statelab.datalabs.team.TeamFolder` saves.
+``STATELAB_TEAM_DIR`` pointing at the team's folder, where :class:`statelab.datalabs.team.TeamFolder` saves, and
+a link to it in the home folder, ``~/datalabs-team``, so that JupyterLab's file browser shows the team's files.
 Unix permissions do the closing, so this needs a spawner that runs each user as their own account
 (LocalProcessSpawner, TLJH's SystemdSpawner); on Kubernetes mount one volume per team instead (README).
 """
@@ -23,10 +24,13 @@ import re
 import subprocess
 from pathlib import Path
 
-__all__ = ["FOLDER_MODE", "ROOT_MODE", "group_name", "member_commands", "parse_teams", "prepare_team_folders",
-           "team_of"]
+__all__ = ["FOLDER_MODE", "HOME_LINK", "ROOT_MODE", "group_name", "link_in_home", "member_commands", "parse_teams",
+           "prepare_team_folders", "team_of"]
 
 ROOT_MODE = 0o711
+#: The link to the team's folder in each member's home (where JupyterLab's file browser can open it); also the
+#: folder ``TeamFolder`` falls back to when ``STATELAB_TEAM_DIR`` is not set.
+HOME_LINK = "datalabs-team"
 FOLDER_MODE = 0o2770
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,23}")
 
@@ -76,6 +80,26 @@ def member_commands(team: str, unix_user: str) -> list[list[str]]:
     except KeyError:
         members = []
     return [] if unix_user in members else [["gpasswd", "-a", unix_user, group_name(team)]]
+
+
+def link_in_home(account: str, folder: Path, name: str = HOME_LINK) -> Path | None:
+    """Put a link to the team's ``folder`` in ``account``'s home folder, as ``~/<name>``; needs root.
+
+    A server's file browser shows only the home folder, so without the link a member could not open the team's
+    files (the text files the workbooks ask them to edit) in JupyterLab. Anything already at ``~/<name>`` is
+    left alone (the member's own folder, or the link from an earlier spawn). Returns the link, or ``None``.
+    """
+    pw = pwd.getpwnam(account)
+    home = Path(pw.pw_dir)
+    if not home.is_dir():
+        return None
+    link = home / name
+    try:
+        os.symlink(folder, link)  # fails if anything, even a dangling link, is there already
+    except FileExistsError:
+        return link if link.is_symlink() and Path(os.readlink(link)) == Path(folder) else None
+    os.lchown(link, pw.pw_uid, pw.pw_gid)
+    return link
 
 
 def prepare_team_folders(teams: dict[str, list[str]], root: Path, *, unix_user=lambda name: name) -> list[Path]:

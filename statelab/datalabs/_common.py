@@ -9,6 +9,10 @@ file, ``templates/_header.md.j2``, included by every deliverable's template.
 from __future__ import annotations
 
 import functools
+import os
+import secrets
+import stat
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,6 +32,7 @@ __all__ = [
     "rounded",
     "scalar",
     "table_exists",
+    "temp_file",
     "unit_group_sql",
 ]
 
@@ -153,3 +158,30 @@ def components(node_ids: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
     roots = np.array([find(i) for i in range(len(ids))], dtype=np.int64)
     return ids[roots]
 
+
+def temp_file(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path``, to be renamed over it: its descriptor (open for writing) and name.
+
+    ``tempfile.mkstemp`` would make a file only its owner can read (0600), and renaming it over ``path`` would
+    shut everybody else out of the document, teammates included. This file gets what ``open(path, "w")`` gives
+    (0666 less the umask) and, in a shared folder (group-writable with the set-gid bit, as a team's folder on
+    the course hub), read and write for the folder's group too, so that teammates can read, edit and replace it.
+    """
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        try:
+            folder = os.stat(path.parent).st_mode
+            if folder & stat.S_ISGID and folder & stat.S_IWGRP:
+                os.chmod(tmp, stat.S_IMODE(os.fstat(fd).st_mode) | stat.S_IRGRP | stat.S_IWGRP)
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        return fd, str(tmp)
+    raise FileExistsError(f"no free temporary file name beside {str(path)!r}")

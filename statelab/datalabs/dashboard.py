@@ -26,14 +26,13 @@ import html
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import disclosure
-from ._common import check_track, quiet, table_exists
+from ._common import check_track, quiet, table_exists, temp_file
 from .pipelines import ANALYSIS_TABLES
 
 __all__ = ["ALL", "DASHBOARDS", "dashboard_cube", "dashboard_html", "exposed_lines", "protect_cube"]
@@ -198,10 +197,14 @@ def dashboard_html(con, track: str, path: str | Path, *, title: str | None = Non
             .replace("{{plotly}}", get_plotlyjs()).replace("{{data}}", payload.replace("</", "<\\/")))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(page)
-    os.replace(tmp, path)
+    fd, tmp = temp_file(path)  # readable by the team, like the deliverables
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -52,7 +52,6 @@ import math
 import numbers
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -60,6 +59,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from ._common import temp_file
 
 __all__ = [
     "DATA_INVENTORY",
@@ -435,7 +436,7 @@ def _from_json(value: Any) -> Any:
 
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_file(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from . import deliverables as dl
+from ._common import temp_file
 
 __all__ = ["TextFormatError", "docx_blocks", "from_text", "to_docx", "to_text"]
 
@@ -127,7 +127,7 @@ def to_docx(deliverable: dl.Deliverable, path: str | Path, *, draft: bool | None
         i += 1
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_file(path)  # readable by the team, like the other formats
     os.close(fd)
     try:
         doc.save(tmp)

@@ -37,6 +37,7 @@ import pandas as pd
 
 from . import deliverables as dl
 from . import documents
+from ._common import temp_file
 
 __all__ = ["DESIGN_TEMPLATES", "TEAM_DIR_ENV", "TeamFolder", "TeamFolderError", "default_team_dir"]
 
@@ -245,15 +246,23 @@ class TeamFolder:
 
     # ------------------------------------------------------------------------------------- archive
     def archive(self, dest: str | Path | None = None) -> Path:
-        """Zip the whole folder, history included, to ``dest`` (default: beside the folder, dated)."""
+        """Zip the whole folder, history included, to ``dest``.
+
+        By default the zip is dated and goes beside the folder, or, where you cannot write beside it (a team's
+        folder on the course hub, whose parent only the hub may change), in your home folder, where JupyterLab's
+        file browser shows it for download.
+        """
         stamp = _dt.date.today().isoformat()
-        dest = Path(dest) if dest is not None else self.path.parent / f"{self.path.name}-{stamp}.zip"
+        if dest is None:
+            beside = os.access(self.path.parent, os.W_OK | os.X_OK)
+            dest = (self.path.parent if beside else Path.home()) / f"{self.path.name}-{stamp}.zip"
+        dest = Path(dest)
         dest = dest.expanduser().resolve()
         if _under_temp(dest):
             raise TeamFolderError(f"{str(dest)!r} is under the temporary directory: choose a folder that lasts")
         if self.path == dest.parent or self.path in dest.parents:
             raise TeamFolderError("the archive cannot be written inside the folder it archives")
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        fd, tmp = temp_file(dest)
         os.close(fd)
         try:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:

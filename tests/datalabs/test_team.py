@@ -170,3 +170,32 @@ def test_design_templates_are_copied_once(lasting):
     assert folder.copy_template("persona").read_text(encoding="utf-8") == "# Persona\n\nOur notes.\n"
     with pytest.raises(ValueError, match="'survey'"):
         folder.copy_template("survey")
+
+
+def test_saves_in_a_shared_folder_stay_readable_and_editable_by_the_team(example, lasting):
+    """On the hub a team's folder is group-writable with the set-gid bit: every file saved there, whoever saved it,
+    must be readable and writable by the group (teammates read each other's saves and edit the same text file),
+    not the owner-only mode of a plain temporary file. Elsewhere files get what a plain write gives."""
+    import stat
+
+    shared = lasting / "alpha"
+    shared.mkdir()
+    os.chmod(shared, 0o2770)
+    folder = team.TeamFolder(shared, user="ana")
+    mine = dl.start_from(example, team="Alpha team")
+    written = folder.save(mine)
+    folder.edit_file(mine)
+    files = [p for p in shared.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} >= {".md", ".html", ".json", ".docx"}
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o660 == 0o660, (path.name, oct(path.stat().st_mode))
+    assert stat.S_IMODE(written["history"].parent.stat().st_mode) == 0o2770
+
+    umask = os.umask(0o022)
+    try:
+        plain = lasting / "plain"
+        out = mine.save(plain, draft=True)
+    finally:
+        os.umask(umask)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in out.values())
+    assert not list(plain.glob(".*.tmp"))

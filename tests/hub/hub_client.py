@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from pathlib import Path
@@ -60,20 +61,37 @@ class Hub:
         The kernel runs on the user's own server, or on `server` (a path such as
         ``/services/<course>``: the formgrader service, which instructors may reach).
         """
+        out, error = self._run(name, code, server, timeout)
+        if error is not None:
+            raise AssertionError("\n".join(error["traceback"]))
+        return json.loads(out.strip().splitlines()[-1])
+
+    def run_error(self, name: str, code: str, timeout: float = START_TIMEOUT) -> dict:
+        """Run code that must fail, in a new kernel on `name`'s server: the error as the notebook shows it.
+
+        Returns ``ename``, ``evalue`` and ``traceback`` (the lines the notebook prints, colour codes removed).
+        """
+        out, error = self._run(name, code, None, timeout)
+        assert error is not None, f"the code ran without an error; it printed: {out[-500:]}"
+        ansi = re.compile(r"\x1b\[[0-9;]*m")
+        return {"ename": error["ename"], "evalue": error["evalue"],
+                "traceback": [ansi.sub("", line) for line in error["traceback"]]}
+
+    def _run(self, name: str, code: str, server: str | None, timeout: float) -> tuple[str, dict | None]:
         base = server or f"/user/{name}"
         r = self.post(name, f"{base}/api/kernels", json={"name": "python3"})
         assert r.status_code == 201, (r.status_code, r.text)
         kernel_id = r.json()["id"]
         try:
-            out = asyncio.run(
+            return asyncio.run(
                 asyncio.wait_for(self._execute(name, f"{base}/api/kernels/{kernel_id}/channels", code),
                                  timeout=timeout)
             )
         finally:
             self.as_user(name).delete(f"{self.url}{base}/api/kernels/{kernel_id}", timeout=REQUEST_TIMEOUT)
-        return json.loads(out.strip().splitlines()[-1])
 
-    async def _execute(self, name: str, channels: str, code: str) -> str:
+    async def _execute(self, name: str, channels: str, code: str) -> tuple[str, dict | None]:
+        """Run code; returns what it printed and the error content (None when it ran without one)."""
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
@@ -108,6 +126,7 @@ class Hub:
             )
         )
         stdout: list[str] = []
+        error = None
         try:
             while True:
                 raw = await conn.read_message()
@@ -120,8 +139,8 @@ class Hub:
                 if kind == "stream" and msg["content"]["name"] == "stdout":
                     stdout.append(msg["content"]["text"])
                 elif kind == "error":
-                    raise AssertionError("\n".join(msg["content"]["traceback"]))
+                    error = msg["content"]
                 elif kind == "status" and msg["content"]["execution_state"] == "idle":
-                    return "".join(stdout)
+                    return "".join(stdout), error
         finally:
             conn.close()

@@ -226,11 +226,15 @@ def _end_processes_of(uids: set[int]) -> None:
 
 
 @contextlib.contextmanager
-def run_classroom(load_users: int = LOAD_USERS, extra_env: dict | None = None, extra_config: str = ""):
+def run_classroom(load_users: int = LOAD_USERS, extra_env=None, extra_config: str = "", extra_users=(),
+                  home_root: Path | None = None):
     """A live hub on binder/hub's configuration with throwaway accounts; removed again on exit.
 
-    ``extra_env`` reaches the hub (and so its configuration file); ``extra_config`` is appended to the test's
-    override file. Skips (never passes) when the preconditions are missing.
+    ``extra_env`` reaches the hub (and so its configuration file): a dict, or a function of the account names
+    (role -> unix and hub user name) returning one, for settings that name users. ``extra_config`` is appended to
+    the test's override file. ``extra_users`` are more roles, each with its own throwaway account
+    (``sl<role><suffix>``). The accounts' home folders are made in ``home_root`` (an existing folder the caller
+    removes) when given, else in the temporary tree. Skips (never passes) when the preconditions are missing.
     """
     chp = _preconditions()
     import requests
@@ -244,16 +248,18 @@ def run_classroom(load_users: int = LOAD_USERS, extra_env: dict | None = None, e
         "alice": f"sla{suffix}",
         "bob": f"slb{suffix}",
         **{f"load{i}": f"sll{i}{suffix}" for i in range(load_users)},
+        **{role: f"sl{role}{suffix}" for role in extra_users},
     }
     created: list[str] = []
     traverse = _Traverse(_blocking_ancestors())
     hub_proc: subprocess.Popen | None = None
     hub: Hub | None = None
     try:
-        (base / "home").mkdir(mode=0o755)
+        homes = Path(home_root) if home_root is not None else base / "home"
+        homes.mkdir(mode=0o755, exist_ok=home_root is not None)
         accounts = {}
         for role, name in names.items():
-            accounts[role] = _useradd(name, base / "home" / name)
+            accounts[role] = _useradd(name, homes / name)
             created.append(name)
 
         # the students' and the grader's processes must be able to run the venv's python
@@ -335,7 +341,7 @@ c.JupyterHub.load_roles.append({{
             "STATELAB_FORMGRADER_PORT": str(fg_port),
             "STATELAB_INSTRUCTORS": "",
             "STATELAB_STUDENTS": "",
-            **(extra_env or {}),
+            **((extra_env(names) if callable(extra_env) else extra_env) or {}),
         }
         log = base / "hub.log"
         with open(log, "wb") as fh:
