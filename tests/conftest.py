@@ -1,11 +1,17 @@
 """Shared fixtures: one tiny dataset per test session, generated once."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import synthetic_data as sd
 from session_share import build_once, shared_dir
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BOOK_BUILD_TIMEOUT = 3600  # the whole book on a loaded 2-core machine; a hang still ends the session
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -83,3 +89,22 @@ def course_dataset_at(tmp_path_factory, course_dataset):
 def seed_seven_dataset(course_dataset_at):
     """The ``default`` profile at seed 7: the second seed on which published figures and planted effects are checked."""
     return course_dataset_at(7)
+
+
+@pytest.fixture(scope="session")
+def tiny_book_run(tiny_data_root, tmp_path_factory) -> dict:
+    """``book/build.py`` on the tiny profile, run once per session and shared by every xdist worker.
+
+    The notebook tests read its executions (``tests/notebooks/conftest.py::tiny_book``) and the browser tests
+    its HTML (``tests/browser/conftest.py::book_html``): one build serves both. Returns the output folder
+    (HTML in ``output/_build/html``), the exit status and the build's stdout and stderr; read-only.
+    """
+
+    def build(folder: Path) -> dict:
+        cmd = [sys.executable, str(REPO_ROOT / "book" / "build.py"), "--profile", "tiny", "--seed", str(sd.DEFAULT_SEED),
+               "--data-root", str(tiny_data_root), "--output", str(folder)]
+        env = dict(os.environ, STATELAB_DATA_DIR=str(tiny_data_root))
+        proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=BOOK_BUILD_TIMEOUT)
+        return {"output": str(folder), "returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+
+    return build_once(shared_dir(tmp_path_factory), "tiny-book-run", build)[1]

@@ -308,13 +308,18 @@ def test_feedback_does_not_show_hidden_tests(graded, tmp_path):
         graders.generate_feedback(course, assignment, progress=False)
     files = graders.generate_feedback(course, assignment, progress=False, ungraded="mark")
     assert len(files) == len(graded["students"]) * len(list((course / "source" / assignment).glob("*.ipynb")))
-    hidden, visible = [], []
+    hidden, visible, shown = [], [], []
     for nb in sorted((course / "source" / assignment).glob("*.ipynb")):
         for cell in nbformat.read(nb, as_version=4).cells:
             kept, region = split_regions(cell.source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
             hidden += [" ".join(s.split()) for s in region if len(s) >= 8]
+            shown += [" ".join(s.split()) for s in kept.splitlines()]
             if region:
                 visible += [" ".join(s.split()) for s in kept.splitlines() if len(s.strip()) >= 8]
+    # a hidden line that is also written outside the hidden tests (such as "assert all(" opening a call
+    # split over lines) reveals nothing; every other hidden line must stay out of the feedback
+    hidden = [h for h in hidden if h not in shown]
+    assert hidden, "sanity: the hidden tests have lines of their own to look for"
     def check(paths):
         for f in paths:
             text = html_text(f)

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +30,6 @@ except ImportError:  # not POSIX: every xdist worker builds its own copy
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 BOOK = REPO_ROOT / "book"
-BUILD_SCRIPT = BOOK / "build.py"
-BUILD_TIMEOUT = 3600  # the whole book on a loaded 2-core machine; a hang still ends the session
 CELL_TIMEOUT = 300  # seconds per cell for the notebooks outside the book (the book's own is in _config.yml)
 
 sys.path.insert(0, str(HERE))
@@ -110,19 +107,14 @@ def _stage(data_root: Path, stage: Path) -> Path:
     return stage
 
 
-def _build(data_root: Path, shared: Path) -> dict:
-    import synthetic_data as sd
+def _build(data_root: Path, shared: Path, run: dict) -> dict:
     import yaml
 
     notebooks = nbrules.discover_notebooks()
     sources = {nbrules.rel(p): _sha256(p) for p in notebooks}
-    output = shared / "out"
-    cmd = [sys.executable, str(BUILD_SCRIPT), "--profile", "tiny", "--seed", str(sd.DEFAULT_SEED),
-           "--data-root", str(data_root), "--output", str(output)]
-    env = dict(os.environ, STATELAB_DATA_DIR=str(data_root))
-    proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
-    log = proc.stdout + "\n--- stderr ---\n" + proc.stderr
-    failures = dict(_FAILURE_LINE.findall(proc.stderr))
+    output = Path(run["output"])  # the session's one book/build.py run (tests/conftest.py::tiny_book_run)
+    log = run["stdout"] + "\n--- stderr ---\n" + run["stderr"]
+    failures = dict(_FAILURE_LINE.findall(run["stderr"]))
 
     # The notebooks the book does not show run like the book's (their folder, the staged tiny dataset as the
     # default one), without STATELAB_BOOK_BUILD: an instructor's run, as before with papermill.
@@ -135,12 +127,12 @@ def _build(data_root: Path, shared: Path) -> dict:
                                                     timeout=CELL_TIMEOUT, root=REPO_ROOT)
     failures.update(line.split(": ", 1) for line in report.failures)
     log += f"\n--- notebooks outside the book ---\n{len(report.executed)} executed, {len(report.failures)} failed\n"
-    return {"output": str(output), "returncode": proc.returncode, "log": log, "cache_dir": str(cache_dir),
+    return {"output": str(output), "returncode": run["returncode"], "log": log, "cache_dir": str(cache_dir),
             "sources": sources, "failures": failures}
 
 
 @pytest.fixture(scope="session")
-def tiny_book(tiny_data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
+def tiny_book(tiny_data_root: Path, tiny_book_run: dict, tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
     base = tmp_path_factory.getbasetemp()
     # xdist: the workers' common folder for this session (without fcntl each worker builds in its own)
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") and fcntl is not None else base
@@ -148,7 +140,7 @@ def tiny_book(tiny_data_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
     with _locked(shared / "tiny-book.lock"):
         if not done.exists():
             (shared / "tiny-book").mkdir(exist_ok=True)
-            result = _build(tiny_data_root, shared / "tiny-book")
+            result = _build(tiny_data_root, shared / "tiny-book", tiny_book_run)
             done.with_suffix(".tmp").write_text(json.dumps(result))
             done.with_suffix(".tmp").rename(done)
     result = json.loads(done.read_text())
