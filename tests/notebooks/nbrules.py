@@ -359,6 +359,21 @@ def sql_literals(nb) -> list[str]:
     return found
 
 
+def layout_free(code: str) -> str:
+    """``code`` without its layout: no whitespace, and no trailing comma before a closing bracket.
+
+    Tests that check a lesson still makes a given call compare ``layout_free`` texts, so that re-wrapping
+    a line (Black's style splits a long call over several lines and adds a trailing comma) is not a
+    change of what the lesson does.
+    """
+    return re.sub(r",(?=[)\]}])", "", re.sub(r"\s+", "", code))
+
+
+def lesson_code(path: Path) -> str:
+    """All code of notebook ``path``, cells joined in order, as :func:`layout_free` text."""
+    return layout_free("\n".join(c.source for c in code_cells(read(path))))
+
+
 def sql_containing(path: Path, marker: str) -> str:
     """The one literal SQL string of notebook `path` that contains ``marker`` (module tests rerun it)."""
     found = [q for q in sql_literals(read(path)) if marker in q]
