@@ -57,6 +57,8 @@ _MEASURE = """
 () => {
   const article = document.querySelector('article.bd-article');
   if (!article) return {missing: true, problems: []};
+  // open what a learner can open (hidden cells, collapsed outputs and answers): it must fit too
+  for (const d of article.querySelectorAll("details")) d.open = true;
   const limit = article.getBoundingClientRect().right + 1;
   const problems = [];
   const seen = new Set();

@@ -27,50 +27,50 @@ EXCLUDED_DIRS = {"_build", ".ipynb_checkpoints", "release", "autograded", "submi
 #: theirs as they collapse the answers behind a formative check. The list only shrinks.
 ANSWERS_PENDING: frozenset[str] = frozenset()
 
-#: Longest code line a notebook may hold: longer lines are cut off or scroll in the book's content column
-#: (issue 18; ``tests/browser/test_book_layout.py`` checks the rendered pages).
-MAX_CODE_LINE = 100
+#: Longest code line a notebook may hold: the default of Black and Ruff, and what the book's content column
+#: shows whole at 13px in a 1280px window (``book/_static/statelab.css``); a longer line would scroll
+#: sideways in the book (issue 18; ``tests/browser/test_book_layout.py`` checks the rendered pages).
+MAX_CODE_LINE = 88
 
 #: Notebooks that still hold code lines longer than ``MAX_CODE_LINE`` (issue 18): each lesson engineer removes
 #: theirs as they wrap the lines. The list only shrinks (a listed notebook that already passes is an error).
 LINE_LENGTH_PENDING = frozenset({
-    "assignments/source/01-orientation/01-orientation.ipynb",
-    "assignments/source/02-eda-with-sql/02-eda-with-sql.ipynb",
     "assignments/source/03-record-linkage/03-record-linkage.ipynb",
     "assignments/source/04-cross-sectional-analysis/04-cross-sectional-analysis.ipynb",
     "assignments/source/05-cohort-analysis/05-cohort-analysis.ipynb",
-    "assignments/source/06-employment-outcomes/06-employment-outcomes.ipynb",
-    "assignments/source/07-labor-demand/07-labor-demand.ipynb",
-    "assignments/source/08-missing-data-and-inference/08-missing-data-and-inference.ipynb",
-    "assignments/source/09-machine-learning/09-machine-learning.ipynb",
-    "assignments/source/10-bias-and-fairness/10-bias-and-fairness.ipynb",
     "assignments/source/11-visualization/11-visualization.ipynb",
     "assignments/source/12-disclosure-review/12-disclosure-review.ipynb",
-    "assignments/source/13-capstone/13-capstone.ipynb",
-    "assignments/source/datalabs-01-define-the-challenge/datalabs-01-define-the-challenge.ipynb",
     "assignments/source/datalabs-02-identify-solutions/datalabs-02-identify-solutions.ipynb",
-    "assignments/source/datalabs-03-data-inventory/datalabs-03-data-inventory.ipynb",
-    "assignments/source/datalabs-04-data-sharing-agreement/datalabs-04-data-sharing-agreement.ipynb",
-    "assignments/source/datalabs-05-governance-and-quality/datalabs-05-governance-and-quality.ipynb",
-    "assignments/source/datalabs-06-integration-and-tech-stack/datalabs-06-integration-and-tech-stack.ipynb",
     "assignments/source/datalabs-07-bias-and-equity/datalabs-07-bias-and-equity.ipynb",
-    "assignments/source/datalabs-08-tell-your-story/datalabs-08-tell-your-story.ipynb",
-    "assignments/source/datalabs-09-action-plan/datalabs-09-action-plan.ipynb",
     "assignments/source/datalabs-procurement-case/datalabs-procurement-case.ipynb",
     "book/data/how-real-is-this-data.ipynb",
+    "modules/01-orientation/01-working-with-confidential-data.ipynb",
+    "modules/01-orientation/02-practice.ipynb",
+    "modules/02-eda-with-sql/01-exploring-the-records.ipynb",
+    "modules/03-record-linkage/01-records-and-people.ipynb",
+    "modules/03-record-linkage/02-linking-records.ipynb",
+    "modules/03-record-linkage/03-practice.ipynb",
+    "modules/03-record-linkage/04-linking-without-sharing-identifiers.ipynb",
+    "modules/04-cross-sectional-analysis/01-benefit-snapshot.ipynb",
+    "modules/04-cross-sectional-analysis/02-practice.ipynb",
+    "modules/05-cohort-analysis/01-defining-a-cohort.ipynb",
+    "modules/05-cohort-analysis/02-practice.ipynb",
     "modules/06-employment-outcomes/01-measuring-employment-outcomes.ipynb",
+    "modules/06-employment-outcomes/02-practice.ipynb",
+    "modules/07-labor-demand/01-characterizing-labor-demand.ipynb",
+    "modules/07-labor-demand/03-segmenting-employers.ipynb",
     "modules/08-missing-data-and-inference/01-estimating-a-training-effect.ipynb",
     "modules/08-missing-data-and-inference/02-practice.ipynb",
     "modules/08-missing-data-and-inference/03-panel-methods.ipynb",
-    "modules/datalabs/01-define-the-challenge/01-workbook.ipynb",
-    "modules/datalabs/02-identify-solutions/01-workbook.ipynb",
-    "modules/datalabs/03-data-inventory/01-workbook.ipynb",
-    "modules/datalabs/04-data-sharing-agreement/01-workbook.ipynb",
-    "modules/datalabs/05-governance-and-quality/01-workbook.ipynb",
-    "modules/datalabs/06-integration-and-tech-stack/01-workbook.ipynb",
+    "modules/09-machine-learning/01-predicting-long-claims.ipynb",
+    "modules/09-machine-learning/02-practice.ipynb",
+    "modules/10-bias-and-fairness/01-auditing-a-targeting-model.ipynb",
+    "modules/12-disclosure-review/01-what-can-we-release.ipynb",
+    "modules/12-disclosure-review/02-practice.ipynb",
+    "modules/13-capstone/01-project-menu-and-worked-example.ipynb",
+    "modules/13-capstone/02-your-project.ipynb",
     "modules/datalabs/07-bias-and-equity/01-workbook.ipynb",
-    "modules/datalabs/08-tell-your-story/01-workbook.ipynb",
-    "modules/datalabs/09-action-plan/01-workbook.ipynb",
+    "modules/project/02-export-package.ipynb",
 })
 
 #: Cell tags that change how a notebook executes; each use needs a reviewed allow-list entry.
@@ -357,6 +357,21 @@ def sql_literals(nb) -> list[str]:
                     and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str)):
                 found.append(n.args[0].value)
     return found
+
+
+def layout_free(code: str) -> str:
+    """``code`` without its layout: no whitespace, and no trailing comma before a closing bracket.
+
+    Tests that check a lesson still makes a given call compare ``layout_free`` texts, so that re-wrapping
+    a line (Black's style splits a long call over several lines and adds a trailing comma) is not a
+    change of what the lesson does.
+    """
+    return re.sub(r",(?=[)\]}])", "", re.sub(r"\s+", "", code))
+
+
+def lesson_code(path: Path) -> str:
+    """All code of notebook ``path``, cells joined in order, as :func:`layout_free` text."""
+    return layout_free("\n".join(c.source for c in code_cells(read(path))))
 
 
 def sql_containing(path: Path, marker: str) -> str:
