@@ -385,6 +385,27 @@ def _environment(loader_dir: Path | None):
     return env
 
 
+_CELL = re.compile(r"(<t[hd][^>]*>)(.*?)(</t[hd]>)", re.DOTALL)
+_TAG = re.compile(r"(<[^>]+>)")
+
+
+def _cell_breaks(body: str) -> str:
+    """Let long identifiers in table cells wrap after their underscores (``persons_in_other_source``).
+
+    A column name or code without spaces cannot wrap, so a table of a few such columns grew wider than the
+    page (or the book's column) and scrolled sideways. A ``<wbr>`` after each underscore in a cell's text
+    (never inside a tag or a link's address) lets the browser break the line there; the text, what screen
+    readers read and what a reader copies, is unchanged, and so is the Markdown.
+    """
+
+    def cell(m: re.Match) -> str:
+        parts = _TAG.split(m.group(2))
+        inner = "".join(p if p.startswith("<") else p.replace("_", "_<wbr>") for p in parts)
+        return m.group(1) + inner + m.group(3)
+
+    return _CELL.sub(cell, body)
+
+
 def to_html(markdown_text: str, *, title: str = "Deliverable", standalone: bool = True) -> str:
     """Convert Markdown to HTML with markdown-it-py (CommonMark plus tables; raw HTML in the text is escaped).
 
@@ -396,7 +417,7 @@ def to_html(markdown_text: str, *, title: str = "Deliverable", standalone: bool 
         raise ModuleNotFoundError("render_html needs markdown-it-py (pip install markdown-it-py)") from exc
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
     # <br> inside table cells is the one tag the renderer emits for line breaks in a cell
-    body = md.render(markdown_text).replace("&lt;br&gt;", "<br>")
+    body = _cell_breaks(md.render(markdown_text).replace("&lt;br&gt;", "<br>"))
     if not standalone:
         return body
     import html

@@ -157,6 +157,21 @@ class QualityReport:
             })
         return pd.DataFrame(rows)
 
+    def summary_table(self) -> pd.DataFrame:
+        """:meth:`summary` for people to read: one row per measure, one column per table, values as text.
+
+        Ten measures side by side made a table wider than a page (and the book's column); a column per
+        source fits, and each measure has a label in words. The unit 5 data quality report shows this table.
+        """
+        s = self.summary()
+        rows = []
+        for key, label in _SUMMARY_LABELS.items():
+            row = {"measure": label}
+            for rec in s.to_dict("records"):
+                row[rec["table"]] = _summary_text(key, rec[key])
+            rows.append(row)
+        return pd.DataFrame(rows, columns=["measure", *s["table"]])
+
     def headlines(self) -> list[str]:
         """One plain-language sentence per table: size, timeliness, usable identifiers, duplicates, people."""
         out = []
@@ -220,12 +235,8 @@ class QualityReport:
         method : str, optional
             A note on how the profile was made (default: a standard description).
         """
-        s = self.summary()
         sources = _catalog.table_catalog(self.tables)[["table", "agency", "grain"]]
-        summary = s.assign(ssn_unusable_share=[("" if pd.isna(v) else f"{100 * v:.1f}%") for v in s["ssn_unusable_share"]],
-                           lag_periods=["" if pd.isna(v) else int(v) for v in s["lag_periods"]],
-                           missing_periods=["" if pd.isna(v) else int(v) for v in s["missing_periods"]],
-                           estimated_people=["" if pd.isna(v) else int(v) for v in s["estimated_people"]])
+        summary = self.summary_table()
         method = method or ("Profiled with statelab.datalabs.quality: completeness (empty values per column), validity "
                             "(the schema's allowed values, ranges and patterns; unknown codes; SSN format and "
                             "placeholders), timeliness (last period against the expected one; missing periods) and "
@@ -237,6 +248,31 @@ class QualityReport:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
+
+
+#: The measures of :meth:`QualityReport.summary`, in words, for :meth:`QualityReport.summary_table`.
+_SUMMARY_LABELS = {
+    "rows": "Rows",
+    "worst_required_column": "Required column most often empty",
+    "ssn_unusable_share": "Rows without a usable SSN",
+    "rule_violations": "Values breaking a validity rule or coded unknown",
+    "last_period": "Last period",
+    "lag_periods": "Periods behind the expected end (negative: past it)",
+    "missing_periods": "Periods missing inside the span",
+    "key_duplicates": "Duplicated keys",
+    "identity_duplicates": "Rows repeating another row's identifying fields",
+    "estimated_people": "Estimated distinct people",
+}
+
+
+def _summary_text(key: str, value) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–"  # not measured for this table (no SSN, no period column)
+    if key == "ssn_unusable_share":
+        return f"{100 * value:.1f}%"
+    if isinstance(value, str):
+        return value or "–"
+    return f"{int(value):,}"
 
 
 # ----------------------------------------------------------------------------------------- profiler
