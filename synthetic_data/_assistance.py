@@ -288,8 +288,9 @@ def simulate_assistance(P, earn, *, rng, world, program):
     else:
         # only a household with children can qualify: the rules are evaluated for those alone
         kids = np.flatnonzero(P["n_children"] > 0)
-        young, state_k = age[:, kids] < 65, state[:, kids]
-        earned_k, unearned_k = H.earned_q[:, kids], H.unearned_q[:, kids]
+        # (np.take along an axis: the columns fancy indexing gives, several times faster)
+        young, state_k = np.take(age, kids, axis=1) < 65, np.take(state, kids, axis=1)
+        earned_k, unearned_k = np.take(H.earned_q, kids, axis=1), np.take(H.unearned_q, kids, axis=1)
         for m in range(M):
             q = m // 3
             _, ok = _tanf_benefit(policy, cfg, m, state=state_k[q], earned=earned_k[q],
@@ -301,9 +302,9 @@ def simulate_assistance(P, earn, *, rng, world, program):
     sub = np.flatnonzero(eligible.any(axis=0))
     moved = np.zeros((M, len(sub)), dtype=bool)
     moved[3::3] = (P["state_q"][sub, 1:] != P["state_q"][sub, :-1]).T   # a move takes effect in a quarter's first month
-    L = _simulate_cases(program, cfg, policy, rng, n=n, sub=sub, eligible=eligible[:, sub], over=over[:, sub],
-                        alive=np.repeat(alive[:, sub], 3, axis=0), moved=moved, state=state, H=H, size=size,
-                        n_adults=n_adults)
+    L = _simulate_cases(program, cfg, policy, rng, n=n, sub=sub, eligible=np.take(eligible, sub, axis=1),
+                        over=np.take(over, sub, axis=1), alive=np.repeat(np.take(alive, sub, axis=1), 3, axis=0),
+                        moved=moved, state=state, H=H, size=size, n_adults=n_adults)
     return _rows(L, H, P, policy, program, sub=sub, size=size, n_adults=n_adults, state=state)
 
 
