@@ -423,6 +423,11 @@ def _simulate_cases(program, cfg, policy, rng, *, n, sub, eligible, over, alive,
             "REOPEN": REOPEN}
 
 
+def _at(a, i, j):
+    """``a[i, j]`` for index arrays ``i`` and ``j``: a take of flat positions, several times faster for many rows."""
+    return a.ravel().take(i * a.shape[1] + j)
+
+
 def _rows(L, H, P, policy, program, *, sub, size, n_adults, state):
     """Case-month rows (by person, then month) and the churn events, from the month-major arrays."""
     ps, mi = np.nonzero(L["ON"].T)                                     # by person, then month
@@ -435,18 +440,18 @@ def _rows(L, H, P, policy, program, *, sub, size, n_adults, state):
     earned = np.round(earned_at).astype(np.int64)
     gross = np.round(earned_at + unearned_at).astype(np.int64)
     benefit = L["BEN"].ravel()[cell]
-    st = state[mi // 3, pi]
+    st = _at(state, mi // 3, pi)
     hh = size[pi]
     out = {
         "person": pi, "spell": spell, "month": mi, "q": mi // 3, "household_size": hh.astype(np.int8),
         "n_adults": n_adults[pi].astype(np.int8), "n_children": P["n_children"][pi],
         "gross": gross.astype(np.int32), "earned": earned.astype(np.int32), "benefit": benefit.astype(np.int32),
         "cert_start": L["CERT"].ravel()[cell].astype(np.int64), "cert_months": L["CLEN"].ravel()[cell].astype(np.int64),
-        "county": P["county_q"][pi, mi // 3], "state": st,
+        "county": _at(P["county_q"], pi, mi // 3), "state": st,
     }
     if program == "snap":
-        ea = np.maximum(policy.max_allotment[mi, hh] - benefit, policy.ea_minimum[mi])
-        out["emergency_allotment"] = np.where(policy.ea_active[st, mi], ea, 0).astype(np.int32)
+        ea = np.maximum(_at(policy.max_allotment, mi, hh) - benefit, policy.ea_minimum[mi])
+        out["emergency_allotment"] = np.where(_at(policy.ea_active, st, mi), ea, 0).astype(np.int32)
     # Churn: a case opened by a planted reopening follows the same person's previous case.
     reason = L["REOPEN"].ravel()[cell]
     ev = np.flatnonzero(opened & (reason > 0))
