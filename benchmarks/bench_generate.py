@@ -80,10 +80,12 @@ def _child(profile, out):
     tables_s = tables_cpu_s = 0.0
     rows = {}
     t0, c0 = time.perf_counter(), time.process_time()
-    world = g._world(profile, sd.DEFAULT_SEED)
+    # the parsed parameters, as generate() hands them to every partition: the profile file is
+    # read and parsed once per dataset, not once per partition
+    world = g._world(params, sd.DEFAULT_SEED)
     eq = EmployerQuarter(world)
     for k in range(params["size"]["partitions"]):
-        counts, partial = g.write_partition(profile, sd.DEFAULT_SEED, k, out)
+        counts, partial = g.write_partition(params, sd.DEFAULT_SEED, k, out)
         for name, n in counts.items():
             rows[name] = rows.get(name, 0) + n
         eq.add(partial)

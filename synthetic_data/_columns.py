@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from ._schema import table as schema_of
 
-__all__ = ["Take", "arrow_table", "codes_array", "fixed_width"]
+__all__ = ["Take", "arrow_table", "codes_array", "fixed_width", "labels"]
 
 
 class Take:
@@ -26,6 +26,21 @@ class Take:
 
     def __init__(self, values, index, width=None):
         self.values, self.index, self.width = values, np.asarray(index, dtype=np.int64), width
+
+
+def labels(values, choices):
+    """``values``, numpy strings each one of a few ``choices``, as a :class:`Take` of the choices.
+
+    A label column (a program, a status) of many rows: one comparison per choice instead of a
+    Python string per row. Raises ``ValueError`` naming the first value that is not a choice.
+    """
+    values = np.asarray(values)
+    index = np.full(len(values), -1, dtype=np.int64)
+    for i, c in enumerate(choices):
+        np.putmask(index, values == c, i)
+    if (index < 0).any():
+        raise ValueError(f"{str(values[np.argmax(index < 0)])!r} is not one of {list(choices)!r}")
+    return Take(np.array(choices, dtype=object), index)
 
 
 def arrow_table(name, cols):

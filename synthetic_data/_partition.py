@@ -9,8 +9,8 @@ import pyarrow as pa
 
 from . import _reference as ref
 from ._assistance import CHURN_REASONS, simulate_assistance
-from ._claims import simulate_claims
-from ._columns import Take, arrow_table, codes_array
+from ._claims import PROGRAMS, simulate_claims
+from ._columns import Take, arrow_table, codes_array, labels
 from ._identity import apply_noise
 from ._labor import simulate_jobs, wage_rows
 from ._people import make_people
@@ -227,7 +227,7 @@ def build_partition(world, k):
     xwalk.append(("ui_claim", c_ids, P["person_id"][cp]))
     out["ui_claim_week"] = arrow_table("ui_claim_week", {
         "claim_id": Take(claim_id, weeks["claim"]), "week_number": weeks["week_number"],
-        "week_ending_date": weeks["week_ending"], "program": weeks["program"].astype(object),
+        "week_ending_date": weeks["week_ending"], "program": labels(weeks["program"], PROGRAMS),
         "amount_paid": weeks["amount"], "federal_supplement": weeks["supplement"],
         "remaining_balance": weeks["remaining"]})
     rid += 100_000_000

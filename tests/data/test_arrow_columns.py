@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 
 from synthetic_data import _reference as ref
-from synthetic_data._columns import Take, arrow_table, fixed_width
+from synthetic_data._columns import Take, arrow_table, fixed_width, labels
 from synthetic_data._partition import _pooled
 
 
@@ -56,3 +56,15 @@ def test_pooled_names_keep_altered_values():
     array, index = _pooled(values, codes)
     assert array.take(pa.array(index)).to_pylist() == list(values)
     assert (index[[0, 2, 3]] == codes[[0, 2, 3]]).all()   # unaltered names stay codes into the pools
+
+
+def test_labels_equal_the_strings_they_code():
+    values = np.array(["UI", "PEUC", "UI", "EB", "PUA"])
+    t = labels(values, ("UI", "PUA", "PEUC", "EB"))
+    assert t.values[t.index].tolist() == values.tolist()
+    assert labels(values[:0], ("UI",)).index.tolist() == []
+
+
+def test_labels_reject_a_value_that_is_not_a_choice():
+    with pytest.raises(ValueError, match="'XX' is not one of"):
+        labels(np.array(["UI", "XX"]), ("UI", "EB"))
