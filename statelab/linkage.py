@@ -19,6 +19,11 @@ The rule lives in :mod:`statelab.identifiers` (the course's one definition); :fu
 :func:`clean_ssn_sql`, :func:`ssn_status` and :func:`clean_ssn` are re-exported here because module 3 and
 its assignment call them as ``linkage.*``.
 
+Reading pairs
+-------------
+:func:`review_table` lays candidate pairs out for a person to read: one block of rows per pair (the two
+records, and any weights or comparison levels), one column per field.
+
 Evaluation
 ----------
 :func:`linkage_quality` compares a pairs table with the hidden truth (``truth.crosswalk``). It is an
@@ -53,6 +58,7 @@ __all__ = [
     "probabilistic_link",
     "ProbabilisticLinkage",
     "linkage_quality",
+    "review_table",
 ]
 
 #: Column names of a pairs table.
@@ -516,3 +522,52 @@ def linkage_quality(
         "true_links": true_links, "false_links": linked - true_links,
         "precision": precision, "recall": recall, "f1": f1,
     }
+
+
+def review_table(pairs: pd.DataFrame, *, rows: Mapping[str, str], labels: Mapping[str, str] | None = None,
+                 caption: str | None = None, decimals: int | dict = 2):
+    """Candidate pairs as a table for clerical review: one block of rows per pair, one column per field.
+
+    A pairs table holds each field twice, Splink's way (``first_name_l``, ``first_name_r``), and sometimes
+    a third time (a partial weight, a comparison level): side by side that is two or three columns per field
+    and too wide to read. Here each suffix becomes a row inside the pair's block, so the two records sit one
+    above the other, field under field.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        One row per pair; its index labels the pair (for instance "1. probability 0.912"). Every column is
+        named ``<field>_<suffix>``.
+    rows : mapping, keyword-only
+        ``{suffix: row label}`` in the order the rows are shown, e.g.
+        ``{"l": "completer", "r": "wage identity"}``. Every suffix in ``pairs`` needs a label.
+    labels : mapping or None, keyword-only
+        Column headers for the fields, e.g. ``{"dob": "Date of birth"}``.
+    caption : str or None, keyword-only
+        The table's caption.
+    decimals : int or dict, keyword-only
+        Places for numbers that are not whole (see :func:`statelab.tables.format_table`).
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        The table, from :func:`statelab.tables.format_table`; ``pairs`` is not changed.
+
+    Raises
+    ------
+    ValueError
+        If a column has no ``_<suffix>`` or its suffix is not in ``rows``.
+    """
+    from .tables import format_table
+
+    split = [str(c).rsplit("_", 1) for c in pairs.columns]
+    bad = [c for c, parts in zip(pairs.columns, split) if len(parts) != 2 or parts[1] not in rows]
+    if bad:
+        raise ValueError(f"columns {bad!r} are not <field>_<suffix> with a suffix in rows={sorted(rows)!r}: "
+                         "drop them or name their suffix in rows")
+    blocks = pairs.set_axis(pd.MultiIndex.from_tuples(tuple(p) for p in split), axis="columns")
+    blocks = blocks.stack(level=1, future_stack=True)
+    order = {suffix: n for n, suffix in enumerate(rows)}
+    blocks = blocks.sort_index(level=1, key=lambda level: level.map(order), sort_remaining=False, kind="stable")
+    blocks = blocks.reindex(pairs.index, level=0).rename(index=dict(rows), level=1).rename_axis([None, None])
+    return format_table(blocks, index=True, labels=dict(labels or {}), caption=caption, decimals=decimals)

@@ -271,3 +271,26 @@ def test_quality_errors(tiny_con, tiny_dataset, true_pairs):
     bad = true_pairs.assign(target_record_id=-1)
     with pytest.raises(ValueError, match="target ids"):
         linkage.linkage_quality(bad, tiny_con, **kw)
+
+
+# ----------------------------------------------------------------------------- review_table
+def test_review_table_puts_the_two_records_of_a_pair_one_above_the_other():
+    pairs = pd.DataFrame(
+        {"dob_w": [5.0, -1.0], "first_name_l": ["ANA", "BO"], "first_name_r": ["ANNA", "BO"],
+         "dob_l": ["1990-01-01", "1985-02-02"], "dob_r": ["1990-01-01", None], "first_name_w": [3.2, 7.1]},
+        index=["2. probability 0.6", "1. probability 0.9"])
+    rows = {"l": "completer", "r": "wage identity", "w": "partial weight"}
+    shown = linkage.review_table(pairs, rows=rows, labels={"dob": "Date of birth"}).data
+    # pairs keep their order; within a pair the rows follow `rows`, whatever the column order
+    assert list(shown.index) == [(p, r) for p in pairs.index for r in rows.values()]
+    assert shown.loc[("1. probability 0.9", "wage identity"), "first_name"] == "BO"
+    assert pd.isna(shown.loc[("1. probability 0.9", "wage identity"), "dob"])
+    assert shown.loc[("2. probability 0.6", "partial weight"), "first_name"] == 3.2
+    html = linkage.review_table(pairs, rows=rows, labels={"dob": "Date of birth"}, caption="Two pairs").to_html()
+    assert "Date of birth" in html and "Two pairs" in html
+
+
+def test_review_table_names_columns_it_cannot_place():
+    pairs = pd.DataFrame({"first_name_l": ["A"], "first_name_r": ["B"], "match_probability": [0.5]})
+    with pytest.raises(ValueError, match=r"\['match_probability'\].*rows=\['l', 'r'\]"):
+        linkage.review_table(pairs, rows={"l": "source", "r": "target"})
