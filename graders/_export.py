@@ -323,11 +323,13 @@ def report(course: CourseLike, assignment: str,
     return files
 
 
-def _csv_text(value: object) -> str:
-    """`value` as ``DataFrame.to_csv(float_format=_CSV_FLOAT)`` writes it (empty for a missing value)."""
-    if isinstance(value, float) or type(value).__name__.startswith("float"):
-        return "" if math.isnan(value) else _CSV_FLOAT % value
-    return str(value)
+def _csv_cells(table: "pd.DataFrame") -> dict[str, list[str]]:
+    """Each question's :data:`REPORT_COLUMNS` values exactly as the report's CSV writes them."""
+    import io
+
+    lines = list(csv.reader(io.StringIO(table.to_csv(float_format=_CSV_FLOAT))))
+    position = {name: i for i, name in enumerate(lines[0])}
+    return {row[0]: [row[position[col]] for _, col in REPORT_COLUMNS] for row in lines[1:]}
 
 
 def _report_html(assignment: str, table: "pd.DataFrame", pct: "pd.Series", files: ReportFiles) -> str:
@@ -339,8 +341,8 @@ def _report_html(assignment: str, table: "pd.DataFrame", pct: "pd.Series", files
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))),
                              autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    rows = [{"question": q, "values": [_csv_text(table.at[q, col]) for _, col in REPORT_COLUMNS],
-             "percent": "n/a" if math.isnan(p) else f"{p:.0f}%"}
+    cells = _csv_cells(table)  # the CSV's own text: the page and the CSV cannot disagree
+    rows = [{"question": q, "values": cells[str(q)], "percent": "n/a" if math.isnan(p) else f"{p:.0f}%"}
             for q, p in zip(table.index, pct.astype(float))]
     return env.get_template("report.html.j2").render(
         assignment=assignment, rows=rows, columns=REPORT_COLUMNS, page_css=markupsafe.Markup(page_css(code=False)),
