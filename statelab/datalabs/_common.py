@@ -33,6 +33,7 @@ __all__ = [
     "scalar",
     "table_exists",
     "temp_file",
+    "write_atomic",
     "unit_group_sql",
 ]
 
@@ -185,3 +186,20 @@ def temp_file(path: Path) -> tuple[int, str]:
             raise
         return fd, str(tmp)
     raise FileExistsError(f"no free temporary file name beside {str(path)!r}")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a :func:`temp_file` renamed over it: a reader sees the old file or the
+    new one, never half of one, and nothing is left behind if the write fails."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = temp_file(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

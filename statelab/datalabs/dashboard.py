@@ -25,14 +25,13 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import disclosure
-from ._common import check_track, quiet, table_exists, temp_file
+from ._common import check_track, quiet, table_exists, write_atomic
 from .pipelines import ANALYSIS_TABLES
 
 __all__ = ["ALL", "DASHBOARDS", "dashboard_cube", "dashboard_html", "exposed_lines", "protect_cube"]
@@ -196,15 +195,7 @@ def dashboard_html(con, track: str, path: str | Path, *, title: str | None = Non
             .replace("{{min}}", str((rules or disclosure.Rules()).min_cell_size))
             .replace("{{plotly}}", get_plotlyjs()).replace("{{data}}", payload.replace("</", "<\\/")))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(path)  # readable by the team, like the deliverables
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, page)  # readable by the team, like the deliverables
     return path
 
 

@@ -50,7 +50,6 @@ import datetime as _dt
 import json
 import math
 import numbers
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -60,7 +59,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._common import temp_file
+from ._common import write_atomic
 
 __all__ = [
     "DATA_INVENTORY",
@@ -455,23 +454,6 @@ def _from_json(value: Any) -> Any:
     return value
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 _HEADING = re.compile(r"^(#{1,6})(\s)", re.MULTILINE)
 
 
@@ -687,7 +669,7 @@ class Deliverable:
         written = {}
         for fmt in formats:
             path = folder / f"{stem}.{fmt}"
-            _atomic_write(path, rendered[fmt])
+            write_atomic(path, rendered[fmt])
             written[fmt] = path
         return written
 

@@ -37,7 +37,7 @@ import pandas as pd
 
 from . import deliverables as dl
 from . import documents
-from ._common import temp_file
+from ._common import temp_file, write_atomic
 
 __all__ = ["DESIGN_TEMPLATES", "TEAM_DIR_ENV", "TeamFolder", "TeamFolderError", "default_team_dir"]
 
@@ -152,7 +152,7 @@ class TeamFolder:
         record = dict(deliverable.to_dict(), saved_at=stamp, saved_by=self.user)
         folder = self._mkdir(self.path / "history" / stem)
         path = folder / f"{stamp}-{self.user}.json"
-        dl._atomic_write(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
         written["history"] = path
         return written
 
@@ -209,7 +209,7 @@ class TeamFolder:
         """
         path = self.path / f"{_stem(deliverable.spec.kind, deliverable.track)}.edit.md"
         if not path.exists():
-            dl._atomic_write(path, documents.to_text(deliverable))
+            write_atomic(path, documents.to_text(deliverable))
         return path
 
     def start(self, example: dl.Deliverable, *, keep=()) -> dl.Deliverable:
@@ -241,7 +241,7 @@ class TeamFolder:
         path = self._mkdir(self.path / "design") / f"{name}.md"
         if not path.exists():
             text = resources.files(__package__).joinpath("data", "design", f"{name}.md").read_text(encoding="utf-8")
-            dl._atomic_write(path, text)
+            write_atomic(path, text)
         return path
 
     # ------------------------------------------------------------------------------------- archive
