@@ -7,16 +7,21 @@ others wait for the lock and read the result.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock, so every xdist worker works in its own folder (shared_dir)
+    fcntl = None
 
 
 def shared_dir(tmp_path_factory) -> Path:
     """A folder shared by all pytest-xdist workers of this session (the session's own folder otherwise)."""
-    import os
-
     base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") and fcntl is not None else base
 
 
 def build_once(root: Path, key: str, build) -> tuple[Path, dict]:
@@ -26,13 +31,11 @@ def build_once(root: Path, key: str, build) -> tuple[Path, dict]:
     JSON; the others wait for the lock and reuse the result. Consumers must treat the
     folder as read-only (copy it to change anything).
     """
-    import fcntl
-    import json
-
     root.mkdir(parents=True, exist_ok=True)
     folder, done = root / key, root / f"{key}.json"
     with open(root / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if the holder dies
         try:
             if not done.exists():
                 if folder.exists():
@@ -40,5 +43,6 @@ def build_once(root: Path, key: str, build) -> tuple[Path, dict]:
                 folder.mkdir()
                 done.write_text(json.dumps(build(folder)))
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_UN)
     return folder, json.loads(done.read_text())

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import sys
@@ -21,11 +20,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: every xdist worker builds its own copy
-    fcntl = None
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -36,6 +30,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(BOOK / "_ext"))
 import nbrules  # noqa: E402
 import statelab_execute  # noqa: E402
+from session_share import build_once, shared_dir  # noqa: E402
 
 # build.py's report of a failed notebook: "  <path from the repository root>: cell N of M (...) raised ..."
 _FAILURE_LINE = re.compile(r"^  (\S+\.ipynb): (.+)$", re.MULTILINE)
@@ -73,15 +68,6 @@ class BookBuild:
             pytest.fail(f"{rel} has no execution in the session's cache {self.cache_dir}; build log tail:\n"
                         + self.log[-3000:])
         return nb
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    # The lock is released when the file closes, also if the holder dies.
-    with open(path, "w") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
 
 
 @contextlib.contextmanager
@@ -133,16 +119,7 @@ def _build(data_root: Path, shared: Path, run: dict) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_book(tiny_data_root: Path, tiny_book_run: dict, tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
-    base = tmp_path_factory.getbasetemp()
-    # xdist: the workers' common folder for this session (without fcntl each worker builds in its own)
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") and fcntl is not None else base
-    done = shared / "tiny-book.json"
-    with _locked(shared / "tiny-book.lock"):
-        if not done.exists():
-            (shared / "tiny-book").mkdir(exist_ok=True)
-            result = _build(tiny_data_root, shared / "tiny-book", tiny_book_run)
-            done.with_suffix(".tmp").write_text(json.dumps(result))
-            done.with_suffix(".tmp").rename(done)
-    result = json.loads(done.read_text())
+    _, result = build_once(shared_dir(tmp_path_factory), "tiny-book",
+                           lambda folder: _build(tiny_data_root, folder, tiny_book_run))
     return BookBuild(output=Path(result["output"]), returncode=result["returncode"], log=result["log"],
                      cache_dir=Path(result["cache_dir"]), sources=result["sources"], failures=result["failures"])
