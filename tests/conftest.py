@@ -23,6 +23,25 @@ def projects_dir(tmp_path_factory):
         yield root
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gradebook_version_asked_once():
+    """nbgrader asks alembic for its gradebook schema version once per process, not once per new course.
+
+    Creating a gradebook runs ``alembic heads`` in a new Python process, which imports nbgrader again: about 3 s,
+    twice that on a loaded machine. The tests create some fifty courses; the answer is the same for all of them
+    (the installed nbgrader's newest migration). The first creation in each test process still asks alembic;
+    later ones reuse its answer, so every gradebook gets exactly what nbgrader would write. Processes the
+    tests start (the command-line tool, the hub) are not changed.
+    """
+    import functools
+
+    import nbgrader.api
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(nbgrader.api, "get_alembic_version", functools.cache(nbgrader.api.get_alembic_version))
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_data_root(tmp_path_factory):
     """A data root holding the ``tiny`` profile at ``sd.DEFAULT_SEED``; also exported as STATELAB_DATA_DIR."""
