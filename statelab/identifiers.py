@@ -189,6 +189,44 @@ def _as_series(values: Iterable[Any]) -> pd.Series:
     return pd.Series(list(values), dtype=object)
 
 
+def _text(s: pd.Series) -> pd.Series:
+    """``s``, after checking that every value is text or missing (a ``TypeError`` quotes the first other)."""
+    missing = s.isna().to_numpy()
+    wrong = [v for v, m in zip(s, missing) if not m and not isinstance(v, str)]
+    if wrong:
+        raise TypeError(f"SSNs must be strings (leading zeros matter), got {wrong[0]!r} "
+                        f"of type {type(wrong[0]).__name__}")
+    return s
+
+
+def _by_value(s: pd.Series, reject_never_issued: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The status and the digits (spaces and dashes removed) of each value of ``s``, as object arrays.
+
+    The rules run once per distinct value and are spread back to the rows: a wage file repeats a person's
+    SSN on every quarter's record, so a column has far fewer distinct values than rows, and the string
+    operations are what cost. Missing values get ``'missing'`` and ``''``.
+    """
+    missing = s.isna().to_numpy()
+    status = np.full(len(s), "missing", dtype=object)
+    digits = np.full(len(s), "", dtype=object)
+    codes, values = pd.factorize(s.to_numpy(dtype=object)[~missing])
+    if len(values):
+        d = pd.Series(values, dtype=object).str.replace("-", "", regex=False).str.replace(" ", "", regex=False)
+        empty = (d == "").to_numpy(dtype=bool)
+        placeholder = ~empty & d.isin(PLACEHOLDER_SSNS).to_numpy()
+        nine = d.map(lambda v: _NINE_DIGITS.fullmatch(v) is not None).to_numpy(dtype=bool)
+        malformed = ~empty & ~placeholder & (~nine | (d.str[3:5] == "00").to_numpy()
+                                             | (d.str[5:9] == "0000").to_numpy())
+        never = np.zeros(len(d), dtype=bool)
+        if reject_never_issued:
+            never = ~empty & ~placeholder & ~malformed & d.str[:3].isin(NEVER_ISSUED_AREAS).to_numpy()
+        found = np.select([empty, placeholder, malformed, never], ["missing", "placeholder", "malformed",
+                                                                   "never_issued"], "valid").astype(object)
+        status[~missing] = found[codes]
+        digits[~missing] = d.to_numpy(dtype=object)[codes]
+    return status, digits
+
+
 def ssn_status(values: Iterable[Any], *, reject_never_issued: bool = False) -> pd.Series:
     """The :data:`SSN_STATUSES` value of each SSN string, with the rules of :func:`ssn_status_sql`.
 
@@ -211,28 +249,14 @@ def ssn_status(values: Iterable[Any], *, reject_never_issued: bool = False) -> p
     """
     _check_flag("reject_never_issued", reject_never_issued)
     s = _as_series(values)
-    missing = s.isna().to_numpy().copy()
-    wrong = [v for v, m in zip(s, missing) if not m and not isinstance(v, str)]
-    if wrong:
-        raise TypeError(f"SSNs must be strings (leading zeros matter), got {wrong[0]!r} "
-                        f"of type {type(wrong[0]).__name__}")
-    digits = s.where(~missing, "").str.replace("-", "", regex=False).str.replace(" ", "", regex=False)
-    missing |= (digits == "").to_numpy(dtype=bool)
-    placeholder = ~missing & digits.isin(PLACEHOLDER_SSNS).to_numpy()
-    nine = digits.map(lambda d: _NINE_DIGITS.fullmatch(d) is not None).to_numpy(dtype=bool)
-    malformed = ~missing & ~placeholder & (~nine | (digits.str[3:5] == "00").to_numpy()
-                                           | (digits.str[5:9] == "0000").to_numpy())
-    never = np.zeros(len(s), dtype=bool)
-    if reject_never_issued:
-        never = ~missing & ~placeholder & ~malformed & digits.str[:3].isin(NEVER_ISSUED_AREAS).to_numpy()
-    status = np.select([missing, placeholder, malformed, never], ["missing", "placeholder", "malformed",
-                                                                  "never_issued"], "valid")
+    status, _ = _by_value(_text(s), reject_never_issued)
     return pd.Series(status, index=s.index, dtype="string")
 
 
 def clean_ssn(values: Iterable[Any], *, reject_never_issued: bool = False) -> pd.Series:
     """Nine-digit SSNs where valid, missing (``<NA>``) otherwise; the rules of :func:`clean_ssn_sql`."""
     s = _as_series(values)
-    valid = (ssn_status(s, reject_never_issued=reject_never_issued) == "valid").to_numpy()
-    digits = s.where(valid, "").str.replace("-", "", regex=False).str.replace(" ", "", regex=False)
-    return digits.where(valid).astype("string")
+    _check_flag("reject_never_issued", reject_never_issued)
+    status, digits = _by_value(_text(s), reject_never_issued)
+    valid = status == "valid"
+    return pd.Series(digits, index=s.index, name=s.name, dtype=object).where(valid).astype("string")

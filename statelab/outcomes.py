@@ -48,6 +48,7 @@ import numpy as np
 
 from .identifiers import clean_ssn_sql, key_status_sql
 from .snapshot import _age_group_sql, _age_sql  # the age groups of module 4's tables
+from .uncertainty import _wilson as _wilson_bounds  # one Wilson interval, without statsmodels
 
 __all__ = [
     "DENOMINATORS",
@@ -356,15 +357,13 @@ def exit_outcomes(con, cohort, *, ssn="ssn", exit_year="exit_year", exit_quarter
 
 # ------------------------------------------------------------------------------------------- rates
 def _wilson(successes, trials, confidence):
-    """Wilson score interval (statsmodels' ``proportion_confint``); NaN where there are no trials."""
-    from statsmodels.stats.proportion import proportion_confint
-
+    """Wilson score interval (statsmodels' ``proportion_confint``, to the bit); NaN where there are no trials."""
     k = np.asarray(successes, dtype=float)
     n = np.asarray(trials, dtype=float)
     ok = n > 0
     low, high = np.full(len(n), np.nan), np.full(len(n), np.nan)
     if ok.any():
-        low[ok], high[ok] = proportion_confint(k[ok], n[ok], alpha=1 - confidence, method="wilson")
+        low[ok], high[ok] = _wilson_bounds(k[ok], n[ok], 1 - confidence)
     return low, high
 
 
@@ -398,7 +397,7 @@ def exit_outcome_rates(con, cohort, *, by=(), denominator="exiters", confidence=
         ``"exiters"`` (default): every member, the unfindable counted as not employed -- the federal rule.
         ``"linked"``: members with a usable SSN only -- a sensitivity check, not the federal indicator.
     confidence : float, keyword-only
-        Confidence level of the intervals (Wilson score, from statsmodels).
+        Confidence level of the intervals (Wilson score, as statsmodels computes it).
 
     Returns
     -------

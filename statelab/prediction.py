@@ -39,19 +39,13 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import (
-    MetricFrame,
-    count,
-    false_negative_rate,
-    false_positive_rate,
-    selection_rate,
-)
+
+# fairlearn (with sklearn.metrics) and sklearn.ensemble are imported in the functions that use them
+# (group_metrics, make_model("boosting")): a notebook that fits only the logistic model skips them.
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import precision_score, recall_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
@@ -378,6 +372,8 @@ def make_model(
         ],
         verbose_feature_names_out=False,
     )
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     is_categorical = [False] * len(numeric) + [True] * len(categorical)
     booster = HistGradientBoostingClassifier(
         categorical_features=is_categorical if categorical else None,
@@ -545,6 +541,9 @@ def group_metrics(y_true, selected, groups):
         ``false_positive_rate``; use ``.overall``, ``.by_group``, ``.difference()`` and ``.ratio()``.
         Precision is 0 for a group with nobody selected.
     """
+    from fairlearn.metrics import MetricFrame, count, false_negative_rate, false_positive_rate, selection_rate
+    from sklearn.metrics import precision_score, recall_score
+
     y = np.asarray(y_true)
     pred = np.asarray(selected)
     if y.ndim != 1 or pred.ndim != 1 or len(y) != len(pred):

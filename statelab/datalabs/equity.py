@@ -589,9 +589,9 @@ def equity_assessment(con, track: str, *, team: str = "Example state team", by: 
                        "and the pairs such units would lose, file by file and group by group, are applied to the "
                        "units that really lack one. est_missed_se is the standard error of est_missed_share.")
         who = missing_identifiers(con, by="sex")
-        link = pd.concat([linkage_error_by_group(con, by="sex"), linkage_error_by_group(con, by="age_band")],
-                         ignore_index=True)
-        gap = _missed_link_finding(linkage_error_by_group(con, by="sex"))
+        by_sex = linkage_error_by_group(con, by="sex")  # once: the table and the finding read the same estimate
+        link = pd.concat([by_sex, linkage_error_by_group(con, by="age_band")], ignore_index=True)
+        gap = _missed_link_finding(by_sex)
         if gap:
             findings.append(gap)
         per_source = (who.assign(missing=who["no_valid_ssn"] * who["units"]).groupby("source_table")[["missing", "units"]]

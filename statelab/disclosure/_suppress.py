@@ -462,7 +462,6 @@ def suppress(
         return hi - lo > 1e-7
 
     order = sorted(((i, j) for i in range(n_rows) for j in range(n_cols)), key=preference)
-    use_lp = margins and _has_scipy()
     while True:
         changed = False
         for line_cells, _ in lines:
@@ -477,8 +476,10 @@ def suppress(
         exposed = _determined(lines, hidden_cells())
         protects = protects_by_equations
         why = "being worked out from the totals"
-        # exact audit 2: with counts >= 0, hidden zeros can pin cells the equations alone leave free
-        if not exposed and use_lp and any(values[c] == 0 for c in hidden_cells()):
+        # exact audit 2: with counts >= 0, hidden zeros can pin cells the equations alone leave free.
+        # scipy is looked for last: importing scipy.optimize costs more than suppressing a table that
+        # needs no linear program (most tables), so a table without a hidden zero never imports it.
+        if not exposed and margins and any(values[c] == 0 for c in hidden_cells()) and _has_scipy():
             bounds = _bounds(values, hidden_cells(), lines)
             exposed = [c for c, (lo, hi) in bounds.items() if hi - lo <= 1e-7]
             protects = protects_by_bounds
