@@ -154,8 +154,63 @@ def serve(folder: Path) -> Iterator[str]:
 
 
 # -------------------------------------------------------------------------------------- audit
+#: The window every page is audited in.
+VIEWPORT = {"width": 1280, "height": 900}
+
+#: Runs in every new document before the page's own scripts. The auditor keeps one browser page for every
+#: page it audits (see ``Auditor``), and web storage is what a page could carry to the next: the book's
+#: theme (pydata-sphinx-theme) stores the color mode and theme in localStorage, and the sidebar's scroll
+#: position in sessionStorage as the page unloads. Each page starts with both empty, as in a new browser.
+_FORGET_WEB_STORAGE = "try { localStorage.clear(); sessionStorage.clear(); } catch (e) {}"
+
+#: Waits until the page has settled, then says whether it is in ``scheme``: the media query matches, and
+#: the ``data-theme``/``data-mode`` attributes a theme resolves ("auto" into "light" or "dark") on
+#: ``<html>``, where present, read that scheme (or "auto", which follows the media query).
+_SETTLE = """async (scheme) => {
+  const frame = () => new Promise(resolve => requestAnimationFrame(() => resolve()));
+  // What follows waits for conditions, never for a set time, but for at most 10 s in all: the bound the
+  // audit's old wait for an idle network had. A page that has not settled by then is audited as it stands.
+  const deadline = new Promise(resolve => setTimeout(resolve, 10000));
+  let late = false;
+  deadline.then(() => { late = true; });
+  const settled = (promises) => Promise.race([Promise.all(promises.map(p => p.catch(() => {}))), deadline]);
+  // Media-query change listeners (the theme switching to dark), requestAnimationFrame work (the icons the
+  // theme's Font Awesome script draws) and IntersectionObserver callbacks (the table of contents' current
+  // entry) all run in the next rendering update: after two frames and one task they have run.
+  await frame();
+  await frame();
+  await new Promise(resolve => setTimeout(resolve, 0));
+  // Images that started loading after `load` (a <picture> source for the other scheme).
+  await settled(Array.from(document.images).filter(img => !img.complete && img.loading !== 'lazy')
+    .map(img => new Promise(resolve => {
+      img.addEventListener('load', resolve, {once: true});
+      img.addEventListener('error', resolve, {once: true});
+    })));
+  // CSS transitions and animations that end: the theme's colors fade to the new scheme (the search
+  // button's, in 0.15 s) and text fades in as a page loads (0.3 s). Audited mid-way, a color is neither
+  // scheme's. Endless ones (a spinner) are not waited for; one that starts another is (a few rounds).
+  for (let round = 0; round < 5 && !late; round++) {
+    const ending = document.getAnimations().filter(a => a.playState === 'running'
+      && Number.isFinite(a.effect?.getComputedTiming().endTime));
+    if (!ending.length) break;
+    await settled(ending.map(a => a.finished));
+    await frame();
+  }
+  await settled([document.fonts.ready]);
+  const data = document.documentElement.dataset;
+  return matchMedia(`(prefers-color-scheme: ${scheme})`).matches
+    && ['theme', 'mode'].every(k => !(k in data) || data[k] === scheme || data[k] === 'auto');
+}"""
+
+
 class Auditor:
-    """A Chromium session that audits one URL at a time (use as a context manager)."""
+    """A Chromium session that audits one URL at a time (use as a context manager).
+
+    Each page is loaded once and audited in every color scheme asked for: in the first, then again after
+    the emulated ``prefers-color-scheme`` is switched to the next, once the page is confirmed to be in that
+    scheme (``_SETTLE``). A page that does not follow the switch is loaded again in that scheme and audited
+    as it loads; ``reloads`` lists those (page name, scheme).
+    """
 
     def __init__(self, *, color_schemes: Sequence[str] = ("light",), timeout_ms: int = 120_000) -> None:
         reason = missing_tools()
@@ -166,6 +221,11 @@ class Auditor:
         self.axe_source = axe_script_path().read_text(encoding="utf-8")
         self.axe_version = ""
         self.rule_count = 0
+        self.reloads: list[tuple[str, str]] = []
+        self._page = self._cdp = None
+        self._origin = ""  # netloc of the page under audit: requests to any other host are aborted
+        self._last_url = ""
+        self._expect_navigation = False
 
     def __enter__(self) -> Auditor:
         from playwright.sync_api import sync_playwright
@@ -174,6 +234,16 @@ class Auditor:
         try:
             self._browser = self._pw.chromium.launch(executable_path=str(chromium_path()), headless=True,
                                                      args=list(CHROMIUM_ARGS), timeout=60_000)
+            # One context (and one page, see _fresh_page) for every page audited: a new context per page
+            # cost more than the page's load, and pages of one origin then share Chromium's in-memory copies
+            # of the book's CSS and scripts (the same bytes from the same folder). Nothing else carries
+            # over: the viewport is fixed here, the color scheme is set before each load, web storage is
+            # emptied as each document starts, cookies and the origin's other storage are cleared between
+            # pages, no service worker can register, and pages a page opened are closed.
+            self._context = self._browser.new_context(viewport=VIEWPORT, service_workers="block")
+            self._context.set_default_timeout(self.timeout_ms)
+            self._context.add_init_script(_FORGET_WEB_STORAGE)
+            self._context.route("**/*", self._route)
         except Exception:
             self._pw.stop()
             raise
@@ -183,45 +253,86 @@ class Auditor:
         self._browser.close()
         self._pw.stop()
 
+    def _route(self, r) -> None:
+        target = urlsplit(r.request.url)
+        if target.scheme in ("http", "https") and target.netloc != self._origin:
+            r.abort()  # no network: a page that needs a remote asset is audited without it
+        elif r.request.is_navigation_request() and r.request.frame.parent_frame is None:
+            if self._expect_navigation:  # the load of the page under audit
+                self._expect_navigation = False
+                r.continue_()
+            else:
+                # stay on the page under audit, so a redirect page is audited as itself: a 204 answer
+                # leaves the page as it is (an aborted navigation would show Chromium's error page)
+                r.fulfill(status=204, body="")
+        else:
+            r.continue_()
+
     def audit_url(self, url: str, *, name: str | None = None,
                   color_schemes: Sequence[str] | None = None) -> list[Violation]:
         """Violations on the page at ``url`` in each color scheme (default: the auditor's); ``name`` is how
         reports call the page."""
+        schemes = tuple(color_schemes or self.color_schemes)
+        name = name or url
         found: list[Violation] = []
-        for scheme in color_schemes or self.color_schemes:
-            found += self._audit_once(url, name or url, scheme)
+        try:
+            self._load(url, schemes[0])
+            found += self._run_axe(name, schemes[0])
+            for scheme in schemes[1:]:
+                if not self._switch(scheme):
+                    self.reloads.append((name, scheme))
+                    self._load(url, scheme)
+                found += self._run_axe(name, scheme)
+        except BaseException:
+            self._discard_page()  # a page left half-way (crashed, hung) is not reused
+            raise
         return found
 
-    def _audit_once(self, url: str, name: str, scheme: str) -> list[Violation]:
-        context = self._browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
-        context.set_default_timeout(self.timeout_ms)
-        origin = urlsplit(url)
-        loaded = []
+    def _load(self, url: str, scheme: str) -> None:
+        """A fresh document of ``url`` in ``scheme``, settled, with axe-core injected."""
+        page = self._fresh_page()
+        self._origin, self._last_url = urlsplit(url).netloc, url
+        page.emulate_media(color_scheme=scheme)
+        self._expect_navigation = True
+        page.goto(url, wait_until="load")
+        self._expect_navigation = False
+        page.evaluate(_SETTLE, scheme)  # audited as it stands even if it did not take the scheme, as before
+        page.add_script_tag(content=self.axe_source)
 
-        def route(r) -> None:
-            target = urlsplit(r.request.url)
-            if target.scheme in ("http", "https") and target.netloc != origin.netloc:
-                r.abort()  # no network: a page that needs a remote asset is audited without it
-            elif r.request.is_navigation_request() and r.request.frame.parent_frame is None and loaded:
-                # stay on the page under audit, so a redirect page is audited as itself: a 204 answer
-                # leaves the page as it is (an aborted navigation would show Chromium's error page)
-                r.fulfill(status=204, body="")
-            else:
-                r.continue_()
+    def _switch(self, scheme: str) -> bool:
+        """Switch the loaded page to ``scheme``; whether it is now in that scheme."""
+        self._page.emulate_media(color_scheme=scheme)
+        return self._page.evaluate(_SETTLE, scheme)
 
-        context.route("**/*", route)
-        try:
-            page = context.new_page()
-            page.goto(url, wait_until="load")
-            loaded.append(True)
+    def _fresh_page(self):
+        """The auditor's page, emptied of the last page audited (or a new page)."""
+        if self._page is None:
+            self._page = self._context.new_page()
+            self._cdp = self._context.new_cdp_session(self._page)
+            return self._page
+        # Leave the last page first, so what it writes as it unloads is written before it is cleared.
+        self._page.goto("about:blank")
+        for other in self._context.pages:
+            if other is not self._page:
+                other.close()  # a window the last page opened
+        self._context.clear_cookies()
+        last = urlsplit(self._last_url)
+        if last.scheme in ("http", "https"):  # IndexedDB, Cache Storage and the like of the last page's origin
+            self._cdp.send("Storage.clearDataForOrigin",
+                           {"origin": f"{last.scheme}://{last.netloc}", "storageTypes": "all"})
+        return self._page
+
+    def _discard_page(self) -> None:
+        page, self._page, self._cdp = self._page, None, None
+        self._expect_navigation = False
+        if page is not None:
             try:
-                page.wait_for_load_state("networkidle", timeout=10_000)
-            except Exception:  # noqa: BLE001 (a page that keeps a request open is audited as it stands)
+                page.close()
+            except Exception:  # noqa: BLE001 (a crashed page may not close cleanly; a new one is opened)
                 pass
-            page.add_script_tag(content=self.axe_source)
-            result = page.evaluate(_RUN_AXE, list(WCAG_TAGS))
-        finally:
-            context.close()
+
+    def _run_axe(self, name: str, scheme: str) -> list[Violation]:
+        result = self._page.evaluate(_RUN_AXE, list(WCAG_TAGS))
         self.axe_version, self.rule_count = result["version"], result["rules"]
         return [Violation(name, v["rule"], v["impact"], v["help"], n["target"], n["html"], scheme, n["detail"])
                 for v in result["violations"] for n in v["nodes"]]
