@@ -21,7 +21,6 @@ from ._errors import (
     StatelabError,
     ValidationError,
 )
-from ._generate import generate
 from ._identity import _PLACEHOLDERS
 from ._dataset import GENERATOR_VERSION
 from ._postgres import create_class, load_postgres, role_name
@@ -72,3 +71,19 @@ __all__ = [
     "ValidationError",
     "CalibrationError",
 ]
+
+
+def __getattr__(name):
+    # generate() is imported on first use: opening a dataset that exists (every lesson, assignment and
+    # hidden test) never runs the generator, and importing its modules costs about a tenth of a second
+    # in each kernel.
+    if name == "generate":
+        from ._generate import generate
+
+        globals()["generate"] = generate
+        return generate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"generate"})

@@ -9,7 +9,6 @@ from ._database import LEARNER_DB, TRUTH_DB
 from ._dataset import (DEFAULT_SEED, MANIFEST, data_root, dataset_path, is_current, read_manifest,
                        recover_interrupted)
 from ._errors import DatasetNotFoundError, OutputError
-from ._generate import generate
 from ._schema import LEARNER_TABLES, tables
 
 __all__ = ["DEFAULT_SEED", "data_root", "dataset_path", "ensure_dataset", "connect", "load_table", "manifest"]
@@ -29,6 +28,8 @@ def ensure_dataset(profile="default", *, seed=DEFAULT_SEED, data_root=None, trut
     path = dataset_path(profile, seed=seed, data_root=data_root)
     recover_interrupted(path)
     if not is_current(path):
+        from ._generate import generate  # here, not at the top: opening a dataset that exists never needs it
+
         stale = (path / MANIFEST).exists()
         try:
             generate(profile, seed=seed, out=path, truth=truth, overwrite=path.exists(), progress=progress)
