@@ -13,6 +13,9 @@ Used by ``tests/browser/test_axe.py`` and as one command for anyone who builds t
     python tests/browser/axe_audit.py book/_build/html            # every page of a built book
     python tests/browser/axe_audit.py feedback/ report.html --dark  # any HTML files, also in dark mode
 
+Each page is loaded once and audited in light, then switched to dark (with ``--dark``) and audited again
+(``Auditor``).
+
 Exit codes: 0 no violations; 1 violations (one line each: page, rule, element); 2 bad arguments (a path
 that does not exist or holds no HTML); 3 Chromium, Playwright or axe-core missing (the message says how to
 install it).
@@ -258,7 +261,10 @@ class Auditor:
         if target.scheme in ("http", "https") and target.netloc != self._origin:
             r.abort()  # no network: a page that needs a remote asset is audited without it
         elif r.request.is_navigation_request() and r.request.frame.parent_frame is None:
-            if self._expect_navigation:  # the load of the page under audit
+            # Only the first, the load of the page under audit, goes on. (Told apart by order, not by
+            # whether `goto` has returned yet: a redirect made as the page loads may reach this handler
+            # before the `load` event reaches Python.)
+            if self._expect_navigation:
                 self._expect_navigation = False
                 r.continue_()
             else:
