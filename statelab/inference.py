@@ -431,11 +431,8 @@ def regression_adjusted(frame: pd.DataFrame, *, covariates=DEFAULT_COVARIATES, o
     Estimate
         ``target="att"``.
     """
-    # the two names from their own modules (they are what statsmodels.api exports): statsmodels.api
-    # imports all of statsmodels, a third of a second more before the first fit
-    from statsmodels.regression.linear_model import OLS
-    from statsmodels.tools.tools import add_constant
-
+    from statsmodels.regression.linear_model import OLS  # statsmodels.api's OLS and add_constant, from their
+    from statsmodels.tools.tools import add_constant  # own modules: statsmodels.api imports all of statsmodels
     _groups(frame, outcome, treatment, "regression_adjusted")  # both groups present
     X = _design(frame, covariates, "regression_adjusted")
     data = frame.loc[X.index, [outcome, treatment]].dropna()

@@ -288,10 +288,10 @@ def aipw_att(frame: pd.DataFrame, *, covariates=DEFAULT_COVARIATES, outcome: str
     Estimate
         ``target="att"`` (the effect on the trained).
     """
-    from statsmodels.regression.linear_model import OLS  # statsmodels.api's OLS, without all of statsmodels
+    from statsmodels.regression import linear_model as sm  # sm.OLS without all of statsmodels; warnings quote sm.OLS
 
     index, Z, p, t, y = _weighted_inputs(frame, covariates, outcome, treatment, clip, "aipw_att")
-    m0 = Z @ OLS(y[~t], Z[~t]).fit().params          # the propensity model's (standardized) design
+    m0 = Z @ sm.OLS(y[~t], Z[~t]).fit().params          # the propensity model's (standardized) design
     r = y - m0
     n, n1 = len(y), int(t.sum())
     w = np.where(t, 0.0, p / (1 - p))
