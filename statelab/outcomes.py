@@ -48,7 +48,7 @@ import numpy as np
 
 from .identifiers import clean_ssn_sql, key_status_sql
 from .snapshot import _age_group_sql, _age_sql  # the age groups of module 4's tables
-from .uncertainty import _wilson as _wilson_bounds  # one Wilson interval, without statsmodels
+from .uncertainty import _wilson  # one Wilson interval (NaN without trials), without statsmodels
 
 __all__ = [
     "DENOMINATORS",
@@ -356,17 +356,6 @@ def exit_outcomes(con, cohort, *, ssn="ssn", exit_year="exit_year", exit_quarter
 
 
 # ------------------------------------------------------------------------------------------- rates
-def _wilson(successes, trials, confidence):
-    """Wilson score interval (statsmodels' ``proportion_confint``, to the bit); NaN where there are no trials."""
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    ok = n > 0
-    low, high = np.full(len(n), np.nan), np.full(len(n), np.nan)
-    if ok.any():
-        low[ok], high[ok] = _wilson_bounds(k[ok], n[ok], 1 - confidence)
-    return low, high
-
-
 def exit_outcome_rates(con, cohort, *, by=(), denominator="exiters", confidence=0.95, ssn="ssn",
                        exit_year="exit_year", exit_quarter="exit_quarter", states="all", home_state=None,
                        min_earnings=None, wage_table="ui_wage"):
@@ -445,7 +434,7 @@ FROM ({sql}) AS o
     for c in ("exiters", "linked", "n_employed_q2", "n_employed_q4", "n_q2", "n_q4"):
         df[c] = df[c].fillna(0).round().astype("int64")
     for k in (2, 4):
-        low, high = _wilson(df[f"n_employed_q{k}"], df[f"n_q{k}"], confidence)
+        low, high = _wilson(df[f"n_employed_q{k}"], df[f"n_q{k}"], 1 - confidence)
         at = df.columns.get_loc(f"employment_rate_q{k}") + 1
         df.insert(at, f"employment_rate_q{k}_high", high)
         df.insert(at, f"employment_rate_q{k}_low", low)

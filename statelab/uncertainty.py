@@ -42,19 +42,24 @@ def _alpha(alpha):
     return float(alpha)
 
 
-def _wilson(successes: np.ndarray, trials: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score bounds: ``proportion_confint(successes, trials, alpha=alpha, method="wilson")``.
+def _wilson(successes, trials, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score bounds: ``proportion_confint(successes, trials, alpha=alpha, method="wilson")``; NaN where
+    there are no trials.
 
     The same arithmetic as statsmodels, operation for operation, so the bounds are identical to the bit;
     only the normal quantile comes from ``scipy.special.ndtri`` (what ``scipy.stats.norm.isf`` computes)
     instead of ``scipy.stats``. Why: importing statsmodels (and with it ``scipy.stats``) costs about half a
     second, more than the rest of an outcomes table, and every notebook that prints a rate paid it.
-    ``trials`` must be positive (the callers leave groups without trials out).
     """
     from scipy.special import ndtri
 
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
+    k = np.atleast_1d(np.asarray(successes, dtype=float))
+    n = np.atleast_1d(np.asarray(trials, dtype=float))
+    low, high = np.full(len(n), np.nan), np.full(len(n), np.nan)
+    ok = n > 0
+    if not ok.any():
+        return low, high
+    k, n = k[ok], n[ok]
     crit = -ndtri(alpha / 2.0)  # two-sided: scipy.stats.norm.isf(alpha / 2)
     q = k / n
     crit2 = crit**2
@@ -62,7 +67,8 @@ def _wilson(successes: np.ndarray, trials: np.ndarray, alpha: float) -> tuple[np
     center = (q + crit2 / (2 * n)) / denom
     dist = crit * np.sqrt(q * (1.0 - q) / n + crit2 / (4.0 * n**2))
     dist /= denom
-    return np.clip(center - dist, 0, 1), np.clip(center + dist, 0, 1)
+    low[ok], high[ok] = np.clip(center - dist, 0, 1), np.clip(center + dist, 0, 1)
+    return low, high
 
 
 def rate_interval(successes, trials, *, alpha: float = 0.05, method: str = "wilson") -> pd.DataFrame:
@@ -93,13 +99,14 @@ def rate_interval(successes, trials, *, alpha: float = 0.05, method: str = "wils
         raise ValueError("successes must lie between 0 and trials in every group")
     out = pd.DataFrame({"successes": k, "trials": n}, index=index)
     ok = n > 0
-    low, high = np.full(len(n), np.nan), np.full(len(n), np.nan)
-    if ok.any() and method == "wilson":
-        low[ok], high[ok] = _wilson(k[ok], n[ok], alpha)
-    elif ok.any():
+    if method == "wilson":
+        low, high = _wilson(k, n, alpha)
+    else:
         from statsmodels.stats.proportion import proportion_confint
 
-        low[ok], high[ok] = proportion_confint(k[ok], n[ok], alpha=alpha, method=method)
+        low, high = np.full(len(n), np.nan), np.full(len(n), np.nan)
+        if ok.any():
+            low[ok], high[ok] = proportion_confint(k[ok], n[ok], alpha=alpha, method=method)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["rate"] = np.where(ok, k / np.where(ok, n, 1), np.nan)
     out["ci_low"], out["ci_high"] = low, high
