@@ -1,6 +1,7 @@
 """Shared fixtures: one tiny dataset per test session, generated once."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,44 @@ def gradebook_version_asked_once():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(nbgrader.api, "get_alembic_version", functools.cache(nbgrader.api.get_alembic_version))
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kernels_forked(tmp_path_factory):
+    """Every notebook kernel the tests start is forked from one that has imported the stack (tests/kernel_forks.py).
+
+    About 1.5-3 s less per notebook, of which the tests run some 500; each cell still runs in its own process and
+    namespace. The session's ``python3`` kernel spec comes first on ``JUPYTER_PATH``; its client asks this
+    worker's server for a kernel and, until the server is listening or when it cannot give the same interpreter,
+    starts the usual ``python -m ipykernel_launcher``. Processes given an environment of their own (the hub's
+    users, the Binder check) start the usual kernel. Linux only (Unix sockets passing file descriptors);
+    ``STATELAB_KERNEL_FORKS=off`` turns it off (to compare, or to rule it out).
+    """
+    import json
+    import tempfile
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3").to_dict()
+    standard = spec["argv"][1:3] == ["-m", "ipykernel_launcher"]
+    if os.environ.get("STATELAB_KERNEL_FORKS") == "off" or not sys.platform.startswith("linux") or not standard:
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="statelab-kernels-"))  # short: a socket path has at most 107 bytes
+    script, sock = REPO_ROOT / "tests" / "kernel_forks.py", folder / "server"
+    (folder / "kernels" / "python3").mkdir(parents=True)
+    spec["argv"] = ["python", str(script), *spec["argv"][3:]]
+    (folder / "kernels" / "python3" / "kernel.json").write_text(json.dumps(spec))
+    with open(folder / "server.log", "w") as log:
+        server = subprocess.Popen([sys.executable, str(script), "--serve", str(sock)], stdout=log, stderr=log,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("JUPYTER_PATH", os.pathsep.join(filter(None, [str(folder), os.environ.get("JUPYTER_PATH")])))
+        env.setenv("STATELAB_KERNEL_FORKS", str(sock))
+        yield sock
+    server.terminate()
+    server.wait(timeout=30)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

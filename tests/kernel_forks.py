@@ -1,0 +1,209 @@
+"""Notebook kernels for the test session, forked from a process that has already imported the stack.
+
+The tests execute some 500 notebooks (every assignment's solution, blank copy and scripted mistakes on two
+seeds, the lessons, the hub and Binder checks). A new ``python -m ipykernel_launcher`` costs about 1.2 CPU
+seconds before the first cell runs (the interpreter, IPython, ZeroMQ), and most notebooks then spend
+another 0.5-2 s importing pandas, DuckDB, matplotlib and the course packages. This module removes that
+fixed cost from the tests and nothing else:
+
+* ``python kernel_forks.py --serve SOCKET`` starts a server that imports those modules once (and opens
+  nothing: no ZeroMQ context, no event loop, no database) and waits on a Unix socket.
+* ``python kernel_forks.py -f CONNECTION_FILE`` is the ``argv`` of the test session's ``python3`` kernel
+  spec (tests/conftest.py::kernels_forked puts it first on ``JUPYTER_PATH``). It hands the server its
+  standard streams, working folder, environment and arguments; the server forks, and the child becomes an
+  ordinary ipykernel in a new session with exactly that folder, environment and ``sys.argv``. The client
+  stays alive as the process jupyter_client manages: it passes on signals (interrupts, termination) and
+  exits when the kernel exits; if the client is killed, the kernel kills itself.
+
+Every cell still runs, in a fresh namespace, in its own process: only the imports are shared. When the
+server cannot give the same interpreter a kernel would get (another Python, or an environment variable
+read at import time that differs: ``PYTHONPATH``, ``MPLBACKEND``, thread counts), or it is not running,
+the client replaces itself with the usual ``python -m ipykernel_launcher``.
+
+Test support, not collected by pytest; POSIX only (the fixture does nothing elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+
+ENV_SOCKET = "STATELAB_KERNEL_FORKS"
+#: What a kernel imports itself, and what the course's notebooks import, in that order. Importing these is
+#: all the server does before it forks: none opens a file, thread pool or connection a child could share.
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython.display", "numpy", "pandas", "pyarrow",
+           "duckdb", "matplotlib.pyplot", "matplotlib.patches", "scipy.stats", "statsmodels.formula.api",
+           "sklearn.metrics", "sklearn.model_selection", "fairlearn.metrics", "synthetic_data", "statelab")
+#: Environment variables a preloaded module reads when it is imported: a kernel whose environment differs
+#: in any of them is not forked (it would not be the interpreter it asked for).
+_IMPORT_TIME = ("PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONWARNINGS",
+                "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "MPLBACKEND", "MPLCONFIGDIR", "MATPLOTLIBRC",
+                "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_MAX_THREADS")
+#: ipykernel sets this before a kernel imports matplotlib; the server does the same before it imports it.
+_INLINE = "module://matplotlib_inline.backend_inline"
+_LAUNCHER = "ipykernel_launcher"
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def _import_time_env(env: dict) -> dict:
+    """The import-time variables as a kernel started with ``env`` would see them."""
+    seen = {k: env.get(k) for k in _IMPORT_TIME}
+    seen["MPLBACKEND"] = seen["MPLBACKEND"] or _INLINE
+    return seen
+
+
+# --- the client: the kernel spec's argv ----------------------------------------------------------------
+
+
+def _plain_kernel(args: list[str]) -> None:
+    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *args])
+
+
+def client(args: list[str]) -> None:
+    """Ask the server for a forked kernel with ``args``; become a plain kernel when it cannot give one."""
+    path = os.environ.get(ENV_SOCKET)
+    if not path:
+        _plain_kernel(args)
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        conn.connect(path)
+        request = {"args": args, "cwd": os.getcwd(), "env": dict(os.environ),
+                   "executable": os.path.realpath(sys.executable)}
+        socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
+        reply = conn.recv(64)
+    except OSError:
+        reply = b""
+    if len(reply) != 4:  # refused (b"no") or no server: the usual kernel, in this process
+        conn.close()
+        _plain_kernel(args)
+    (pid,) = struct.unpack("!i", reply)
+
+    def forward(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass  # the kernel has just exited; the socket says so next
+
+    for signum in _FORWARDED:
+        signal.signal(signum, forward)
+    # The server's end of the socket now belongs to the kernel: it closes when the kernel exits. Like
+    # ipykernel's parent poller, the kernel also ends when the process that launched it is gone.
+    launcher = os.getppid()
+    conn.settimeout(1.0)
+    while os.getppid() == launcher:
+        try:
+            if not conn.recv(64):
+                os._exit(0)
+        except (InterruptedError, TimeoutError):
+            continue
+    forward(signal.SIGKILL, None)
+    os._exit(1)
+
+
+# --- the server -----------------------------------------------------------------------------------------
+
+
+def _child(conn: socket.socket, listener: socket.socket, request: dict, fds: list[int]) -> None:
+    """In the forked child: become the kernel the client asked for (never returns)."""
+    import atexit
+    import random
+    import threading
+
+    try:
+        listener.close()
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the kernel waits for its own subprocesses
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = [_LAUNCHER, *request["args"]]
+        random.seed()  # a new process would have its own seeds; forks of one process share the parent's
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()
+        conn.send(struct.pack("!i", os.getpid()))
+
+        def orphaned() -> None:  # the client is gone (killed): end the kernel and anything it started
+            while conn.recv(64):
+                pass
+            os.killpg(os.getpid(), signal.SIGKILL)
+
+        threading.Thread(target=orphaned, daemon=True, name="kernel-forks-client").start()
+        from ipykernel.kernelapp import IPKernelApp
+
+        app = IPKernelApp.instance()
+        # Traits whose defaults ipykernel reads from the environment when it is imported, which here was
+        # in the server: give them the values this kernel's own environment would have given.
+        app.parent_handle = int(os.environ.get("JPY_PARENT_PID") or 0)
+        app.interrupt = int(os.environ.get("JPY_INTERRUPT_EVENT") or 0)
+        app.initialize(request["args"])
+        app.start()
+        status = 0
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        status = 1
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(status)
+
+
+def serve(path: str) -> None:
+    """Import :data:`PRELOAD`, then fork a kernel for each client that connects to ``path``."""
+    import importlib.util
+
+    del sys.path[0]  # this script's folder; ipykernel_launcher likewise removes its own first entry
+    os.environ["MPLBACKEND"] = os.environ.get("MPLBACKEND") or _INLINE
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # an optional part of the stack that is not installed: the kernel imports it itself
+    global _LAUNCHER
+    _LAUNCHER = importlib.util.find_spec("ipykernel_launcher").origin  # a kernel's sys.argv[0]
+    own = _import_time_env(os.environ)
+    executable = os.path.realpath(sys.executable)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped automatically
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path + ".new")
+    listener.listen(64)
+    os.rename(path + ".new", path)  # clients see the socket only when it accepts
+    while True:
+        conn, _ = listener.accept()
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
+            request = json.loads(data)
+            if len(fds) != 3 or request["executable"] != executable or _import_time_env(request["env"]) != own:
+                conn.send(b"no")
+                for fd in fds:
+                    os.close(fd)
+                continue
+            sys.stdout.flush()
+            sys.stderr.flush()
+            if os.fork() == 0:
+                _child(conn, listener, request, fds)
+            for fd in fds:
+                os.close(fd)
+        except (OSError, ValueError, KeyError):
+            pass  # a client that went away or sent nonsense gets nothing; it falls back to a plain kernel
+        finally:
+            conn.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        serve(sys.argv[2])
+    else:
+        client(sys.argv[1:])
