@@ -37,7 +37,8 @@ ENV_SOCKET = "STATELAB_KERNEL_FORKS"
 #: all the server does before it forks: none opens a file, thread pool or connection a child could share.
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython.display", "numpy", "pandas", "pyarrow",
            "duckdb", "matplotlib.pyplot", "matplotlib.patches", "scipy.stats", "statsmodels.formula.api",
-           "sklearn.metrics", "sklearn.model_selection", "fairlearn.metrics", "synthetic_data", "statelab")
+           "sklearn.metrics", "sklearn.model_selection", "fairlearn.metrics", "splink", "synthetic_data",
+           "statelab")
 #: Environment variables a preloaded module reads when it is imported: a kernel whose environment differs
 #: in any of them is not forked (it would not be the interpreter it asked for).
 _IMPORT_TIME = ("PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONWARNINGS",
@@ -180,12 +181,21 @@ def serve(path: str) -> None:
     listener.bind(path + ".new")
     listener.listen(64)
     os.rename(path + ".new", path)  # clients see the socket only when it accepts
+    print(f"kernel_forks: {os.getpid()} listening on {path} with {len(sys.modules)} modules imported", flush=True)
     while True:
-        conn, _ = listener.accept()
+        try:
+            conn, _ = listener.accept()
+        except OSError as exc:
+            print(f"kernel_forks: accept: {exc}", flush=True)
+            continue
         try:
             data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
             request = json.loads(data)
-            if len(fds) != 3 or request["executable"] != executable or _import_time_env(request["env"]) != own:
+            asked = _import_time_env(request["env"])
+            differs = [k for k in own if asked[k] != own[k]] + (["executable"] * (request["executable"] != executable))
+            if len(fds) != 3 or differs:
+                print(f"kernel_forks: usual kernel for a client whose {', '.join(differs) or 'streams'} differ",
+                      flush=True)
                 conn.send(b"no")
                 for fd in fds:
                     os.close(fd)
@@ -196,8 +206,8 @@ def serve(path: str) -> None:
                 _child(conn, listener, request, fds)
             for fd in fds:
                 os.close(fd)
-        except (OSError, ValueError, KeyError):
-            pass  # a client that went away or sent nonsense gets nothing; it falls back to a plain kernel
+        except Exception as exc:  # a client that went away or sent nonsense falls back to a plain kernel
+            print(f"kernel_forks: {type(exc).__name__}: {exc}", flush=True)
         finally:
             conn.close()
 

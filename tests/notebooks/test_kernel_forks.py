@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -50,7 +51,8 @@ def forked(kernels_forked):
 def test_a_forked_kernel_is_a_new_process_in_the_notebook_folder(forked, tmp_path, monkeypatch):
     monkeypatch.setenv("KERNEL_FORKS_MARKER", "set by the test")
     first, second = _probe(tmp_path), _probe(tmp_path)
-    assert first["ppid"] != os.getpid(), "not forked: the kernel's parent is this test process"
+    log = (Path(forked).parent / "server.log").read_text()
+    assert first["ppid"] != os.getpid(), f"not forked: the kernel's parent is this test process; server log:\n{log}"
     assert first["pid"] != second["pid"] and first["random"] != second["random"]
     assert first["cwd"] == str(tmp_path)
     assert first["marker"] == "set by the test"  # the environment the test gives the kernel, not the server's
