@@ -44,7 +44,7 @@ def gradebook_version_asked_once():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def kernels_forked(tmp_path_factory):
+def kernels_forked():
     """Every notebook kernel the tests start is forked from one that has imported the stack (tests/kernel_forks.py).
 
     About 1.5-3 s less per notebook, of which the tests run some 500; each cell still runs in its own process and
@@ -54,28 +54,25 @@ def kernels_forked(tmp_path_factory):
     users, the Binder check) start the usual kernel. Linux only (Unix sockets passing file descriptors);
     ``STATELAB_KERNEL_FORKS=off`` turns it off (to compare, or to rule it out).
     """
-    import json
     import tempfile
+    import warnings
 
+    import kernel_forks
     from jupyter_client.kernelspec import KernelSpecManager
 
     spec = KernelSpecManager().get_kernel_spec("python3").to_dict()
-    standard = spec["argv"][1:3] == ["-m", "ipykernel_launcher"]
-    if os.environ.get("STATELAB_KERNEL_FORKS") == "off" or not sys.platform.startswith("linux") or not standard:
+    if os.environ.get(kernel_forks.ENV_SOCKET) == "off" or not kernel_forks.forkable(spec):
         yield None
         return
     folder = Path(tempfile.mkdtemp(prefix="statelab-kernels-"))  # short: a socket path has at most 107 bytes
-    script, sock = REPO_ROOT / "tests" / "kernel_forks.py", folder / "server"
-    (folder / "kernels" / "python3").mkdir(parents=True)
-    spec["argv"] = ["python", str(script), *spec["argv"][3:]]
-    (folder / "kernels" / "python3" / "kernel.json").write_text(json.dumps(spec))
-    with open(folder / "server.log", "w") as log:
-        server = subprocess.Popen([sys.executable, str(script), "--serve", str(sock)], stdout=log, stderr=log,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
+    server, variables = kernel_forks.start(folder, spec)
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("JUPYTER_PATH", os.pathsep.join(filter(None, [str(folder), os.environ.get("JUPYTER_PATH")])))
-        env.setenv("STATELAB_KERNEL_FORKS", str(sock))
-        yield sock
+        for name, value in variables.items():
+            env.setenv(name, value)
+        yield variables[kernel_forks.ENV_SOCKET]
+    if server.poll() is not None:  # the session's kernels have been the usual ones since it stopped
+        warnings.warn(f"the kernel server stopped during the session (status {server.returncode}); its log:\n"
+                      + (folder / "server.log").read_text()[-3000:], RuntimeWarning, stacklevel=1)
     server.terminate()
     server.wait(timeout=30)
     shutil.rmtree(folder, ignore_errors=True)

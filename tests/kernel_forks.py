@@ -30,7 +30,9 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import sys
+from pathlib import Path
 
 ENV_SOCKET = "STATELAB_KERNEL_FORKS"
 #: What a kernel imports itself, and what the course's notebooks import, in that order. Importing these is
@@ -57,6 +59,36 @@ def _import_time_env(env: dict) -> dict:
     return seen
 
 
+def _interpreter() -> list[str]:
+    """This Python and its environment (virtual environments share one binary, so not the binary alone)."""
+    return [os.path.abspath(sys.executable), sys.prefix, sys.exec_prefix]
+
+
+def start(folder: Path, kernel_spec: dict) -> tuple[subprocess.Popen, dict[str, str]]:
+    """Start a server in ``folder``; return it and the environment variables that send kernels to it.
+
+    ``kernel_spec`` is the installed ``python3`` spec (``KernelSpecManager().get_kernel_spec(...).to_dict()``);
+    the copy written to ``folder/kernels/python3`` runs this file's client instead of ipykernel_launcher.
+    Kernels started before the server listens are the usual ones.
+    """
+    rest = kernel_spec["argv"][2 if kernel_spec["argv"][1] == __file__ else 3:]  # after the module or this file
+    spec = dict(kernel_spec, argv=["python", __file__, *rest])
+    (folder / "kernels" / "python3").mkdir(parents=True)
+    (folder / "kernels" / "python3" / "kernel.json").write_text(json.dumps(spec))
+    sock = folder / "server"
+    with open(folder / "server.log", "w") as log:
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(sock)], stdout=log, stderr=log,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+    paths = [str(folder), os.environ.get("JUPYTER_PATH")]
+    return server, {"JUPYTER_PATH": os.pathsep.join(filter(None, paths)), ENV_SOCKET: str(sock)}
+
+
+def forkable(kernel_spec: dict) -> bool:
+    """Whether kernels of this spec can be forked here (ipykernel's standard spec, or this file's, on Linux)."""
+    argv = kernel_spec["argv"]
+    return sys.platform.startswith("linux") and (argv[1:3] == ["-m", "ipykernel_launcher"] or argv[1] == __file__)
+
+
 # --- the client: the kernel spec's argv ----------------------------------------------------------------
 
 
@@ -73,7 +105,7 @@ def client(args: list[str]) -> None:
     try:
         conn.connect(path)
         request = {"args": args, "cwd": os.getcwd(), "env": dict(os.environ),
-                   "executable": os.path.realpath(sys.executable)}
+                   "interpreter": _interpreter()}
         socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
         reply = conn.recv(64)
     except OSError:
@@ -175,7 +207,7 @@ def serve(path: str) -> None:
     global _LAUNCHER
     _LAUNCHER = importlib.util.find_spec("ipykernel_launcher").origin  # a kernel's sys.argv[0]
     own = _import_time_env(os.environ)
-    executable = os.path.realpath(sys.executable)
+    interpreter = _interpreter()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped automatically
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path + ".new")
@@ -192,7 +224,7 @@ def serve(path: str) -> None:
             data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
             request = json.loads(data)
             asked = _import_time_env(request["env"])
-            differs = [k for k in own if asked[k] != own[k]] + (["executable"] * (request["executable"] != executable))
+            differs = [k for k in own if asked[k] != own[k]] + (["interpreter"] * (request["interpreter"] != interpreter))
             if len(fds) != 3 or differs:
                 print(f"kernel_forks: usual kernel for a client whose {', '.join(differs) or 'streams'} differ",
                       flush=True)

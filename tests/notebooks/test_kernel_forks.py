@@ -8,12 +8,15 @@ the usual kernel starts whenever the fork could differ.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+import kernel_forks
 
 PROBE = """\
 import json, os, random, sys
@@ -37,22 +40,40 @@ def _probe(folder) -> dict:
     return json.loads(cell.outputs[0]["text"])
 
 
-@pytest.fixture()
-def forked(kernels_forked):
-    if kernels_forked is None:
-        pytest.skip("kernels are not forked on this platform")
-    deadline = time.monotonic() + 120  # the server imports the stack first; clients fall back until it listens
-    while not os.path.exists(kernels_forked) and time.monotonic() < deadline:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A kernel server of this module's own, so that what is checked is the mechanism, whatever the session's did."""
+    import tempfile
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3").to_dict()
+    if not kernel_forks.forkable(spec):
+        pytest.skip("kernels are forked only on Linux, from a standard ipykernel kernel spec")
+    folder = Path(tempfile.mkdtemp(prefix="statelab-kernels-"))
+    proc, variables = kernel_forks.start(folder, spec)
+    deadline = time.monotonic() + 120  # the server imports the stack first
+    while not Path(variables[kernel_forks.ENV_SOCKET]).exists() and time.monotonic() < deadline:
+        assert proc.poll() is None, (folder / "server.log").read_text()
         time.sleep(0.2)
-    assert os.path.exists(kernels_forked), "the kernel server never listened"
-    return kernels_forked
+    yield variables, folder / "server.log"
+    proc.terminate()
+    proc.wait(timeout=30)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture()
+def forked(server, monkeypatch):
+    variables, log = server
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return log
 
 
 def test_a_forked_kernel_is_a_new_process_in_the_notebook_folder(forked, tmp_path, monkeypatch):
     monkeypatch.setenv("KERNEL_FORKS_MARKER", "set by the test")
     first, second = _probe(tmp_path), _probe(tmp_path)
-    log = (Path(forked).parent / "server.log").read_text()
-    assert first["ppid"] != os.getpid(), f"not forked: the kernel's parent is this test process; server log:\n{log}"
+    assert first["ppid"] != os.getpid(), f"not forked: the kernel's parent is this test; server log:\n{forked.read_text()}"
     assert first["pid"] != second["pid"] and first["random"] != second["random"]
     assert first["cwd"] == str(tmp_path)
     assert first["marker"] == "set by the test"  # the environment the test gives the kernel, not the server's
