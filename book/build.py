@@ -15,8 +15,10 @@ dataset are never shown for another.
 
 Before Sphinx runs, the notebooks not yet in the execution cache are executed ``--jobs`` at a time (default:
 one per CPU) into the same jupyter-cache Jupyter Book reads (``_ext/statelab_execute.py``), with the same
-environment, working directory, timeout and exclusions; Jupyter Book then finds them cached. A notebook that
-fails stops the build before Sphinx, naming the notebook and the cell.
+environment, working directory, timeout and exclusions; Jupyter Book then finds them cached. On Linux their
+kernels are forked from one that has already imported the course's stack (``_ext/statelab_kernel_forks.py``;
+``STATELAB_KERNEL_FORKS=off`` starts each the usual way). A notebook that fails stops the build before Sphinx,
+naming the notebook and the cell.
 
 Warnings are errors (``-W --keep-going``) and ``_config.yml`` sets ``raise_on_error``, so a notebook that
 raises fails the build. After a successful build the HTML is scanned for solution / hidden-test markers
@@ -43,6 +45,7 @@ REPO_ROOT = BOOK_DIR.parent
 sys.path.insert(0, str(BOOK_DIR / "_ext"))
 import statelab_book  # noqa: E402  (the book's own Sphinx extension: page generators)
 import statelab_execute  # noqa: E402  (parallel execution into the book's jupyter-cache)
+import statelab_kernel_forks  # noqa: E402  (kernels forked from one that has imported the stack)
 
 # Remote loads in built HTML: <script src=http...>, <link href=http...> (stylesheets, fonts, preloads), <img src=http...>
 _REMOTE_ASSET = re.compile(
@@ -215,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, STATELAB_DATA_DIR=str(data_dir), STATELAB_BOOK_BUILD="1")
     if args.release_dir is not None:
         env["STATELAB_RELEASE_DIR"] = str(args.release_dir.resolve())
-    with _environment(env):  # the kernels inherit it, as they do under jupyter-book
+    # the kernels inherit it, as they do under jupyter-book; forked, each skips about 2 s of imports
+    with _environment(env), statelab_kernel_forks.running():
         report = statelab_execute.execute_book(source, build_dir, read_config(source), jobs=args.jobs, root=REPO_ROOT)
     if report is not None:
         print(f"[statelab] notebooks: {len(report.executed)} executed, {report.cached} already cached, "

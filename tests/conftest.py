@@ -1,7 +1,6 @@
 """Shared fixtures: one tiny dataset per test session, generated once."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,9 @@ import synthetic_data as sd
 from session_share import build_once, shared_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "book" / "_ext"))
+import statelab_kernel_forks  # noqa: E402
+
 BOOK_BUILD_TIMEOUT = 3600  # the whole book on a loaded 2-core machine; a hang still ends the session
 
 
@@ -45,37 +47,15 @@ def gradebook_version_asked_once():
 
 @pytest.fixture(scope="session", autouse=True)
 def kernels_forked():
-    """Every notebook kernel the tests start is forked from one that has imported the stack (tests/kernel_forks.py).
+    """Every notebook kernel the tests start is forked from one that has imported the stack.
 
     About 1.5-3 s less per notebook, of which the tests run some 500; each cell still runs in its own process and
-    namespace. The session's ``python3`` kernel spec comes first on ``JUPYTER_PATH``; its client asks this
-    worker's server for a kernel and, until the server is listening or when it cannot give the same interpreter,
-    starts the usual ``python -m ipykernel_launcher``. Processes given an environment of their own (the hub's
-    users, the Binder check) start the usual kernel. Linux only (Unix sockets passing file descriptors);
-    ``STATELAB_KERNEL_FORKS=off`` turns it off (to compare, or to rule it out).
+    namespace (book/_ext/statelab_kernel_forks.py, which the book build uses too). Processes given an environment
+    of their own (the hub's users, the Binder check) start the usual kernel. ``STATELAB_KERNEL_FORKS=off`` turns
+    it off (to compare, or to rule it out).
     """
-    import tempfile
-    import warnings
-
-    import kernel_forks
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    spec = KernelSpecManager().get_kernel_spec("python3").to_dict()
-    if os.environ.get(kernel_forks.ENV_SOCKET) == "off" or not kernel_forks.forkable(spec):
-        yield None
-        return
-    folder = Path(tempfile.mkdtemp(prefix="statelab-kernels-"))  # short: a socket path has at most 107 bytes
-    server, variables = kernel_forks.start(folder, spec)
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in variables.items():
-            env.setenv(name, value)
-        yield variables[kernel_forks.ENV_SOCKET]
-    if server.poll() is not None:  # the session's kernels have been the usual ones since it stopped
-        warnings.warn(f"the kernel server stopped during the session (status {server.returncode}); its log:\n"
-                      + (folder / "server.log").read_text()[-3000:], RuntimeWarning, stacklevel=1)
-    server.terminate()
-    server.wait(timeout=30)
-    shutil.rmtree(folder, ignore_errors=True)
+    with statelab_kernel_forks.running() as variables:
+        yield variables
 
 
 @pytest.fixture(scope="session")

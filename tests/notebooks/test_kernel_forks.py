@@ -1,4 +1,4 @@
-"""The test session's forked kernels (tests/kernel_forks.py) behave as the kernels they replace.
+"""Forked kernels (book/_ext/statelab_kernel_forks.py) behave as the kernels they replace.
 
 A notebook test is only as good as the kernel it runs in: these check that a forked kernel runs in the folder,
 environment and process layout a new ``python -m ipykernel_launcher`` would have, can be interrupted, and that
@@ -8,15 +8,13 @@ the usual kernel starts whenever the fork could differ.
 from __future__ import annotations
 
 import os
-import shutil
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-import kernel_forks
+import statelab_kernel_forks  # on sys.path from tests/conftest.py
 
 PROBE = """\
 import json, os, random, sys
@@ -40,34 +38,13 @@ def _probe(folder) -> dict:
     return json.loads(cell.outputs[0]["text"])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A kernel server of this module's own, so that what is checked is the mechanism, whatever the session's did."""
-    import tempfile
-
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    spec = KernelSpecManager().get_kernel_spec("python3").to_dict()
-    if not kernel_forks.forkable(spec):
-        pytest.skip("kernels are forked only on Linux, from a standard ipykernel kernel spec")
-    folder = Path(tempfile.mkdtemp(prefix="statelab-kernels-"))
-    proc, variables = kernel_forks.start(folder, spec)
-    deadline = time.monotonic() + 120  # the server imports the stack first
-    while not Path(variables[kernel_forks.ENV_SOCKET]).exists() and time.monotonic() < deadline:
-        assert proc.poll() is None, (folder / "server.log").read_text()
-        time.sleep(0.2)
-    yield variables, folder / "server.log"
-    proc.terminate()
-    proc.wait(timeout=30)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 @pytest.fixture()
-def forked(server, monkeypatch):
-    variables, log = server
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
-    return log
+def forked():
+    """A kernel server of the test's own, so that what is checked is the mechanism, whatever the session's did."""
+    with statelab_kernel_forks.running(ready_within=120) as variables:
+        if not variables:
+            pytest.skip("kernels are forked only on Linux, from ipykernel's standard kernel spec")
+        yield Path(variables[statelab_kernel_forks.ENV_SOCKET]).with_name("server.log")
 
 
 def test_a_forked_kernel_is_a_new_process_in_the_notebook_folder(forked, tmp_path, monkeypatch):

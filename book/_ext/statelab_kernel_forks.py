@@ -1,37 +1,43 @@
-"""Notebook kernels for the test session, forked from a process that has already imported the stack.
+"""Notebook kernels forked from a process that has already imported the course's stack.
 
-The tests execute some 500 notebooks (every assignment's solution, blank copy and scripted mistakes on two
-seeds, the lessons, the hub and Binder checks). A new ``python -m ipykernel_launcher`` costs about 1.2 CPU
-seconds before the first cell runs (the interpreter, IPython, ZeroMQ), and most notebooks then spend
-another 0.5-2 s importing pandas, DuckDB, matplotlib and the course packages. This module removes that
-fixed cost from the tests and nothing else:
+A new ``python -m ipykernel_launcher`` costs about 1.2 CPU seconds before the first cell runs (the
+interpreter, IPython, ZeroMQ), and the course's notebooks then spend another 0.5-2 s importing pandas,
+DuckDB, matplotlib and the course packages. The book build executes some 50 notebooks and the test suite
+some 500 (every assignment's solution, blank copy and scripted mistakes on two seeds, the lessons). While
+:func:`running` is active, kernels skip that fixed cost and nothing else:
 
-* ``python kernel_forks.py --serve SOCKET`` starts a server that imports those modules once (and opens
-  nothing: no ZeroMQ context, no event loop, no database) and waits on a Unix socket.
-* ``python kernel_forks.py -f CONNECTION_FILE`` is the ``argv`` of the test session's ``python3`` kernel
-  spec (tests/conftest.py::kernels_forked puts it first on ``JUPYTER_PATH``). It hands the server its
-  standard streams, working folder, environment and arguments; the server forks, and the child becomes an
-  ordinary ipykernel in a new session with exactly that folder, environment and ``sys.argv``. The client
-  stays alive as the process jupyter_client manages: it passes on signals (interrupts, termination) and
-  exits when the kernel exits; if the client is killed, the kernel kills itself.
+* ``python statelab_kernel_forks.py --serve SOCKET`` is a server that imports :data:`PRELOAD` once (and
+  opens nothing: no ZeroMQ context, no event loop, no database, no thread) and waits on a Unix socket.
+* ``python statelab_kernel_forks.py -f CONNECTION_FILE`` is the ``argv`` of a ``python3`` kernel spec that
+  :func:`running` puts first on ``JUPYTER_PATH``. It hands the server its standard streams, working folder,
+  environment and arguments; the server forks, and the child becomes an ordinary ipykernel in a new session
+  with exactly that folder, environment and ``sys.argv``. The client stays alive as the process
+  jupyter_client manages: it passes on signals (interrupts, termination) and exits when the kernel exits; if
+  the client is killed, the kernel kills itself.
 
-Every cell still runs, in a fresh namespace, in its own process: only the imports are shared. When the
-server cannot give the same interpreter a kernel would get (another Python, or an environment variable
-read at import time that differs: ``PYTHONPATH``, ``MPLBACKEND``, thread counts), or it is not running,
-the client replaces itself with the usual ``python -m ipykernel_launcher``.
-
-Test support, not collected by pytest; POSIX only (the fixture does nothing elsewhere).
+Every cell still runs, in a fresh namespace, in its own process; what the forked kernels share is what
+importing :data:`PRELOAD` did (modules in ``sys.modules``, the warning filters statsmodels and SciPy add on
+import). When the server cannot give the interpreter a kernel would get (another Python or environment, or
+a variable read at import time that differs: ``PYTHONPATH``, ``MPLBACKEND``, thread counts), or it is not
+listening yet, the client replaces itself with the usual ``python -m ipykernel_launcher``: forking only ever
+saves time. Linux only (Unix sockets that pass file descriptors); ``STATELAB_KERNEL_FORKS=off`` turns it off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 ENV_SOCKET = "STATELAB_KERNEL_FORKS"
@@ -64,29 +70,59 @@ def _interpreter() -> list[str]:
     return [os.path.abspath(sys.executable), sys.prefix, sys.exec_prefix]
 
 
-def start(folder: Path, kernel_spec: dict) -> tuple[subprocess.Popen, dict[str, str]]:
-    """Start a server in ``folder``; return it and the environment variables that send kernels to it.
+def _python3_spec() -> dict | None:
+    """The ``python3`` kernel spec as ipykernel installs it, or None when it is not the standard one."""
+    from jupyter_client.kernelspec import KernelSpecManager
 
-    ``kernel_spec`` is the installed ``python3`` spec (``KernelSpecManager().get_kernel_spec(...).to_dict()``);
-    the copy written to ``folder/kernels/python3`` runs this file's client instead of ipykernel_launcher.
-    Kernels started before the server listens are the usual ones.
+    spec = KernelSpecManager().get_kernel_spec("python3").to_dict()
+    argv = spec["argv"]
+    if argv[1:2] == [__file__]:  # already this module's (a build run by the tests): the rest is ipykernel's
+        return dict(spec, argv=[argv[0], "-m", "ipykernel_launcher", *argv[2:]])
+    return spec if argv[1:3] == ["-m", "ipykernel_launcher"] else None
+
+
+@contextlib.contextmanager
+def running(*, ready_within: float | None = None) -> Iterator[dict[str, str]]:
+    """Send the kernels started in this block, in this process and its children, to a new kernel server.
+
+    Yields the environment variables that do it (already set in ``os.environ``; pass them on to processes
+    given an environment of their own), or ``{}`` where kernels are not forked (not Linux, a kernel spec
+    other than ipykernel's, or ``STATELAB_KERNEL_FORKS=off``). Kernels started before the server listens
+    are the usual ones; ``ready_within`` seconds, if given, waits for it (RuntimeError if it never listens).
+    The server stops, and its temporary folder is removed, when the block ends.
     """
-    rest = kernel_spec["argv"][2 if kernel_spec["argv"][1] == __file__ else 3:]  # after the module or this file
-    spec = dict(kernel_spec, argv=["python", __file__, *rest])
+    spec = None if os.environ.get(ENV_SOCKET) == "off" or not sys.platform.startswith("linux") else _python3_spec()
+    if spec is None:
+        yield {}
+        return
+    folder = Path(tempfile.mkdtemp(prefix="statelab-kernels-"))  # short: a socket path has at most 107 bytes
     (folder / "kernels" / "python3").mkdir(parents=True)
+    spec["argv"] = ["python", __file__, *spec["argv"][3:]]
     (folder / "kernels" / "python3" / "kernel.json").write_text(json.dumps(spec))
-    sock = folder / "server"
-    with open(folder / "server.log", "w") as log:
-        server = subprocess.Popen([sys.executable, __file__, "--serve", str(sock)], stdout=log, stderr=log,
+    sock, log = folder / "server", folder / "server.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(sock)], stdout=out, stderr=out,
                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    paths = [str(folder), os.environ.get("JUPYTER_PATH")]
-    return server, {"JUPYTER_PATH": os.pathsep.join(filter(None, paths)), ENV_SOCKET: str(sock)}
-
-
-def forkable(kernel_spec: dict) -> bool:
-    """Whether kernels of this spec can be forked here (ipykernel's standard spec, or this file's, on Linux)."""
-    argv = kernel_spec["argv"]
-    return sys.platform.startswith("linux") and (argv[1:3] == ["-m", "ipykernel_launcher"] or argv[1] == __file__)
+    variables = {"JUPYTER_PATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("JUPYTER_PATH")])),
+                 ENV_SOCKET: str(sock)}
+    old = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        deadline = time.monotonic() + (ready_within or 0)
+        while ready_within is not None and not sock.exists():
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the kernel server did not start; its log:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield variables
+        if server.poll() is not None:  # kernels have been the usual ones since it stopped
+            warnings.warn(f"the kernel server stopped early (status {server.returncode}); its log:\n"
+                          + log.read_text()[-3000:], RuntimeWarning, stacklevel=3)
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- the client: the kernel spec's argv ----------------------------------------------------------------
@@ -193,12 +229,34 @@ def _child(conn: socket.socket, listener: socket.socket, request: dict, fds: lis
         os._exit(status)
 
 
+def _import_pandas_as_a_kernel_does() -> None:
+    """Import pandas as it is imported in a Jupyter kernel.
+
+    pandas sets ``display.max_columns`` when it is imported: 0 (fit the terminal, eliding columns as
+    "...") where there is no IPython shell, 20 in a Jupyter kernel, which it recognizes as a
+    ``get_ipython()`` whose shell has a ``kernel``. The server has no shell, so it shows pandas one.
+    """
+    import builtins
+
+    class _KernelShell:
+        kernel = True
+
+    builtins.get_ipython = _KernelShell
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        pass
+    finally:
+        del builtins.get_ipython
+
+
 def serve(path: str) -> None:
     """Import :data:`PRELOAD`, then fork a kernel for each client that connects to ``path``."""
     import importlib.util
 
     del sys.path[0]  # this script's folder; ipykernel_launcher likewise removes its own first entry
     os.environ["MPLBACKEND"] = os.environ.get("MPLBACKEND") or _INLINE
+    _import_pandas_as_a_kernel_does()
     for name in PRELOAD:
         try:
             importlib.import_module(name)
