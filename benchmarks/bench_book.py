@@ -3,11 +3,13 @@ as ratios measured in this same run.
 
 Reports, in one run:
 - data generation time, separately, and only if the dataset is missing (``synthetic_data.ensure_dataset``);
-- full build time from nothing, twice, each into its own fresh, empty output folder (new Sphinx build
-  directory, new jupyter-cache, every notebook executed): with ``--jobs 1`` (the notebooks one after another,
-  as Jupyter Book alone would run them) and with ``--jobs N`` (default: one per CPU, as ``build.py`` does by
-  default). The ratio sequential / parallel is given for the whole build and for the notebook execution
-  alone (build.py's own log line), which is what the parallel executor changes (target: at least 1.7 on 2 cores);
+- full build time from nothing, three times, each into its own fresh, empty output folder (new Sphinx build
+  directory, new jupyter-cache, every notebook executed): with ``--jobs N`` (default: one per CPU, as
+  ``build.py`` does by default), with ``--jobs 1`` (the notebooks one after another), and with ``--jobs 1`` and
+  ``STATELAB_KERNEL_FORKS=off`` (a new kernel for each notebook, one after another: how Jupyter Book alone
+  runs them). The ratios sequential / parallel are given for the whole build and for the notebook execution
+  alone (build.py's own log line): against the same forked kernels (what running two at a time gains) and
+  against Jupyter Book's way (what build.py's executor gains; issue 21's target: at least 1.7 on 2 cores);
 - unchanged rebuild time on the parallel build's folder (target: under 30 s; with --rebuilds N, each rebuild is
   reported and the fastest is used), and rebuild / full ratio;
 - for each build: seconds inside ``jupyter-book`` alone, notebooks executed by build.py before Sphinx and by
@@ -51,12 +53,16 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
-def _build(profile, data_root, output, log, jobs):
-    """Run book/build.py once; return {seconds, jupyter_book_s, execution_s, notebooks_executed, ...}."""
+def _build(profile, data_root, output, log, jobs, forks=True):
+    """Run book/build.py once; return {seconds, jupyter_book_s, execution_s, notebooks_executed, ...}.
+
+    ``forks=False`` starts every kernel the usual way (``STATELAB_KERNEL_FORKS=off``), as Jupyter Book does.
+    """
+    env = dict(os.environ, **({} if forks else {"STATELAB_KERNEL_FORKS": "off"}))
     cmd = [sys.executable, str(BUILD), "--profile", profile, "--data-root", str(data_root), "--output", str(output),
            "--jobs", str(jobs)]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=str(REPO), capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     log.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
     if proc.returncode:
@@ -67,7 +73,7 @@ def _build(profile, data_root, output, log, jobs):
     env = re.search(r"updating environment: (.*)", plain)
     ex = re.search(r"\[statelab\] notebooks: (\d+) executed, (\d+) already cached, \d+ failed "
                    r"\((\d+) at a time, ([0-9.]+) s\)", plain)
-    return {"jobs": jobs, "seconds": wall, "jupyter_book_s": float(m.group(1)) if m else None,
+    return {"jobs": jobs, "forks": forks, "seconds": wall, "jupyter_book_s": float(m.group(1)) if m else None,
             "execution_s": float(ex.group(4)) if ex else None,
             "notebooks_executed": int(ex.group(1)) if ex else None,
             "notebooks_cached": int(ex.group(2)) if ex else None,
@@ -85,9 +91,9 @@ def _fresh_output(keep, name):
     return Path(tmp) / "out", tmp
 
 
-def _timed(profile, data_root, output, log, jobs):
+def _timed(profile, data_root, output, log, jobs, forks=True):
     load0 = _load()
-    return _build(profile, data_root, output, log, jobs) | {"load": [load0, _load()]}
+    return _build(profile, data_root, output, log, jobs, forks) | {"load": [load0, _load()]}
 
 
 #: The lesson notebook whose code the fresh-clone phase changes (a comment line in its first code cell: the
@@ -200,10 +206,17 @@ def main():
             seq_out, tmp = _fresh_output(keep, "seq")
             temps.append(tmp)
             result["sequential"] = _timed(args.profile, data_root, seq_out, logs / "sequential.log", 1)
+            # Jupyter Book's own way: a new kernel for each notebook, one notebook after another
+            usual_out, tmp = _fresh_output(keep, "seq-usual-kernels")
+            temps.append(tmp)
+            result["sequential_usual"] = _timed(args.profile, data_root, usual_out, logs / "sequential-usual.log", 1,
+                                                forks=False)
         if "sequential" in result:
-            seq, par = result["sequential"], result["full"]
+            seq, usual, par = result["sequential"], result["sequential_usual"], result["full"]
             result["sequential_over_parallel"] = _ratio(seq["seconds"], par["seconds"])
             result["sequential_over_parallel_execution"] = _ratio(seq["execution_s"], par["execution_s"])
+            result["usual_sequential_over_parallel"] = _ratio(usual["seconds"], par["seconds"])
+            result["usual_sequential_over_parallel_execution"] = _ratio(usual["execution_s"], par["execution_s"])
 
         # 3. unchanged rebuilds of the parallel build
         result["rebuilds"] = [_timed(args.profile, data_root, par_out, logs / f"rebuild-{i}.log", args.jobs)
@@ -233,14 +246,19 @@ def main():
     print(f"{'phase':18s} {'jobs':>4s} {'wall s':>8s} {'execute s':>10s} {'jupyter-book s':>15s} {'nb executed':>12s} "
           f"{'by JB':>6s} {'load 1m before/after':>21s}")
     rows = [("full, parallel", result["full"])] + \
-        ([("full, sequential", result["sequential"])] if "sequential" in result else []) + [(f"rebuild {i + 1}", r) for i, r in enumerate(result["rebuilds"])]
+        ([("full, sequential", result["sequential"]), ("full, seq., usual", result["sequential_usual"])]
+         if "sequential" in result else []) + [(f"rebuild {i + 1}", r) for i, r in enumerate(result["rebuilds"])]
     for name, r in rows:
         print(f"{name:18s} {r['jobs']:>4d} {r['seconds']:>8.1f} {num(r['execution_s']):>10s} {num(r['jupyter_book_s']):>15s} "
               f"{num(r['notebooks_executed'], '{:d}'):>12s} {r['executed_by_jupyter_book']:>6d} "
               f"{r['load'][0]:>10.2f}/{r['load'][1]:<10.2f}")
     if "sequential" in result:
         print(f"sequential / parallel = {num(result['sequential_over_parallel'], '{:.2f}')} (whole build), "
-              f"{num(result['sequential_over_parallel_execution'], '{:.2f}')} (notebook execution alone)")
+              f"{num(result['sequential_over_parallel_execution'], '{:.2f}')} (notebook execution alone), kernels forked "
+              "in both")
+        print(f"sequential with the usual kernels (Jupyter Book's way) / parallel = "
+              f"{num(result['usual_sequential_over_parallel'], '{:.2f}')} (whole build), "
+              f"{num(result['usual_sequential_over_parallel_execution'], '{:.2f}')} (notebook execution alone)")
     print(f"rebuild / full = {result['rebuild_over_full']:.3f}; unchanged rebuild {result['rebuild_s']:.1f} s "
           f"(target < {REBUILD_TARGET_S:.0f} s: {'met' if result['rebuild_meets_target'] else 'NOT met'})")
     if "fresh_clone" in result:
