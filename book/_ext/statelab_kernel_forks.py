@@ -7,7 +7,7 @@ some 500 (every assignment's solution, blank copy and scripted mistakes on two s
 :func:`running` is active, kernels skip that fixed cost and nothing else:
 
 * ``python statelab_kernel_forks.py --serve SOCKET`` is a server that imports :data:`PRELOAD` once (and
-  opens nothing: no ZeroMQ context, no event loop, no database, no thread) and waits on a Unix socket.
+  opens nothing a kernel could share: no ZeroMQ context, no event loop, no database) and waits on a Unix socket.
 * ``python statelab_kernel_forks.py -f CONNECTION_FILE`` is the ``argv`` of a ``python3`` kernel spec that
   :func:`running` puts first on ``JUPYTER_PATH``. It hands the server its standard streams, working folder,
   environment and arguments; the server forks, and the child becomes an ordinary ipykernel in a new session
@@ -42,7 +42,9 @@ from pathlib import Path
 
 ENV_SOCKET = "STATELAB_KERNEL_FORKS"
 #: What a kernel imports itself, and what the course's notebooks import, in that order. Importing these is
-#: all the server does before it forks: none opens a file, thread pool or connection a child could share.
+#: all the server does before it forks: none opens a connection or an event loop a child could share (the
+#: BLAS thread pool numpy starts is shut down before each fork by OpenBLAS's own fork handler and restarted
+#: in the child when first used).
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython.display", "numpy", "pandas", "pyarrow",
            "duckdb", "matplotlib.pyplot", "matplotlib.patches", "scipy.stats", "statsmodels.formula.api",
            "sklearn.metrics", "sklearn.model_selection", "fairlearn.metrics", "splink", "synthetic_data",
@@ -282,7 +284,8 @@ def serve(path: str) -> None:
             data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
             request = json.loads(data)
             asked = _import_time_env(request["env"])
-            differs = [k for k in own if asked[k] != own[k]] + (["interpreter"] * (request["interpreter"] != interpreter))
+            differs = [k for k in own if asked[k] != own[k]]
+            differs += ["interpreter"] if request["interpreter"] != interpreter else []
             if len(fds) != 3 or differs:
                 print(f"kernel_forks: usual kernel for a client whose {', '.join(differs) or 'streams'} differ",
                       flush=True)
