@@ -25,20 +25,18 @@ saves time. Linux only (Unix sockets that pass file descriptors); ``STATELAB_KER
 
 from __future__ import annotations
 
+# Only what the client needs is imported here: it runs once per kernel. running() imports the rest.
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
-import time
-import warnings
-from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ENV_SOCKET = "STATELAB_KERNEL_FORKS"
 #: What a kernel imports itself, and what the course's notebooks import, in that order. Importing these is
@@ -93,6 +91,13 @@ def running(*, ready_within: float | None = None) -> Iterator[dict[str, str]]:
     are the usual ones; ``ready_within`` seconds, if given, waits for it (RuntimeError if it never listens).
     The server stops, and its temporary folder is removed, when the block ends.
     """
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+    import warnings
+    from pathlib import Path
+
     spec = None if os.environ.get(ENV_SOCKET) == "off" or not sys.platform.startswith("linux") else _python3_spec()
     if spec is None:
         yield {}

@@ -7,6 +7,7 @@ the usual kernel starts whenever the fork could differ.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -32,8 +33,6 @@ def _run(cells: list[str], folder, **kw) -> list:
 
 
 def _probe(folder) -> dict:
-    import json
-
     (cell,) = _run([PROBE], folder)
     return json.loads(cell.outputs[0]["text"])
 
